@@ -1,0 +1,45 @@
+# Explaining and attacking neural networks, in PyTorch.
+#   make lab        set up .venv (first time only) and open the course in JupyterLab
+#   make test       set up .venv, then run the unit tests and nbval over every notebook
+#   make notebooks  re-execute every notebook in place, saving its outputs
+#   make zoo        retrain every zoo model from its recipe and re-measure MODELS.md
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# Notebook outputs are compared exactly, so tests and committed outputs use the CPU.
+NB_ENV := HELPERS_DEVICE=cpu MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONHASHSEED=0
+
+.PHONY: setup lab test notebooks zoo lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+lab: setup
+	@echo "Opening the course: notebooks/00_start_here.ipynb (Ctrl-C stops JupyterLab)"
+	cd notebooks && ../$(PY) -m jupyterlab 00_start_here.ipynb
+
+test: setup
+	$(NB_ENV) $(PY) -m pytest tests notebooks --nbval --nbval-current-env \
+		--nbval-sanitize-with notebooks/sanitize.cfg
+
+notebooks: setup
+	$(NB_ENV) $(PY) -m helpers._notebooks notebooks/*.ipynb
+
+zoo: setup
+	$(PY) -m helpers.zoo train fmnist_cnn
+	$(PY) -m helpers.zoo train fmnist_blackbox
+	$(PY) -m helpers.zoo train shapes_cnn
+	$(PY) -m helpers.zoo evaluate --write
+
+lint: setup
+	$(PY) -m ruff check helpers tests benchmarks
+
+clean:
+	rm -rf $(VENV) build *.egg-info

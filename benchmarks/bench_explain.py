@@ -1,0 +1,78 @@
+"""Attribution speed against Captum and Zennit on the zoo CNN, a batch of 64 Fashion-MNIST images.
+
+    python -m benchmarks.bench_explain [--device cpu|cuda]
+
+Same model, same inputs, same settings; outputs are checked equal before anything is timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import warnings
+
+import torch
+from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
+from zennit.attribution import Gradient
+from zennit.canonizers import SequentialMergeBatchNorm
+from zennit.composites import EpsilonGammaBox, LayerMapComposite
+from zennit.rules import Epsilon, Norm, Pass
+from zennit.types import Activation, AvgPool, Convolution
+
+from benchmarks.harness import HEADER, check_close, compare
+from helpers import zoo
+from helpers.data import fashion_mnist
+from helpers.explain import integrated_gradients, lrp, saliency, smoothgrad
+
+warnings.filterwarnings("ignore", message="Input Tensor 0 did not already require gradients")
+
+
+def zennit_lrp(model, x, target, composite):
+    body, normalized = copy.deepcopy(model[1:]), model[0](x)
+    with Gradient(model=body, composite=composite) as attributor:
+        _, relevance = attributor(normalized, lambda out: torch.eye(10, device=out.device)[target] * out)
+    return relevance
+
+
+def run(device: torch.device) -> list:
+    model = zoo.load("fmnist_cnn", device=device)
+    images, labels = fashion_mnist("test")
+    x, y = images[:64].to(device), labels[:64].to(device)
+    low, high = model[0](torch.zeros_like(x[:1])), model[0](torch.ones_like(x[:1]))
+    epsilon_only = LayerMapComposite([(Activation, Pass()), (AvgPool, Norm()), (Convolution, Epsilon(1e-6)),
+                                      (torch.nn.Linear, Epsilon(1e-6))])
+    egb = EpsilonGammaBox(low=low, high=high, canonizers=[SequentialMergeBatchNorm()])
+    g = torch.Generator(device=device)
+    cases = [
+        ("saliency", lambda: saliency(model, x, y), lambda: Saliency(model).attribute(x, target=y), 1e-5),
+        ("integrated_gradients, 50 steps", lambda: integrated_gradients(model, x, y, steps=50),
+         lambda: IntegratedGradients(model).attribute(x, target=y, n_steps=50), 1e-4),
+        ("smoothgrad, 50 samples, σ = 0", lambda: smoothgrad(model, x, y, n=50, noise_level=0.0),
+         lambda: NoiseTunnel(Saliency(model)).attribute(x, target=y, nt_samples=50, stdevs=0.0), 1e-5),
+        ("smoothgrad, 50 samples, σ = 0.15", lambda: smoothgrad(model, x, y, n=50, generator=g.manual_seed(0)),
+         lambda: NoiseTunnel(Saliency(model)).attribute(x, target=y, nt_samples=50, stdevs=0.15), None),
+        ("lrp ε", lambda: lrp(model, x, y, rule="epsilon"), lambda: zennit_lrp(model, x, y, epsilon_only), 1e-4),
+        ("lrp ε-γ-box", lambda: lrp(model, x, y, composite="epsilon_gamma_box"),
+         lambda: zennit_lrp(model, x, y, egb), 1e-4),
+    ]
+    timings = []
+    for name, ours, theirs, rtol in cases:
+        if rtol is not None:
+            check_close(name, ours(), theirs(), rtol)
+        timings.append(compare(name, ours, theirs, device=device))
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    print(f"device {device}, torch threads {torch.get_num_threads()}\n")
+    print(HEADER.replace("theirs", "Captum / Zennit"))
+    for timing in run(device):
+        print(timing.row())
+
+
+if __name__ == "__main__":
+    main()

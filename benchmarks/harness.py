@@ -1,0 +1,59 @@
+"""Side-by-side timing: interleaved repetitions after a warm-up, median and min–max, ratio ours ÷ theirs."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class Timing:
+    name: str
+    ours: list[float]
+    theirs: list[float]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ours) / statistics.median(self.theirs)
+
+    def row(self) -> str:
+        def cell(times: list[float]) -> str:
+            return f"{1e3 * statistics.median(times):8.1f} ms ({1e3 * min(times):.1f}–{1e3 * max(times):.1f})"
+
+        return f"| {self.name} | {cell(self.ours)} | {cell(self.theirs)} | {self.ratio:.2f} |"
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def compare(name: str, ours: Callable[[], object], theirs: Callable[[], object], *, device: torch.device,
+            repeats: int = 7, warmup: int = 2) -> Timing:
+    """Time ``ours`` and ``theirs`` alternately (so drifts in machine load hit both alike)."""
+    for _ in range(warmup):
+        ours()
+        theirs()
+    times_ours, times_theirs = [], []
+    for _ in range(repeats):
+        for fn, times in ((ours, times_ours), (theirs, times_theirs)):
+            _sync(device)
+            start = time.perf_counter()
+            fn()
+            _sync(device)
+            times.append(time.perf_counter() - start)
+    return Timing(name, times_ours, times_theirs)
+
+
+def check_close(name: str, ours: torch.Tensor, theirs: torch.Tensor, rtol: float) -> None:
+    """Refuse to time two functions that do not compute the same thing."""
+    error = float((ours - theirs).norm() / theirs.norm().clamp_min(1e-30))
+    if error > rtol:
+        raise AssertionError(f"{name}: outputs differ (relative error {error:.2e} > {rtol:g}); not timing it")
+
+
+HEADER = "| what | ours: median (min–max) | theirs: median (min–max) | ours ÷ theirs |\n|---|---:|---:|---:|"

@@ -1,0 +1,180 @@
+"""The course's data: Fashion-MNIST (vendored, verified) and a synthetic "shapes" set with masks.
+
+Both return images as float32 ``N×C×H×W`` tensors in [0, 1] and labels as int64 ``N``.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from helpers._checks import check_choice, check_int
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+FASHION_CLASSES: tuple[str, ...] = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+
+SHAPE_CLASSES: tuple[str, ...] = ("square", "circle", "triangle", "cross")
+
+_FILES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+_RESTORE = (
+    "restore it with `git checkout -- data/fashion-mnist` (the files are part of the repository)"
+)
+
+
+def _expected_sums(folder: Path) -> dict[str, str]:
+    sums_file = folder / "SHA256SUMS"
+    if not sums_file.is_file():
+        raise FileNotFoundError(f"{sums_file} is missing; {_RESTORE}")
+    sums = {}
+    for line in sums_file.read_text().splitlines():
+        if line.strip():
+            digest, name = line.split()
+            sums[name.lstrip("*")] = digest
+    return sums
+
+
+def _read_idx(path: Path, expected_sha256: str) -> np.ndarray:
+    """Read one gzipped IDX file after checking its SHA-256."""
+    if not path.is_file():
+        raise FileNotFoundError(f"Fashion-MNIST file {path.name} is missing from {path.parent}; {_RESTORE}")
+    raw = path.read_bytes()
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != expected_sha256:
+        raise ValueError(
+            f"Fashion-MNIST file {path.name} is corrupted: SHA-256 {digest[:12]}… does not match "
+            f"{expected_sha256[:12]}… in SHA256SUMS; {_RESTORE}"
+        )
+    data = gzip.decompress(raw)
+    ndim = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_uint8(split: str, folder: str) -> tuple[torch.Tensor, torch.Tensor]:
+    path = Path(folder)
+    sums = _expected_sums(path)
+    image_file, label_file = _FILES[split]
+    for name in (image_file, label_file):
+        if name not in sums:
+            raise ValueError(f"{path / 'SHA256SUMS'} has no entry for {name}; {_RESTORE}")
+    images = _read_idx(path / image_file, sums[image_file])
+    labels = _read_idx(path / label_file, sums[label_file])
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
+
+
+def fashion_mnist(
+    split: str = "train", *, root: str | Path | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fashion-MNIST (Xiao, Rasul & Vollgraf 2017) from the official IDX files in ``data/``.
+
+    Returns ``(images, labels)``: float32 ``N×1×28×28`` in [0, 1] and int64 ``N``, with N = 60 000
+    for ``split="train"`` and 10 000 for ``"test"``. Every file's SHA-256 is checked against
+    ``SHA256SUMS`` on first load; the decoded bytes are then kept in memory, and each call returns
+    fresh tensors that the caller may modify.
+    """
+    check_choice(split, "split", tuple(_FILES))
+    folder = Path(root) if root is not None else DATA_DIR / "fashion-mnist"
+    images, labels = _load_uint8(split, str(folder.resolve()))
+    return images.unsqueeze(1).float().div_(255.0), labels.clone()
+
+
+def _segment_distance(px: torch.Tensor, py: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    """Distance from pixel centres (px, py) to segments ``ends`` = N×4 (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = (ends[:, i, None, None] for i in range(4))
+    dx, dy = x1 - x0, y1 - y0
+    t = (((px - x0) * dx + (py - y0) * dy) / (dx * dx + dy * dy).clamp_min(1e-6)).clamp(0, 1)
+    return torch.hypot(px - (x0 + t * dx), py - (y0 + t * dy))
+
+
+def shapes(
+    n: int, *, size: int = 32, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A synthetic colour data set whose class is decided by one object, with its exact mask.
+
+    Each image has a dark, noisy background, two thin line segments as distractors (they appear in
+    every class, so they carry no class information) and, drawn last, one filled object: a square,
+    circle, triangle or cross (``SHAPE_CLASSES``) of random position, size and bright colour.
+
+    Returns ``(images, labels, masks)``: float32 ``N×3×size×size`` in [0, 1], int64 ``N`` and bool
+    ``N×1×size×size`` marking exactly the class object's pixels. The same ``seed`` gives the same
+    tensors; it exists so the course can *measure* whether an explanation points at the right pixels.
+    """
+    check_int(n, "n", minimum=1)
+    check_int(size, "size", minimum=16)
+    check_int(seed, "seed", minimum=0)
+    g = torch.Generator().manual_seed(seed)
+
+    def uniform(*shape: int, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
+        return low + (high - low) * torch.rand(*shape, generator=g)
+
+    labels = torch.randint(len(SHAPE_CLASSES), (n,), generator=g)
+    radius = uniform(n, low=0.14, high=0.24) * size  # half the object's extent, in pixels
+    centre = uniform(n, 2) * (size - 2 * radius[:, None] - 2) + radius[:, None] + 1
+    background = uniform(n, 3, 1, 1, high=0.3)
+    object_colour = uniform(n, 3, 1, 1, low=0.55, high=1.0)
+    line_colour = uniform(n, 2, 3, 1, 1, low=0.3, high=1.0)
+    line_ends = uniform(n, 2, 4) * (size - 1)
+    noise = uniform(n, 3, size, size, low=-0.05, high=0.05)
+
+    coords = torch.arange(size, dtype=torch.float32)
+    py, px = coords[:, None], coords[None, :]
+    dx = px - centre[:, 0, None, None]
+    dy = py - centre[:, 1, None, None]
+    r = radius[:, None, None]
+    bar = r / 3
+    candidates = torch.stack(
+        [
+            (dx.abs() <= r) & (dy.abs() <= r),  # square
+            dx**2 + dy**2 <= r**2,  # circle
+            (dy.abs() <= r) & (dx.abs() <= (dy + r) / 2),  # triangle, apex up
+            ((dx.abs() <= r) & (dy.abs() <= bar)) | ((dx.abs() <= bar) & (dy.abs() <= r)),  # cross
+        ],
+        dim=1,
+    )
+    masks = candidates[torch.arange(n), labels].unsqueeze(1)
+
+    images = background + noise
+    for k in range(2):  # two distractor lines per image (a loop over 2 lines, not over images)
+        on_line = (_segment_distance(px, py, line_ends[:, k]) <= 0.6).unsqueeze(1)
+        images = torch.where(on_line, line_colour[:, k], images)
+    images = torch.where(masks, object_colour, images).clamp(0.0, 1.0)
+    return images.contiguous(), labels, masks.contiguous()
+
+
+def shapes_split(split: str, n: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The course's fixed shapes splits: ``"train"`` (seed 0, 20 000 images) and ``"test"``
+    (seed 1, 2 000 images) — disjoint seeds, so the test images are never seen in training."""
+    check_choice(split, "split", ("train", "test"))
+    default, seed = (20_000, 0) if split == "train" else (2_000, 1)
+    return shapes(default if n is None else n, seed=seed)
+
+
+__all__ = [
+    "DATA_DIR",
+    "FASHION_CLASSES",
+    "SHAPE_CLASSES",
+    "fashion_mnist",
+    "shapes",
+    "shapes_split",
+]

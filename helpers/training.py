@@ -1,0 +1,117 @@
+"""Training and evaluating the course's models, in batches, on the model's device."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from helpers._checks import (
+    check_generator,
+    check_images,
+    check_int,
+    check_labels,
+    check_model,
+    check_positive,
+    frozen,
+)
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter or buffer (CPU for a model with neither)."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def train(
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    epochs: int,
+    lr: float,
+    batch_size: int = 128,
+    weight_decay: float = 0.0,
+    generator: torch.Generator | None = None,
+    progress: bool = True,
+) -> list[float]:
+    """Minimise the cross-entropy of ``model`` on ``(images, labels)`` with Adam.
+
+    The learning rate follows a cosine from ``lr`` down to 0 over all steps. Batches are shuffled
+    with ``generator`` and moved to the model's device one at a time; dropout draws from a torch
+    RNG seeded from ``generator`` (the global RNG is left as it was), so the same generator gives
+    identical weights on the CPU. Updates ``model`` in place, restores its train/eval mode, and
+    returns the mean training loss of each epoch.
+    """
+    check_model(model)
+    check_images(images, "images")
+    labels = check_labels(labels, images.shape[0], "labels")
+    check_int(epochs, "epochs")
+    check_positive(lr, "lr")
+    check_int(batch_size, "batch_size")
+    check_positive(weight_decay, "weight_decay", allow_zero=True)
+    check_generator(generator)
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+
+    device = model_device(model)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    steps_per_epoch = math.ceil(images.shape[0] / batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, epochs * steps_per_epoch)
+    was_training = model.training
+    history: list[float] = []
+    bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, desc="train", unit="batch")
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+        model.train()
+        try:
+            for epoch in range(epochs):
+                order = torch.randperm(images.shape[0], generator=generator)
+                total = 0.0
+                for start in range(0, images.shape[0], batch_size):
+                    batch = order[start : start + batch_size]
+                    xb, yb = images[batch].to(device), labels[batch].to(device)
+                    loss = F.cross_entropy(model(xb), yb)
+                    optimiser.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimiser.step()
+                    schedule.step()
+                    total += loss.item() * len(batch)
+                    bar.update(1)
+                history.append(total / images.shape[0])
+                bar.set_postfix(epoch=epoch + 1, loss=f"{history[-1]:.4f}")
+        finally:
+            bar.close()
+            optimiser.zero_grad(set_to_none=True)
+            model.train(was_training)
+    return history
+
+
+def predict(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
+    """The model's logits for ``images``, computed in eval mode in batches on the model's device.
+
+    Returns a detached ``N×classes`` tensor on the device of ``images``.
+    """
+    check_model(model)
+    check_images(images, "images")
+    check_int(batch_size, "batch_size")
+    device = model_device(model)
+    with torch.no_grad(), frozen(model):
+        out = [model(images[i : i + batch_size].to(device)) for i in range(0, len(images), batch_size)]
+    return torch.cat(out).to(images.device)
+
+
+def accuracy(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, batch_size: int = 1000
+) -> float:
+    """Share of ``images`` whose arg-max logit equals ``labels`` (a float in [0, 1])."""
+    labels = check_labels(labels, check_images(images, "images").shape[0], "labels")
+    logits = predict(model, images, batch_size=batch_size)
+    return (logits.argmax(1) == labels.to(logits.device)).float().mean().item()
+
+
+__all__ = ["train", "predict", "accuracy", "model_device"]

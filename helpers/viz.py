@@ -1,0 +1,186 @@
+"""Pictures for the notebooks: image grids and attribution heat maps.
+
+Each function builds a ``matplotlib.figure.Figure`` without pyplot and returns it: a notebook shows
+it exactly once when it is the cell's last expression, and a script can ``fig.savefig(...)`` it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from helpers._checks import check_images
+
+
+def _show_figures_in_notebooks() -> None:
+    """Let IPython draw a bare ``Figure`` as PNG (pyplot is never imported, so nobody else does)."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("png")
+
+
+_show_figures_in_notebooks()
+
+
+def _grid(n: int, ncols: int, size: float, rows_per_item: int = 1) -> tuple[Figure, list]:
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig = Figure(figsize=(size * ncols, size * nrows * rows_per_item + 0.3 * nrows), layout="constrained")
+    axes = fig.subplots(nrows * rows_per_item, ncols, squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    return fig, axes
+
+
+def _as_hwc(image: torch.Tensor) -> np.ndarray:
+    image = image.detach().float().cpu()
+    return (image[0] if image.shape[0] == 1 else image.permute(1, 2, 0)).numpy()
+
+
+def show_images(
+    images: torch.Tensor,
+    titles: Sequence[str] | None = None,
+    *,
+    ncols: int = 8,
+    size: float = 1.6,
+) -> Figure:
+    """A grid of images (``N×C×H×W`` in [0, 1]; one channel in grey, three in colour)."""
+    check_images(images, "images")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"titles must have one entry per image ({len(images)}); got {len(titles)}")
+    fig, axes = _grid(len(images), ncols, size)
+    for i, ax in enumerate(axes.flat[: len(images)]):
+        ax.imshow(_as_hwc(images[i]), cmap="gray", vmin=0.0, vmax=1.0)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+    return fig
+
+
+def show_heatmaps(
+    images: torch.Tensor,
+    maps: torch.Tensor,
+    titles: Sequence[str] | None = None,
+    *,
+    signed: bool | None = None,
+    ncols: int = 8,
+    size: float = 1.6,
+    alpha: float = 0.65,
+) -> Figure:
+    """Attribution maps laid over their images (image above, overlay below).
+
+    ``maps`` is ``N×C×H×W`` (channels are summed) or ``N×H×W``. A signed map (any negative value,
+    or ``signed=True``) uses the diverging ``bwr`` colour map with limits ±max|map| per image, so
+    white means 0, red positive and blue negative evidence; a non-negative map uses ``inferno``
+    from 0 to its maximum.
+    """
+    check_images(images, "images")
+    if not isinstance(maps, torch.Tensor):
+        raise TypeError(f"maps must be a torch.Tensor; got {type(maps).__name__}")
+    maps = maps.detach().float().cpu()
+    if maps.dim() == 4:
+        maps = maps.sum(1)
+    if maps.dim() != 3 or maps.shape[0] != images.shape[0] or maps.shape[1:] != images.shape[2:]:
+        raise ValueError(
+            f"maps must be N×C×H×W or N×H×W matching images {tuple(images.shape)}; got {tuple(maps.shape)}"
+        )
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"titles must have one entry per image ({len(images)}); got {len(titles)}")
+    signed = bool((maps < 0).any()) if signed is None else signed
+    fig, axes = _grid(len(images), ncols, size, rows_per_item=2)
+    for i in range(len(images)):
+        row, col = divmod(i, axes.shape[1])
+        top, bottom = axes[2 * row, col], axes[2 * row + 1, col]
+        grey = _as_hwc(images[i])
+        grey = grey.mean(-1) if grey.ndim == 3 else grey
+        top.imshow(_as_hwc(images[i]), cmap="gray", vmin=0.0, vmax=1.0)
+        if titles is not None:
+            top.set_title(titles[i], fontsize=8)
+        scale = float(maps[i].abs().max()) or 1.0
+        bottom.imshow(grey, cmap="gray", vmin=0.0, vmax=1.0)
+        if signed:
+            bottom.imshow(maps[i].numpy(), cmap="bwr", vmin=-scale, vmax=scale, alpha=alpha)
+        else:
+            bottom.imshow(maps[i].numpy(), cmap="inferno", vmin=0.0, vmax=scale, alpha=alpha)
+    return fig
+
+
+def show_attributions(
+    images: torch.Tensor,
+    methods: dict[str, torch.Tensor],
+    titles: Sequence[str] | None = None,
+    *,
+    size: float = 1.5,
+) -> Figure:
+    """One row per method, one column per image: the images on top, then each method's map.
+
+    Each map is summed over channels and scaled per image: signed maps in ``bwr`` (±max|map|),
+    non-negative maps in ``inferno`` (0 to max).
+    """
+    check_images(images, "images")
+    if titles is not None and len(titles) != len(images):
+        raise ValueError(f"titles must have one entry per image ({len(images)}); got {len(titles)}")
+    for name, maps in methods.items():
+        if not isinstance(maps, torch.Tensor) or maps.shape[0] != len(images) or maps.shape[-2:] != images.shape[-2:]:
+            got = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
+            raise ValueError(f"methods[{name!r}] must be maps shaped like images {tuple(images.shape)}; got {got}")
+    n, rows = len(images), len(methods) + 1
+    fig = Figure(figsize=(size * n + 1.2, size * rows), layout="constrained")
+    axes = fig.subplots(rows, n, squeeze=False)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for i in range(n):
+        axes[0, i].imshow(_as_hwc(images[i]), cmap="gray", vmin=0.0, vmax=1.0)
+        if titles is not None:
+            axes[0, i].set_title(titles[i], fontsize=8)
+    axes[0, 0].set_ylabel("image", fontsize=8)
+    for row, (name, maps) in enumerate(methods.items(), start=1):
+        maps = maps.detach().float().cpu()
+        maps = maps.sum(1) if maps.dim() == 4 else maps
+        signed = bool((maps < 0).any())
+        axes[row, 0].set_ylabel(name, fontsize=8)
+        for i in range(n):
+            scale = float(maps[i].abs().max()) or 1.0
+            if signed:
+                axes[row, i].imshow(maps[i].numpy(), cmap="bwr", vmin=-scale, vmax=scale)
+            else:
+                axes[row, i].imshow(maps[i].numpy(), cmap="inferno", vmin=0.0, vmax=scale)
+    return fig
+
+
+def show_curves(
+    x: torch.Tensor | Sequence[float],
+    curves: dict[str, torch.Tensor | Sequence[float]],
+    *,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+    panels: bool = False,
+    size: tuple[float, float] = (4.5, 3.0),
+) -> Figure:
+    """Line plots of ``curves`` against ``x``: all in one panel, or one panel each (``panels=True``)."""
+    xs = torch.as_tensor(x).detach().cpu().numpy()
+    count = len(curves) if panels else 1
+    fig = Figure(figsize=(size[0] * count, size[1]), layout="constrained")
+    axes = fig.subplots(1, count, squeeze=False)[0]
+    for k, (name, ys) in enumerate(curves.items()):
+        ax = axes[k if panels else 0]
+        ax.plot(xs, torch.as_tensor(ys).detach().cpu().numpy(), label=name)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(name if panels else ylabel)
+        ax.grid(alpha=0.3)
+    if not panels and len(curves) > 1:
+        axes[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+__all__ = ["show_images", "show_heatmaps", "show_attributions", "show_curves"]

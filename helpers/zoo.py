@@ -1,0 +1,286 @@
+"""The model zoo: small pretrained checkpoints, verified on load, each with the recipe that made it.
+
+    python -m helpers.zoo list              # the model card
+    python -m helpers.zoo train NAME        # reproduce a checkpoint from its recipe
+    python -m helpers.zoo evaluate [--write]   # measure every model; --write updates MODELS.md
+
+Checkpoints are plain state dicts loaded with ``torch.load(..., weights_only=True)``; their
+SHA-256 sums live in ``models/SHA256SUMS`` and a mismatch refuses the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from helpers import models as _models
+from helpers.data import fashion_mnist, shapes_split
+from helpers.runtime import device as default_device
+from helpers.runtime import seed_everything
+from helpers.training import accuracy, train
+
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one zoo model is built and trained."""
+
+    name: str
+    build: Callable[[], nn.Module]
+    data: str  # "fashion_mnist" or "shapes"
+    seed: int
+    epochs: int
+    lr: float
+    batch_size: int
+    weight_decay: float
+    summary: str
+
+    def describe(self) -> str:
+        return (
+            f"Adam, lr {self.lr:g} with cosine decay, {self.epochs} epochs, batch {self.batch_size}, "
+            f"weight decay {self.weight_decay:g}, seed {self.seed}, on the {_DATA_NAMES[self.data]}"
+        )
+
+
+_DATA_NAMES = {
+    "fashion_mnist": "Fashion-MNIST training split (60 000 images)",
+    "shapes": "shapes training split (20 000 images, seed 0)",
+}
+
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in (
+        Recipe(
+            "fmnist_cnn", _models.fashion_cnn, "fashion_mnist", seed=0, epochs=12, lr=2e-3,
+            batch_size=128, weight_decay=0.0,
+            summary="The course's main Fashion-MNIST CNN (explained and attacked in notebooks 01–10).",
+        ),
+        Recipe(
+            "fmnist_blackbox", _models.fashion_blackbox, "fashion_mnist", seed=1, epochs=8, lr=2e-3,
+            batch_size=128, weight_decay=0.0,
+            summary="The black box of lecture 38: another architecture (BatchNorm, 3 conv blocks), another seed.",
+        ),
+        Recipe(
+            "shapes_cnn", _models.shapes_cnn, "shapes", seed=2, epochs=10, lr=3e-3,
+            batch_size=128, weight_decay=0.0,
+            summary="CNN for the synthetic shapes, whose masks tell where an explanation should point.",
+        ),
+    )
+}
+
+
+def names() -> list[str]:
+    """The names of the zoo's models."""
+    return list(RECIPES)
+
+
+def _recipe(name: object) -> Recipe:
+    if name not in RECIPES:
+        raise ValueError(f"unknown zoo model {name!r}; known models: {', '.join(RECIPES)}")
+    return RECIPES[name]  # type: ignore[index]
+
+
+def _sums_file() -> Path:
+    return MODELS_DIR / "SHA256SUMS"
+
+
+def _read_sums() -> dict[str, str]:
+    if not _sums_file().is_file():
+        return {}
+    pairs = (line.split() for line in _sums_file().read_text().splitlines() if line.strip())
+    return {file: digest for digest, file in pairs}
+
+
+def checkpoint_path(name: str) -> Path:
+    return MODELS_DIR / f"{_recipe(name).name}.pt"
+
+
+def load(name: str, device: str | torch.device | None = None) -> nn.Module:
+    """The pretrained zoo model ``name`` in eval mode, on ``device`` (default: ``runtime.device()``).
+
+    The checkpoint's SHA-256 must match ``models/SHA256SUMS``; a tampered or truncated file is
+    refused. Each call returns a fresh model that the caller may change freely.
+    """
+    recipe = _recipe(name)
+    path = checkpoint_path(name)
+    restore = f"restore it with `git checkout -- models/` or rebuild it with `python -m helpers.zoo train {name}`"
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} for zoo model {name!r} is missing; {restore}")
+    raw = path.read_bytes()
+    expected = _read_sums().get(path.name)
+    if expected is None:
+        raise ValueError(f"{_sums_file()} has no entry for {path.name}; {restore}")
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != expected:
+        raise ValueError(
+            f"checkpoint {path.name} is corrupted or was modified: SHA-256 {digest[:12]}… does not "
+            f"match {expected[:12]}… in models/SHA256SUMS; {restore}"
+        )
+    state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    model = recipe.build()
+    model.load_state_dict(state)
+    return model.to(default_device() if device is None else device).eval()
+
+
+def _training_data(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor]:
+    if recipe.data == "fashion_mnist":
+        return fashion_mnist("train")
+    images, labels, _ = shapes_split("train")
+    return images, labels
+
+
+def _test_data(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor]:
+    if recipe.data == "fashion_mnist":
+        return fashion_mnist("test")
+    images, labels, _ = shapes_split("test")
+    return images, labels
+
+
+def _info_file() -> Path:
+    return MODELS_DIR / "zoo.json"
+
+
+def _read_info() -> dict[str, dict]:
+    return json.loads(_info_file().read_text()) if _info_file().is_file() else {}
+
+
+def _write_info(info: dict[str, dict]) -> None:
+    _info_file().write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
+
+
+def retrain(name: str, *, device: str | torch.device | None = None, progress: bool = True) -> nn.Module:
+    """Train zoo model ``name`` from its recipe, save the checkpoint and record its SHA-256.
+
+    On the CPU the same recipe reproduces the same weights bit for bit (on another device the
+    result is equally good but not bit-identical).
+    """
+    recipe = _recipe(name)
+    dev = torch.device(device) if device is not None else default_device()
+    generator = seed_everything(recipe.seed)
+    model = recipe.build().to(dev)
+    images, labels = _training_data(recipe)
+    start = time.perf_counter()
+    train(model, images, labels, epochs=recipe.epochs, lr=recipe.lr, batch_size=recipe.batch_size,
+          weight_decay=recipe.weight_decay, generator=generator, progress=progress)
+    seconds = time.perf_counter() - start
+    model.eval()
+
+    MODELS_DIR.mkdir(exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
+    path = checkpoint_path(name)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(buffer.getvalue())
+    tmp.replace(path)
+    sums = _read_sums()
+    sums[path.name] = hashlib.sha256(buffer.getvalue()).hexdigest()
+    _sums_file().write_text("".join(f"{d}  {f}\n" for f, d in sorted(sums.items())))
+    info = _read_info()
+    info.setdefault(name, {})["training"] = {
+        "seconds": round(seconds, 1),
+        "device": str(dev) if dev.type != "cpu" else f"cpu ({torch.get_num_threads()} threads)",
+        "machine": platform.machine(),
+        "torch": torch.__version__,
+    }
+    _write_info(info)
+    return model
+
+
+def evaluate(name: str, *, device: str | torch.device | None = None) -> dict[str, float]:
+    """Measure zoo model ``name``: clean accuracy on its held-out test split."""
+    recipe = _recipe(name)
+    model = load(name, device=device)
+    images, labels = _test_data(recipe)
+    return {"clean_accuracy": accuracy(model, images, labels)}
+
+
+def _card_rows(info: dict[str, dict]) -> list[str]:
+    rows = [
+        "| model | architecture | parameters | test split | clean accuracy | training time |",
+        "|---|---|---:|---|---:|---|",
+    ]
+    for name, recipe in RECIPES.items():
+        entry = info.get(name, {})
+        acc = entry.get("metrics", {}).get("clean_accuracy")
+        training = entry.get("training", {})
+        split = "Fashion-MNIST test (10 000)" if recipe.data == "fashion_mnist" else "shapes test (2 000, seed 1)"
+        rows.append(
+            f"| `{name}` | `{recipe.build.__name__}()` | {_models.count_parameters(recipe.build()):,} | {split} | "
+            + (f"{100 * acc:.2f} %" if acc is not None else "not measured")
+            + " | "
+            + (f"{training['seconds']:.0f} s on {training['device']}" if training else "—")
+            + " |"
+        )
+    return rows
+
+
+def model_card() -> str:
+    """The zoo's model card (the text of ``models/MODELS.md``)."""
+    info = _read_info()
+    lines = [
+        "# Model zoo",
+        "",
+        "Every figure below was written by `python -m helpers.zoo evaluate --write`, which loads each",
+        "checkpoint and measures it; `tests/test_zoo.py` re-measures them and fails if this file is stale.",
+        "Reproduce a checkpoint with `python -m helpers.zoo train NAME` (bit-identical on the CPU).",
+        "",
+        *_card_rows(info),
+        "",
+        "## Recipes",
+        "",
+    ]
+    for name, recipe in RECIPES.items():
+        lines += [f"- **`{name}`** — {recipe.summary} {recipe.describe()}."]
+    lines += [
+        "",
+        "Training times were measured by `python -m helpers.zoo train` on the machine named in the",
+        "table (the course's reference machine has 2 CPU cores and no GPU).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.zoo", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="print the model card")
+    p_train = sub.add_parser("train", help="reproduce a checkpoint from its recipe")
+    p_train.add_argument("name", choices=names())
+    p_train.add_argument("--device", default=None)
+    p_eval = sub.add_parser("evaluate", help="measure every model's accuracy")
+    p_eval.add_argument("--write", action="store_true", help="record the figures in MODELS.md")
+    p_eval.add_argument("--device", default=None)
+    args = parser.parse_args(argv)
+
+    if args.command == "list":
+        print(model_card())
+    elif args.command == "train":
+        retrain(args.name, device=args.device)
+        print(f"wrote {checkpoint_path(args.name)}; run `python -m helpers.zoo evaluate --write` next")
+    else:
+        info = _read_info()
+        for name in names():
+            metrics = evaluate(name, device=args.device)
+            info.setdefault(name, {})["metrics"] = metrics
+            print(f"{name:20s} " + "  ".join(f"{k} {100 * v:.2f} %" for k, v in metrics.items()))
+        if args.write:
+            _write_info(info)
+            (MODELS_DIR / "MODELS.md").write_text(model_card())
+            print(f"wrote {MODELS_DIR / 'MODELS.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""Shared fixtures: tiny models and images for fast tests, and the devices to run on."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from helpers.models import Normalize
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def tiny_cnn(channels: int = 1, classes: int = 5, seed: int = 0) -> nn.Sequential:
+    """A small CNN on 12×12 images with the layers the course uses (conv, pool, dense)."""
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        Normalize((0.5,) * channels, (0.25,) * channels),
+        nn.Conv2d(channels, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(4 * 6 * 6, 16),
+        nn.ReLU(),
+        nn.Dropout(0.2),
+        nn.Linear(16, classes),
+    )
+
+
+def tiny_batch(n: int = 6, channels: int = 1, classes: int = 5, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, channels, 12, 12, generator=g), torch.randint(classes, (n,), generator=g)
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> torch.device:
+    return torch.device(request.param)

@@ -1,0 +1,48 @@
+"""Sample calls of every public function of ``helpers`` that takes a model and images.
+
+``tests/test_contract.py`` runs each entry and checks the tensor contract of DESIGN.md: inputs not
+modified, ``model.training`` and every ``requires_grad`` restored, no ``.grad`` left on parameters,
+the model's weights unchanged (unless the function trains it), tensor outputs detached and on the
+input's device. It also fails when a public function with a ``model`` and an image argument is
+missing here — so every later module must add its functions to ``CASES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from helpers import explain, training, widgets
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str  # the function's qualified name, e.g. "helpers.training.accuracy"
+    call: Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], Any]
+    trains_model: bool = False  # True where changing the weights is the function's purpose
+
+
+CASES: list[Case] = [
+    Case("helpers.training.accuracy", lambda m, x, y, g: training.accuracy(m, x, y, batch_size=4)),
+    Case("helpers.training.predict", lambda m, x, y, g: training.predict(m, x, batch_size=4)),
+    Case(
+        "helpers.training.train",
+        lambda m, x, y, g: training.train(m, x, y, epochs=1, lr=1e-3, batch_size=4, generator=g, progress=False),
+        trains_model=True,
+    ),
+    Case("helpers.explain.gradients.saliency", lambda m, x, y, g: explain.saliency(m, x, y)),
+    Case("helpers.explain.gradients.input_x_gradient", lambda m, x, y, g: explain.input_x_gradient(m, x, y)),
+    Case("helpers.explain.gradients.integrated_gradients",
+         lambda m, x, y, g: explain.integrated_gradients(m, x, y, steps=4, batch_size=5)),
+    Case("helpers.explain.gradients.completeness_gap",
+         lambda m, x, y, g: explain.completeness_gap(m, x, y, explain.integrated_gradients(m, x, y, steps=4))),
+    Case("helpers.explain.gradients.smoothgrad",
+         lambda m, x, y, g: explain.smoothgrad(m, x, y, n=3, kind="vargrad", generator=g, batch_size=4)),
+    Case("helpers.explain.lrp.lrp", lambda m, x, y, g: explain.lrp(m, x, y, composite="epsilon_gamma_box")),
+    Case("helpers.explain.lrp.conservation", lambda m, x, y, g: explain.conservation(m, x, y, rule="gamma")),
+    Case("helpers.widgets.smoothgrad_explorer", lambda m, x, y, g: widgets.smoothgrad_explorer(m, x[:2], y[:2], n=2)),
+]

@@ -1,0 +1,77 @@
+"""The tensor contract of DESIGN.md, checked for every registered function on every device."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+import torch
+
+import helpers
+from tests.conftest import DEVICES, tiny_batch, tiny_cnn
+from tests.contract_registry import CASES
+
+IMAGE_ARGS = {"x", "images", "x_adv"}
+
+
+def _public_model_functions() -> set[str]:
+    """Qualified names of public functions of helpers whose arguments include a model and images."""
+    found = set()
+    for info in pkgutil.walk_packages(helpers.__path__, "helpers."):
+        if info.name.rsplit(".", 1)[-1].startswith("_"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if name.startswith("_") or not inspect.isfunction(obj) or obj.__module__ != module.__name__:
+                continue
+            params = set(inspect.signature(obj).parameters)
+            if "model" in params and params & IMAGE_ARGS:
+                found.add(f"{module.__name__}.{name}")
+    return found
+
+
+def test_every_model_function_is_registered():
+    registered = {case.name for case in CASES}
+    missing = _public_model_functions() - registered
+    assert not missing, f"add these functions to tests/contract_registry.py: {sorted(missing)}"
+
+
+def _outputs(result):
+    if isinstance(result, torch.Tensor):
+        yield result
+    elif isinstance(result, (tuple, list)):
+        for item in result:
+            yield from _outputs(item)
+    elif isinstance(result, dict):
+        for item in result.values():
+            yield from _outputs(item)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("training_mode", [True, False], ids=["train-mode", "eval-mode"])
+def test_contract(case, device, training_mode):
+    model = tiny_cnn().to(device).train(training_mode)
+    frozen_param = next(model.parameters())
+    frozen_param.requires_grad_(False)  # a user's frozen layer must stay frozen
+    flags = [p.requires_grad for p in model.parameters()]
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    x, y = tiny_batch()
+    x, y = x.to(device), y.to(device)
+    x_before, y_before = x.clone(), y.clone()
+
+    result = case.call(model, x, y, torch.Generator().manual_seed(0))
+
+    assert torch.equal(x, x_before), "the images were modified in place"
+    assert torch.equal(y, y_before), "the labels were modified in place"
+    assert model.training == training_mode, "model.training was not restored"
+    assert [p.requires_grad for p in model.parameters()] == flags, "requires_grad was not restored"
+    assert all(p.grad is None for p in model.parameters()), ".grad was left on the model's parameters"
+    if not case.trains_model:
+        for k, v in model.state_dict().items():
+            assert torch.equal(v, weights[k]), f"the model's {k} changed"
+    for out in _outputs(result):
+        assert not out.requires_grad and out.grad_fn is None, "output is not detached"
+        assert out.device == x.device, f"output on {out.device}, input on {x.device}"

@@ -1,0 +1,111 @@
+import shutil
+
+import pytest
+import torch
+
+from helpers.data import DATA_DIR, FASHION_CLASSES, SHAPE_CLASSES, fashion_mnist, shapes, shapes_split
+
+
+@pytest.mark.parametrize("split, n", [("train", 60_000), ("test", 10_000)])
+def test_fashion_mnist_shapes_and_range(split, n):
+    x, y = fashion_mnist(split)
+    assert x.shape == (n, 1, 28, 28) and x.dtype == torch.float32
+    assert y.shape == (n,) and y.dtype == torch.int64
+    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+    assert set(y.unique().tolist()) == set(range(len(FASHION_CLASSES)))
+    # the official test split is balanced: 1 000 images per class
+    if split == "test":
+        assert torch.bincount(y).tolist() == [1000] * 10
+
+
+def test_fashion_mnist_known_pixels():
+    """The first training image is an ankle boot; its decoded bytes match the IDX header layout."""
+    x, y = fashion_mnist("train")
+    assert FASHION_CLASSES[int(y[0])] == "Ankle boot"
+    assert abs(float(x.mean()) - 0.2860) < 1e-3 and abs(float(x.std()) - 0.3530) < 1e-3
+
+
+def test_fashion_mnist_returns_fresh_tensors():
+    x1, y1 = fashion_mnist("test")
+    x1.zero_()
+    y1.zero_()
+    x2, y2 = fashion_mnist("test")
+    assert float(x2.max()) > 0 and int(y2.max()) == 9
+
+
+def test_unknown_split():
+    with pytest.raises(ValueError, match="split must be one of 'train', 'test'; got 'validation'"):
+        fashion_mnist("validation")
+
+
+@pytest.fixture
+def data_copy(tmp_path):
+    folder = tmp_path / "fashion-mnist"
+    shutil.copytree(DATA_DIR / "fashion-mnist", folder)
+    for f in folder.iterdir():
+        f.chmod(0o644)
+    return folder
+
+
+def test_corrupted_file_is_named(data_copy):
+    target = data_copy / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(target.read_bytes())
+    raw[100] ^= 0xFF
+    target.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte\.gz is corrupted.*git checkout"):
+        fashion_mnist("test", root=data_copy)
+
+
+def test_missing_file_is_named(data_copy):
+    (data_copy / "t10k-images-idx3-ubyte.gz").unlink()
+    with pytest.raises(FileNotFoundError, match=r"t10k-images-idx3-ubyte\.gz is missing"):
+        fashion_mnist("test", root=data_copy)
+
+
+def test_shapes_contract():
+    x, y, m = shapes(64, size=32, seed=3)
+    assert x.shape == (64, 3, 32, 32) and x.dtype == torch.float32
+    assert y.shape == (64,) and y.dtype == torch.int64
+    assert m.shape == (64, 1, 32, 32) and m.dtype == torch.bool
+    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+    assert set(y.tolist()) <= set(range(len(SHAPE_CLASSES)))
+    assert (m.flatten(1).sum(1) > 10).all(), "every image has a visible class object"
+
+
+def test_shapes_deterministic_per_seed():
+    a = shapes(50, seed=7)
+    b = shapes(50, seed=7)
+    c = shapes(50, seed=8)
+    assert all(torch.equal(u, v) for u, v in zip(a, b))
+    assert not torch.equal(a[0], c[0])
+
+
+def test_shapes_mask_marks_the_object_colour():
+    """Inside the mask every pixel has the object's single colour; the object is drawn last."""
+    x, _, m = shapes(32, seed=1)
+    for i in range(4):
+        inside = x[i][:, m[i, 0]]
+        assert torch.allclose(inside, inside[:, :1].expand_as(inside))
+        assert float(inside.mean()) >= 0.55 - 1e-6  # objects are bright
+
+
+def test_shapes_classes_balanced_and_object_decides_the_class():
+    x, y, m = shapes(4000, seed=0)
+    counts = torch.bincount(y, minlength=4)
+    assert (counts > 900).all()
+    # shape statistics differ by class: a cross fills less of its bounding box than a square
+    fill = m.flatten(1).float().sum(1)
+    assert fill[y == 3].mean() < fill[y == 0].mean()
+
+
+def test_shapes_split_disjoint_seeds():
+    xtr, _, _ = shapes_split("train", 10)
+    xte, _, _ = shapes_split("test", 10)
+    assert not torch.equal(xtr, xte)
+
+
+@pytest.mark.parametrize("kwargs, message", [({"n": 0}, "n must be ≥ 1"), ({"n": 4, "size": 8}, "size must be ≥ 16"),
+                                              ({"n": 4, "seed": -1}, "seed must be ≥ 0"), ({"n": 2.5}, "n must be an int")])
+def test_shapes_bad_input(kwargs, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        shapes(**kwargs)

@@ -1,0 +1,46 @@
+"""pyproject.toml and environment.yml must describe the same environment."""
+
+import re
+import tomllib
+from pathlib import Path
+
+from packaging.specifiers import SpecifierSet
+
+ROOT = Path(__file__).resolve().parent.parent
+CONDA_NAMES = {"pytorch": "torch"}  # conda-forge name → PyPI name
+
+
+def _parse(requirement: str) -> tuple[str, str]:
+    match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)\s*(.*?)\s*", requirement.split("#")[0])
+    assert match, requirement
+    name = match.group(1).lower().replace("_", "-")
+    return CONDA_NAMES.get(name, name), match.group(2).replace(" ", "")
+
+
+def _pyproject() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = project["dependencies"] + project["optional-dependencies"]["dev"]
+    return dict(_parse(r) for r in reqs)
+
+
+def _environment() -> dict[str, str]:
+    """The package lines of environment.yml (a tiny reader for its flat list; no YAML library needed)."""
+    found = {}
+    text = (ROOT / "environment.yml").read_text()
+    for line in text[text.index("dependencies:") :].splitlines()[1:]:
+        item = re.fullmatch(r"\s*-\s+(.+?)\s*", line.split("#")[0])
+        if not item or item.group(1).endswith(":") or item.group(1).startswith("-e"):
+            continue
+        name, spec = _parse(item.group(1))
+        if name not in {"python", "pip"}:
+            found[name] = spec
+    return found
+
+
+def test_environment_yml_matches_pyproject():
+    assert _environment() == _pyproject()
+
+
+def test_pyproject_admits_the_reference_torch():
+    deps = _pyproject()
+    assert "2.14.1" in SpecifierSet(deps["torch"]) and "0.29.1" in SpecifierSet(deps["torchvision"])

@@ -1,0 +1,54 @@
+import pytest
+import torch
+
+from helpers import explain, grading
+
+
+def test_reference_answers_pass(capsys):
+    grading.check("saliency", lambda m, x, t: explain.saliency(m, x, t))
+    grading.check("lrp_epsilon_step", explain.epsilon_step)
+    assert "✔ saliency" in capsys.readouterr().out
+
+
+def test_smoothgrad_answer_written_as_the_exercise_says_passes():
+    def my_smoothgrad(model, x, target, *, n, noise_level, generator):
+        sigma = noise_level * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))
+        noise = torch.randn((n, *x.shape), generator=generator) * sigma.view(1, -1, 1, 1, 1)
+        total = torch.zeros_like(x)
+        for k in range(n):
+            total += _grad(model, x + noise[k], target)  # one noisy copy at a time, as a student might
+        return total / n
+
+    def _grad(model, x, target):
+        x = x.clone().requires_grad_(True)
+        target = torch.full((len(x),), target) if isinstance(target, int) else target
+        model(x).gather(1, target[:, None]).sum().backward()
+        return x.grad.detach()
+
+    grading.check("smoothgrad", my_smoothgrad)
+
+
+@pytest.mark.parametrize(
+    "answer, message",
+    [
+        (lambda m, x, t: explain.saliency(m, x, t).sum(1), r"expected shape \(3, 1, 10, 10\), got \(3, 10, 10\)"),
+        (lambda m, x, t: explain.saliency(m, x, t, abs=False), "values differ"),
+        (lambda m, x, t: explain.saliency(m, x, t).double(), "expected dtype torch.float32, got torch.float64"),
+        (lambda m, x, t: 1 / 0, "your function raised ZeroDivisionError"),
+        (lambda m, x, t: x.mul_(0), "values differ|modified its input"),
+    ],
+)
+def test_wrong_answers_say_what_is_wrong(answer, message):
+    with pytest.raises(grading.ExerciseFailed, match=message):
+        grading.check("saliency", answer)
+
+
+def test_unfinished_and_unknown():
+    def todo(*args, **kwargs):
+        raise NotImplementedError()
+
+    with pytest.raises(grading.ExerciseFailed, match="not implemented yet"):
+        grading.check("saliency", todo)
+    with pytest.raises(grading.ExerciseFailed, match="unknown exercise 'fgsm'; known: saliency"):
+        grading.check("fgsm", todo)
+    assert grading.ExerciseFailed("x")._render_traceback_() == ["✘ x"]

@@ -1,0 +1,47 @@
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from helpers.viz import show_heatmaps, show_images
+
+
+def test_show_images_grid():
+    fig = show_images(torch.rand(5, 3, 8, 8), titles=list("abcde"), ncols=3)
+    assert isinstance(fig, Figure)
+    titled = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titled == list("abcde")
+
+
+def test_show_heatmaps_signed_uses_a_symmetric_diverging_map():
+    maps = torch.zeros(2, 1, 8, 8)
+    maps[0, 0, 0, 0], maps[0, 0, 1, 1] = -2.0, 1.0
+    maps[1, 0, 2, 2] = 3.0
+    fig = show_heatmaps(torch.rand(2, 1, 8, 8), maps)
+    overlays = [im for ax in fig.axes for im in ax.get_images() if im.get_cmap().name == "bwr"]
+    assert len(overlays) == 2
+    assert overlays[0].get_clim() == (-2.0, 2.0) and overlays[1].get_clim() == (-3.0, 3.0)
+
+
+def test_show_heatmaps_bad_shape():
+    with pytest.raises(ValueError, match="maps must be"):
+        show_heatmaps(torch.rand(2, 1, 8, 8), torch.rand(3, 8, 8))
+    with pytest.raises(ValueError, match="titles must have one entry per image"):
+        show_images(torch.rand(2, 1, 8, 8), titles=["a"])
+
+
+def test_show_attributions_rows_are_methods():
+    from helpers.viz import show_attributions
+
+    images = torch.rand(3, 1, 8, 8)
+    fig = show_attributions(images, {"a": torch.rand(3, 1, 8, 8), "b": torch.randn(3, 1, 8, 8)}, titles=list("xyz"))
+    assert len(fig.axes) == 9
+    assert [ax.get_ylabel() for ax in fig.axes[::3]] == ["image", "a", "b"]
+    with pytest.raises(ValueError, match=r"methods\['a'\] must be maps shaped like images"):
+        show_attributions(images, {"a": torch.rand(2, 1, 8, 8)})
+
+
+def test_show_curves_panels():
+    from helpers.viz import show_curves
+
+    fig = show_curves(range(5), {"p": [0, 1, 2, 3, 4], "q": torch.ones(5)}, xlabel="t", panels=True)
+    assert len(fig.axes) == 2 and fig.axes[1].get_ylabel() == "q"

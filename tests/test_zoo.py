@@ -1,0 +1,86 @@
+import json
+import shutil
+
+import pytest
+import torch
+
+from helpers import zoo
+from helpers.models import Normalize
+
+MINIMUM = {"fmnist_cnn": 0.91, "fmnist_blackbox": 0.91, "shapes_cnn": 0.95}
+
+
+@pytest.fixture(scope="module")
+def measured():
+    return {name: zoo.evaluate(name, device="cpu") for name in zoo.names()}
+
+
+@pytest.mark.parametrize("name", list(MINIMUM))
+def test_zoo_model_meets_its_accuracy_target(name, measured):
+    assert measured[name]["clean_accuracy"] >= MINIMUM[name]
+
+
+def test_models_md_holds_the_measured_figures(measured):
+    """MODELS.md and zoo.json are what `python -m helpers.zoo evaluate --write` measured."""
+    info = json.loads((zoo.MODELS_DIR / "zoo.json").read_text())
+    for name, metrics in measured.items():
+        for key, value in metrics.items():
+            assert info[name]["metrics"][key] == pytest.approx(value, abs=1e-4), (name, key)
+    assert (zoo.MODELS_DIR / "MODELS.md").read_text() == zoo.model_card()
+    for name, metrics in measured.items():
+        assert f"{100 * metrics['clean_accuracy']:.2f} %" in zoo.model_card()
+
+
+def test_load_gives_a_fresh_eval_model():
+    a = zoo.load("fmnist_cnn", device="cpu")
+    b = zoo.load("fmnist_cnn", device="cpu")
+    assert not a.training and isinstance(a[0], Normalize)
+    with torch.no_grad():
+        a[1].weight.zero_()
+    assert float(b[1].weight.abs().sum()) > 0
+
+
+def test_unknown_name_lists_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown zoo model 'resnet50'; known models: fmnist_cnn, fmnist_blackbox"):
+        zoo.load("resnet50")
+
+
+@pytest.fixture
+def models_copy(tmp_path, monkeypatch):
+    folder = tmp_path / "models"
+    shutil.copytree(zoo.MODELS_DIR, folder)
+    monkeypatch.setattr(zoo, "MODELS_DIR", folder)
+    return folder
+
+
+def test_tampered_checkpoint_is_refused(models_copy):
+    path = models_copy / "fmnist_cnn.pt"
+    raw = bytearray(path.read_bytes())
+    raw[-200] ^= 0x01
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=r"fmnist_cnn\.pt is corrupted or was modified.*helpers\.zoo train fmnist_cnn"):
+        zoo.load("fmnist_cnn", device="cpu")
+
+
+def test_truncated_checkpoint_is_refused(models_copy):
+    path = models_copy / "shapes_cnn.pt"
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ValueError, match="corrupted"):
+        zoo.load("shapes_cnn", device="cpu")
+
+
+def test_missing_checkpoint_is_named(models_copy):
+    (models_copy / "shapes_cnn.pt").unlink()
+    with pytest.raises(FileNotFoundError, match=r"shapes_cnn\.pt for zoo model 'shapes_cnn' is missing"):
+        zoo.load("shapes_cnn", device="cpu")
+
+
+def test_cli_list_prints_the_card(capsys):
+    assert zoo.main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "fmnist_blackbox" in out and "Recipes" in out
+
+
+def test_cli_rejects_unknown_model():
+    with pytest.raises(SystemExit):
+        zoo.main(["train", "nope"])
