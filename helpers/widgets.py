@@ -1,21 +1,30 @@
 """Interactive explorers for JupyterLab: move a slider, see the explanation change.
 
-Each explorer redraws one matplotlib figure inside an ``ipywidgets.Output``. Outside a live kernel
-(nbval, an HTML export) the sliders do nothing; the notebooks therefore also show the settings that
-matter as ordinary static figures.
+Each explorer redraws one matplotlib figure and shows it as PNG in an ``ipywidgets.Image``. (An
+``Output`` widget would capture display messages, which nbclient and nbval record differently; an
+image widget is a plain value, identical under every executor and in the saved widget state.)
+Outside a live kernel the sliders do nothing; the notebooks also show the settings that matter as
+ordinary static figures.
 """
 
 from __future__ import annotations
 
+import io
+
 import ipywidgets as widgets
 import torch
-from IPython.display import display
 from matplotlib.figure import Figure
 from torch import nn
 
 from helpers._checks import check_images, check_model
 from helpers.explain import saliency, smoothgrad
 from helpers.viz import show_heatmaps
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80)
+    return buffer.getvalue()
 
 
 def _smoothgrad_figure(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor, noise_level: float,
@@ -40,18 +49,15 @@ def smoothgrad_explorer(
     level = widgets.FloatSlider(value=noise_level, min=0.0, max=0.5, step=0.05, description="noise level",
                                 readout_format=".0%", continuous_update=False)
     samples = widgets.IntSlider(value=n, min=1, max=100, step=1, description="n", continuous_update=False)
-    out = widgets.Output()
+    picture = widgets.Image(format="png")
 
     def redraw(_=None) -> None:
-        figure = _smoothgrad_figure(model, x, target, level.value, samples.value, seed)
-        out.clear_output(wait=True)
-        with out:
-            display(figure)
+        picture.value = _png(_smoothgrad_figure(model, x, target, level.value, samples.value, seed))
 
     level.observe(redraw, names="value")
     samples.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([level, samples]), out])
+    return widgets.VBox([widgets.HBox([level, samples]), picture])
 
 
 __all__ = ["smoothgrad_explorer"]
