@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from helpers import explain
+from helpers.explain.cam import cam_from_gradients
 from helpers.models import Normalize
 
 
@@ -86,12 +87,29 @@ def _lrp_step_cases() -> list[tuple[tuple, dict]]:
     return cases
 
 
+def _cam_cases() -> list[tuple[tuple, dict]]:
+    g = torch.Generator().manual_seed(0)
+    return [((torch.rand(2, 5, 4, 4, generator=g), torch.randn(2, 5, 4, 4, generator=g)), {}),
+            ((torch.rand(1, 3, 6, 2, generator=g), torch.randn(1, 3, 6, 2, generator=g)), {})]
+
+
+def _pointing_cases() -> list[tuple[tuple, dict]]:
+    g = torch.Generator().manual_seed(0)
+    masks = torch.zeros(6, 1, 8, 8, dtype=torch.bool)
+    masks[:, :, 2:6, 1:4] = True
+    maps = torch.rand(6, 1, 8, 8, generator=g)
+    maps[:3, 0, 3, 2] = 2.0  # three images point inside
+    return [((maps, masks), {}), ((torch.rand(4, 3, 8, 8, generator=g), masks[:4]), {})]
+
+
 EXERCISES: dict[str, Exercise] = {
     "saliency": Exercise(
         "gradient saliency |∂f_c/∂x|", _model_cases, lambda m, x, t: explain.saliency(m, x, t, abs=True)
     ),
     "smoothgrad": Exercise("SmoothGrad of the signed gradient", _smoothgrad_cases, _reference_smoothgrad),
     "lrp_epsilon_step": Exercise("one LRP-ε step through a dense layer", _lrp_step_cases, explain.epsilon_step),
+    "grad_cam": Exercise("Grad-CAM from a feature map and its gradient", _cam_cases, cam_from_gradients),
+    "pointing_game": Exercise("the pointing game", _pointing_cases, explain.pointing_game),
 }
 
 
@@ -103,8 +121,16 @@ def _clone(value: Any) -> Any:
     return value
 
 
-def _compare(got: Any, expected: torch.Tensor, exercise: Exercise) -> str | None:
+def _compare(got: Any, expected: torch.Tensor | float, exercise: Exercise) -> str | None:
     """None when ``got`` matches ``expected``; otherwise what differs."""
+    if isinstance(expected, float):
+        if isinstance(got, torch.Tensor) and got.numel() == 1:
+            got = got.item()
+        if isinstance(got, bool) or not isinstance(got, (int, float)):
+            return f"expected a number, got {type(got).__name__}"
+        if abs(got - expected) > exercise.atol + exercise.rtol * abs(expected):
+            return f"expected {expected:.6g}, got {got:.6g}"
+        return None
     if not isinstance(got, torch.Tensor):
         return f"expected a torch.Tensor, got {type(got).__name__}"
     if got.shape != expected.shape:

@@ -52,3 +52,19 @@ def test_unfinished_and_unknown():
     with pytest.raises(grading.ExerciseFailed, match="unknown exercise 'fgsm'; known: saliency"):
         grading.check("fgsm", todo)
     assert grading.ExerciseFailed("x")._render_traceback_() == ["✘ x"]
+
+
+def test_grad_cam_and_pointing_game_exercises():
+    def my_cam(activation, gradient):
+        return torch.relu((gradient.mean((2, 3), keepdim=True) * activation).sum(1, keepdim=True))
+
+    def my_pointing(maps, masks):
+        peak = maps.sum(1).flatten(1).argmax(1)
+        return masks.flatten(1)[torch.arange(len(peak)), peak].float().mean().item()
+
+    grading.check("grad_cam", my_cam)
+    grading.check("pointing_game", my_pointing)
+    with pytest.raises(grading.ExerciseFailed, match=r"expected [0-9.]+, got 0"):
+        grading.check("pointing_game", lambda maps, masks: 0.0)
+    with pytest.raises(grading.ExerciseFailed, match="expected a number, got str"):
+        grading.check("pointing_game", lambda maps, masks: "half")

@@ -1,8 +1,14 @@
-"""Explaining a classifier's decision: gradient attribution, SmoothGrad and LRP.
+"""Explaining a classifier's decision.
 
-Every attribution has the signature ``f(model, x, target, **options) -> Tensor`` shaped like ``x``.
+Attributions share the signature ``f(model, x, target, **options) -> Tensor`` shaped like ``x``
+(Grad-CAM: ``N×1×H×W``): gradients (``saliency``, ``input_x_gradient``, ``integrated_gradients``,
+``smoothgrad``), relevance propagation (``lrp``), class activation maps (``grad_cam``) and
+perturbations (``occlusion``, ``lime``). ``features`` visualises filters; ``metrics`` measures
+whether an explanation is faithful and points at the right pixels.
 """
 
+from helpers.explain.cam import grad_cam
+from helpers.explain.features import activation_maximization, filter_activations
 from helpers.explain.gradients import (
     completeness_gap,
     input_x_gradient,
@@ -11,6 +17,15 @@ from helpers.explain.gradients import (
     smoothgrad,
 )
 from helpers.explain.lrp import conservation, epsilon_step, lrp
+from helpers.explain.metrics import (
+    auc,
+    deletion_curve,
+    insertion_curve,
+    pointing_game,
+    randomization_test,
+    relevance_mass,
+)
+from helpers.explain.perturbation import grid_segments, lime, occlusion
 
 __all__ = [
     "saliency",
@@ -21,4 +36,16 @@ __all__ = [
     "lrp",
     "conservation",
     "epsilon_step",
+    "grad_cam",
+    "occlusion",
+    "lime",
+    "grid_segments",
+    "activation_maximization",
+    "filter_activations",
+    "deletion_curve",
+    "insertion_curve",
+    "auc",
+    "pointing_game",
+    "relevance_mass",
+    "randomization_test",
 ]
