@@ -183,4 +183,41 @@ def show_curves(
     return fig
 
 
-__all__ = ["show_images", "show_heatmaps", "show_attributions", "show_curves"]
+def show_bars(
+    table: dict[str, dict[str, float]], *, ylabel: str = "", title: str = "", size: tuple[float, float] = (8.0, 3.2)
+) -> Figure:
+    """Grouped bars: ``table[row][column]`` — one group per row (e.g. a method), one bar per column
+    (e.g. a metric), with each value written above its bar."""
+    rows = list(table)
+    columns = list(dict.fromkeys(c for values in table.values() for c in values))
+    fig = Figure(figsize=size, layout="constrained")
+    ax = fig.subplots()
+    width = 0.8 / max(1, len(columns))
+    for k, column in enumerate(columns):
+        positions = [i + (k - (len(columns) - 1) / 2) * width for i in range(len(rows))]
+        values = [table[row].get(column, float("nan")) for row in rows]
+        bars = ax.bar(positions, values, width, label=column)
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+    ax.set_xticks(range(len(rows)), rows, rotation=20, ha="right", fontsize=8)
+    ax.set_ylabel(ylabel)
+    if len(columns) > 1:
+        ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def format_table(table: dict[str, dict[str, float]], *, digits: int = 3) -> str:
+    """A fixed-width text table of ``table[row][column]`` (stable text for notebooks)."""
+    columns = list(dict.fromkeys(c for values in table.values() for c in values))
+    first = max(len(r) for r in table)
+    widths = [max(len(c), digits + 3) for c in columns]
+    lines = [" " * first + "  " + "  ".join(c.rjust(w) for c, w in zip(columns, widths))]
+    for row, values in table.items():
+        cells = [f"{values[c]:.{digits}f}".rjust(w) if c in values else "".rjust(w) for c, w in zip(columns, widths)]
+        lines.append(row.ljust(first) + "  " + "  ".join(cells))
+    return "\n".join(lines)
+
+
+__all__ = ["show_images", "show_heatmaps", "show_attributions", "show_curves", "show_bars", "format_table"]

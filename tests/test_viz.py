@@ -45,3 +45,13 @@ def test_show_curves_panels():
 
     fig = show_curves(range(5), {"p": [0, 1, 2, 3, 4], "q": torch.ones(5)}, xlabel="t", panels=True)
     assert len(fig.axes) == 2 and fig.axes[1].get_ylabel() == "q"
+
+
+def test_show_bars_and_format_table():
+    from helpers.viz import format_table, show_bars
+
+    table = {"saliency": {"pointing": 0.25, "mass": 0.3}, "random": {"pointing": 0.1, "mass": 0.1}}
+    fig = show_bars(table)
+    assert len(fig.axes[0].patches) == 4
+    text = format_table(table, digits=2)
+    assert text.splitlines()[1].split() == ["saliency", "0.25", "0.30"]
