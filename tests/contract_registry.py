@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers import explain, training, widgets
+from helpers import attacks, explain, training, widgets
 
 
 @dataclass(frozen=True)
@@ -61,4 +61,13 @@ CASES: list[Case] = [
          lambda m, x, y, g: explain.insertion_curve(m, x, y, torch.rand_like(x), steps=4)),
     Case("helpers.explain.metrics.randomization_test",
          lambda m, x, y, g: explain.randomization_test(m, x, y, explain.saliency, generator=g)),
+    Case("helpers.attacks.whitebox.fgsm", lambda m, x, y, g: attacks.fgsm(m, x, y, eps=0.1)),
+    Case("helpers.attacks.whitebox.ifgsm", lambda m, x, y, g: attacks.ifgsm(m, x, y, eps=0.1, alpha=0.02, steps=3)),
+    Case("helpers.attacks.whitebox.pgd",
+         lambda m, x, y, g: attacks.pgd(m, x, y, eps=0.5, alpha=0.1, steps=3, norm="2", restarts=2, generator=g)),
+    Case("helpers.attacks.whitebox.mifgsm",
+         lambda m, x, y, g: attacks.mifgsm(m, x, y, eps=0.1, alpha=0.02, steps=3, diversity_prob=1.0, generator=g)),
+    Case("helpers.attacks.whitebox.cw_l2", lambda m, x, y, g: attacks.cw_l2(m, x, y, steps=3, search_steps=2)),
+    Case("helpers.attacks.whitebox.deepfool", lambda m, x, y, g: attacks.deepfool(m, x, y, steps=3)),
+    Case("helpers.attacks.whitebox.success_rate", lambda m, x, y, g: attacks.success_rate(m, x, y)),
 ]

@@ -1,0 +1,58 @@
+"""What every white-box attack shares: argument checks, the frozen model, the attacker's loss."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from helpers._checks import check_images, check_labels, check_model, frozen, num_classes
+
+LOSSES = ("ce", "margin")
+
+
+def attack(method: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+    """Turn ``method(model, x, y, **options)`` into a public attack: check ``x`` (images in [0, 1]) and
+    ``y`` (an int or int64 labels of shape N within the model's classes; with ``targeted=True`` the
+    target classes), run with the model in eval mode and its parameters frozen (both restored
+    afterwards) and return a detached ``x_adv``."""
+
+    @functools.wraps(method)
+    def public(model: nn.Module, x: torch.Tensor, y: int | torch.Tensor, **options) -> torch.Tensor:
+        check_model(model)
+        check_images(x)
+        with frozen(model):
+            y = check_labels(y, x.shape[0], "y", num_classes=num_classes(model, x))
+            return method(model, x.detach(), y.to(x.device), **options).detach()
+
+    return public
+
+
+def margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """max_{j≠y} z_j − z_y per sample: > 0 exactly when the model does not answer y (C&W's margin;
+    the other classes are masked with −∞, so negative logits are handled correctly)."""
+    true = logits.gather(1, y[:, None]).squeeze(1)
+    others = logits.masked_fill(F.one_hot(y, logits.shape[1]).bool(), float("-inf")).amax(1)
+    return others - true
+
+
+def attacker_loss(logits: torch.Tensor, y: torch.Tensor, loss: str, targeted: bool) -> torch.Tensor:
+    """The per-sample loss the attacker *increases*: CE or margin away from y (untargeted), or their
+    negatives — towards the target y (targeted)."""
+    if loss == "ce":
+        value = F.cross_entropy(logits, y, reduction="none")
+    else:
+        value = margin(logits, y)
+    return -value if targeted else value
+
+
+def loss_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str = "ce",
+                  targeted: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(∂L/∂x, L) for the attacker's per-sample loss L, every image at once."""
+    x = x.detach().requires_grad_(True)
+    value = attacker_loss(model(x), y, loss, targeted)
+    (grad,) = torch.autograd.grad(value.sum(), x)
+    return grad, value.detach()

@@ -1,0 +1,300 @@
+"""White-box attacks: find x′ close to x⁰ that the network gets wrong (lectures 33–37).
+
+Every attack solves, approximately,
+
+    x* = argmax_{d(x⁰, x′) ≤ ε, x′ ∈ [0, 1]}  L(x′)
+
+with L the loss *away* from the true class y (untargeted) or the negative loss *towards* a target
+class (``targeted=True``, then ``y`` holds the targets). They differ in the optimiser and the
+constraint. All of them take ``model(x) -> logits`` on pixels in [0, 1], work on every image at once,
+return a detached ``x_adv`` inside the ε-ball of their norm and inside [0, 1], and leave the model
+as they found it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from helpers._checks import check_choice, check_generator, check_images, check_int, check_labels, check_model, check_positive, frozen, num_classes
+from helpers.attacks._core import LOSSES, attack, attacker_loss, loss_gradient, margin
+from helpers.attacks.norms import clip_box, project_l2, project_linf
+
+NORMS = ("inf", "2")
+
+
+def _per_sample(t: torch.Tensor) -> tuple[int, ...]:
+    return (-1,) + (1,) * (t.dim() - 1)
+
+
+def _l2_normalize(g: torch.Tensor) -> torch.Tensor:
+    return g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(_per_sample(g))
+
+
+@attack
+def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, targeted: bool = False) -> torch.Tensor:
+    """Fast gradient sign method (Goodfellow, Shlens & Szegedy 2015), one step of size ε:
+
+        x′ = clip_[0,1](x + ε · sign(∇ₓ CE(f(x), y)))        (targeted: x − ε · sign(∇ₓ CE(f(x), t)))
+    """
+    check_positive(eps, "eps", allow_zero=True)
+    grad, _ = loss_gradient(model, x, y, "ce", targeted)
+    return clip_box(x + eps * grad.sign())
+
+
+def _check_iterative(eps: float, alpha: float, steps: int) -> None:
+    check_positive(eps, "eps", allow_zero=True)
+    check_positive(alpha, "alpha")
+    check_int(steps, "steps")
+
+
+@attack
+def ifgsm(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, alpha: float, steps: int, targeted: bool = False
+) -> torch.Tensor:
+    """Iterative FGSM / BIM (Kurakin, Goodfellow & Bengio 2017): ``steps`` sign steps of size α from x,
+    each followed by the projection onto the L∞ ball and the box,
+
+        x_{t+1} = clip_[0,1]( x + clip_[−ε,ε]( x_t + α · sign(∇ CE(f(x_t), y)) − x ) )
+    """
+    _check_iterative(eps, alpha, steps)
+    x_adv = x.clone()
+    for _ in range(steps):
+        grad, _ = loss_gradient(model, x_adv, y, "ce", targeted)
+        x_adv = clip_box(x + project_linf(x_adv + alpha * grad.sign() - x, eps))
+    return x_adv
+
+
+def _random_start(x: torch.Tensor, eps: float, norm: str, generator: torch.Generator | None) -> torch.Tensor:
+    """A uniform random point of the ε-ball: of the L∞ box, or of the L2 ball (direction uniform on
+    the sphere, radius ε·u^(1/d))."""
+    where = generator.device if generator is not None else x.device
+    if norm == "inf":
+        delta = (torch.rand(x.shape, generator=generator, device=where, dtype=x.dtype) * 2 - 1) * eps
+    else:
+        direction = _l2_normalize(torch.randn(x.shape, generator=generator, device=where, dtype=x.dtype))
+        u = torch.rand(x.shape[0], generator=generator, device=where, dtype=x.dtype)
+        delta = direction * (eps * u ** (1.0 / x[0].numel())).view(_per_sample(x))
+    return delta.to(x.device)
+
+
+@attack
+def pgd(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    alpha: float,
+    steps: int,
+    norm: str = "inf",
+    random_start: bool = True,
+    restarts: int = 1,
+    loss: str = "ce",
+    targeted: bool = False,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Projected gradient descent (Madry et al. 2018): from a random point of the ε-ball, repeat
+
+        L∞:  x_{t+1} = Π( x_t + α · sign(∇L) )          L2:  x_{t+1} = Π( x_t + α · ∇L / ‖∇L‖₂ )
+
+    where Π projects onto the ε-ball around x, then onto [0, 1]. ``loss`` is ``"ce"`` (cross-entropy)
+    or ``"margin"`` (C&W's max_{j≠y} z_j − z_y on the logits). With ``restarts`` > 1 each image keeps
+    its strongest result: a success beats a failure, then the higher loss wins.
+    """
+    _check_iterative(eps, alpha, steps)
+    check_choice(norm, "norm", NORMS)
+    check_int(restarts, "restarts")
+    check_choice(loss, "loss", LOSSES)
+    check_generator(generator)
+    project = project_linf if norm == "inf" else project_l2
+    best = x.clone()
+    best_key = torch.full((x.shape[0],), float("-inf"), dtype=torch.float64, device=x.device)
+    for _ in range(restarts):
+        x_adv = clip_box(x + _random_start(x, eps, norm, generator)) if random_start else x.clone()
+        for _ in range(steps):
+            grad, _ = loss_gradient(model, x_adv, y, loss, targeted)
+            step = grad.sign() if norm == "inf" else _l2_normalize(grad)
+            x_adv = clip_box(x + project(x_adv + alpha * step - x, eps))
+        with torch.no_grad():
+            logits = model(x_adv)
+        fooled = (logits.argmax(1) == y) if targeted else (logits.argmax(1) != y)
+        # the ranking key: success first (+1e6), then the attacker's loss
+        key = fooled.double() * 1e6 + attacker_loss(logits, y, loss, targeted).double().clamp(-1e5, 1e5)
+        better = key > best_key
+        best = torch.where(better.view(_per_sample(x)), x_adv, best)
+        best_key = torch.maximum(key, best_key)
+    return best
+
+
+def input_diversity(x: torch.Tensor, probability: float, generator: torch.Generator | None, low: float = 0.9) -> torch.Tensor:
+    """Random resize-and-pad (Xie et al. 2019), keeping the image size: with ``probability``, shrink the
+    batch to s×s with s uniform in [⌈low·H⌉, H] and pad it back to H×W at a random offset with zeros."""
+    where = generator.device if generator is not None else "cpu"
+    if float(torch.rand((), generator=generator, device=where)) >= probability:
+        return x
+    height, width = x.shape[-2:]
+    size = int(torch.randint(math.ceil(low * height), height + 1, (), generator=generator, device=where))
+    scaled_w = max(1, round(size * width / height))
+    small = F.interpolate(x, size=(size, scaled_w), mode="bilinear", align_corners=False)
+    top = int(torch.randint(0, height - size + 1, (), generator=generator, device=where))
+    left = int(torch.randint(0, width - scaled_w + 1, (), generator=generator, device=where))
+    return F.pad(small, (left, width - scaled_w - left, top, height - size - top))
+
+
+@attack
+def mifgsm(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    eps: float,
+    alpha: float,
+    steps: int,
+    decay: float = 1.0,
+    diversity_prob: float = 0.0,
+    targeted: bool = False,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Momentum iterative FGSM (Dong et al. 2018): accumulate the L1-normalised gradient,
+
+        g_{t+1} = μ · g_t + ∇L(x_t) / mean|∇L(x_t)|,      x_{t+1} = Π_ε,[0,1]( x_t + α · sign(g_{t+1}) )
+
+    with μ = ``decay``. With ``diversity_prob`` > 0 the gradient is taken at a randomly resized and
+    padded copy of x_t (input diversity, Xie et al. 2019; the copy keeps the image size, so any
+    fixed-input model works). Both make examples that transfer better to other models (notebook 07).
+    """
+    _check_iterative(eps, alpha, steps)
+    check_positive(decay, "decay", allow_zero=True)
+    if not (isinstance(diversity_prob, (int, float)) and 0.0 <= diversity_prob <= 1.0):
+        raise ValueError(f"diversity_prob must be in [0, 1]; got {diversity_prob!r}")
+    check_generator(generator)
+    momentum = torch.zeros_like(x)
+    x_adv = x.clone()
+    for _ in range(steps):
+        x_in = x_adv.detach().requires_grad_(True)
+        logits = model(input_diversity(x_in, diversity_prob, generator) if diversity_prob > 0 else x_in)
+        (grad,) = torch.autograd.grad(attacker_loss(logits, y, "ce", targeted).sum(), x_in)
+        momentum = decay * momentum + grad / grad.abs().mean(dim=tuple(range(1, x.dim())), keepdim=True).clamp_min(1e-12)
+        x_adv = clip_box(x + project_linf(x_adv + alpha * momentum.sign() - x, eps))
+    return x_adv
+
+
+@attack
+def cw_l2(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    c: float = 1.0,
+    kappa: float = 0.0,
+    steps: int = 100,
+    lr: float = 0.01,
+    search_steps: int = 5,
+    targeted: bool = False,
+) -> torch.Tensor:
+    """Carlini & Wagner's L2 attack (2017): in tanh space x′ = ½(tanh w + 1), so x′ ∈ [0, 1] always,
+    minimise with Adam
+
+        ‖x′ − x‖₂² + c · max(z_y − max_{j≠y} z_j, −κ)          (targeted: max(max_{j≠t} z_j − z_t, −κ))
+
+    and binary-search c per image over ``search_steps`` rounds (×10 until a success, then halve the
+    bracket). Returns, per image, the successful example with the smallest L2 distance found, or x
+    itself where none was found. The other classes are masked with −∞ (not with 0), so the margin is
+    right for negative logits too.
+    """
+    check_positive(c, "c")
+    check_positive(kappa, "kappa", allow_zero=True)
+    check_int(steps, "steps")
+    check_positive(lr, "lr")
+    check_int(search_steps, "search_steps")
+    n = x.shape[0]
+    w_start = torch.atanh((x * 2 - 1) * (1 - 1e-6))
+    scale = torch.full((n,), float(c), dtype=x.dtype, device=x.device)
+    lower, upper = torch.zeros_like(scale), torch.full_like(scale, 1e10)
+    best, best_l2 = x.clone(), torch.full((n,), float("inf"), dtype=x.dtype, device=x.device)
+    for _ in range(search_steps):
+        w = w_start.clone().requires_grad_(True)
+        optimiser = torch.optim.Adam([w], lr=lr)
+        succeeded = torch.zeros(n, dtype=torch.bool, device=x.device)
+        for _ in range(steps):
+            x_adv = (torch.tanh(w) + 1) / 2
+            logits = model(x_adv)
+            distance = (x_adv - x).flatten(1).pow(2).sum(1)
+            gap = margin(logits, y)  # > 0: not the true class is on top
+            objective = (-gap if not targeted else gap).clamp(min=-kappa)
+            with torch.no_grad():
+                success = (gap > kappa) if not targeted else (-gap > kappa)
+                if targeted:
+                    success &= logits.argmax(1) == y
+                improved = success & (distance < best_l2)
+                best = torch.where(improved.view(_per_sample(x)), x_adv.detach(), best)
+                best_l2 = torch.where(improved, distance.detach(), best_l2)
+                succeeded |= success
+            optimiser.zero_grad()
+            (distance + scale * objective).sum().backward()
+            optimiser.step()
+        upper = torch.where(succeeded, torch.minimum(upper, scale), upper)
+        lower = torch.where(succeeded, lower, torch.maximum(lower, scale))
+        scale = torch.where(upper < 1e10, (lower + upper) / 2, scale * 10)
+    return best.clamp(0.0, 1.0)
+
+
+@attack
+def deepfool(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int = 50, overshoot: float = 0.02
+) -> torch.Tensor:
+    """DeepFool (Moosavi-Dezfooli, Fawzi & Frossard 2016), minimal L2, for all images at once.
+
+    Linearise the classifier at the current point x_i and step to the nearest linearised boundary:
+
+        l̂ = argmin_{k≠y} |f_k − f_y| / ‖∇f_k − ∇f_y‖₂,    r_i = (|f_l̂ − f_y| + 10⁻⁴) / ‖w_l̂‖₂² · w_l̂
+
+    with w_l̂ = ∇f_l̂ − ∇f_y; accumulate r = Σ r_i and evaluate at x_i = clip_[0,1](x + (1 + overshoot) · r),
+    the overshoot applied to the total perturbation as in the paper's reference code. An image stops
+    once its label has changed. The Jacobian costs one backward pass per class for the whole batch.
+    """
+    check_int(steps, "steps")
+    check_positive(overshoot, "overshoot", allow_zero=True)
+    total = torch.zeros_like(x)
+    active = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
+    x_adv = x.clone()
+    for _ in range(steps):
+        point = x_adv.detach().requires_grad_(True)
+        logits = model(point)
+        active &= logits.argmax(1) == y
+        if not active.any():
+            break
+        classes = logits.shape[1]
+        grads = torch.stack([torch.autograd.grad(logits[:, k].sum(), point, retain_graph=k < classes - 1)[0]
+                             for k in range(classes)], dim=1)  # N×K×C×H×W
+        logits = logits.detach()
+        f_diff = logits - logits.gather(1, y[:, None])  # N×K
+        w_diff = (grads - grads[torch.arange(len(y)), y][:, None]).flatten(2)  # N×K×D
+        w_norm = w_diff.norm(dim=2).clamp_min(1e-12)
+        distance = (f_diff.abs() / w_norm).scatter(1, y[:, None], float("inf"))
+        nearest = distance.argmin(1)
+        index = torch.arange(len(y), device=x.device)
+        step = ((f_diff[index, nearest].abs() + 1e-4) / w_norm[index, nearest] ** 2)[:, None] * w_diff[index, nearest]
+        total = total + torch.where(active[:, None], step, torch.zeros_like(step)).view_as(x)
+        x_adv = clip_box(x + (1 + overshoot) * total)
+    return x_adv
+
+
+def success_rate(model: nn.Module, x_adv: torch.Tensor, y: int | torch.Tensor, *, targeted: bool = False,
+                 batch_size: int = 1000) -> float:
+    """Share of ``x_adv`` classified other than ``y`` (targeted: classified as the targets ``y``)."""
+    check_model(model)
+    check_images(x_adv, "x_adv")
+    check_int(batch_size, "batch_size")
+    with torch.no_grad(), frozen(model):
+        y = check_labels(y, x_adv.shape[0], "y", num_classes=num_classes(model, x_adv)).to(x_adv.device)
+        predicted = torch.cat([model(x_adv[i : i + batch_size]).argmax(1) for i in range(0, len(x_adv), batch_size)])
+    hits = (predicted == y) if targeted else (predicted != y)
+    return hits.float().mean().item()
+
+
+__all__ = ["fgsm", "ifgsm", "pgd", "mifgsm", "cw_l2", "deepfool", "success_rate", "input_diversity", "NORMS"]
