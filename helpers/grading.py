@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers import explain
+from helpers import attacks, explain
 from helpers.explain.cam import cam_from_gradients
 from helpers.models import Normalize
 
@@ -102,6 +102,15 @@ def _pointing_cases() -> list[tuple[tuple, dict]]:
     return [((maps, masks), {}), ((torch.rand(4, 3, 8, 8, generator=g), masks[:4]), {})]
 
 
+def _attack_cases(**options) -> Callable[[], list[tuple[tuple, dict]]]:
+    def cases() -> list[tuple[tuple, dict]]:
+        return [
+            ((_small_cnn(0), _images(4, 1), torch.tensor([0, 2, 5, 1])), {"eps": 0.1, **options}),
+            ((_small_cnn(3), _images(3, 4), torch.tensor([3, 3, 4])), {"eps": 0.03, **options}),
+        ]
+    return cases
+
+
 EXERCISES: dict[str, Exercise] = {
     "saliency": Exercise(
         "gradient saliency |∂f_c/∂x|", _model_cases, lambda m, x, t: explain.saliency(m, x, t, abs=True)
@@ -110,6 +119,9 @@ EXERCISES: dict[str, Exercise] = {
     "lrp_epsilon_step": Exercise("one LRP-ε step through a dense layer", _lrp_step_cases, explain.epsilon_step),
     "grad_cam": Exercise("Grad-CAM from a feature map and its gradient", _cam_cases, cam_from_gradients),
     "pointing_game": Exercise("the pointing game", _pointing_cases, explain.pointing_game),
+    "fgsm": Exercise("FGSM, one sign step of size ε", _attack_cases(), attacks.fgsm, rtol=0.0, atol=1e-6),
+    "ifgsm": Exercise("I-FGSM with projection onto the ε-ball and [0, 1]",
+                      _attack_cases(alpha=0.01, steps=5), attacks.ifgsm, rtol=0.0, atol=1e-6),
 }
 
 

@@ -220,4 +220,31 @@ def format_table(table: dict[str, dict[str, float]], *, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["show_images", "show_heatmaps", "show_attributions", "show_curves", "show_bars", "format_table"]
+def show_decision_plane(
+    classes: torch.Tensor, span: float, class_names: Sequence[str], *, xlabel: str = "", ylabel: str = "",
+    title: str = "", size: tuple[float, float] = (5.5, 4.0),
+) -> Figure:
+    """A class map over a square grid [−span, span]² (rows: the y axis from −span up), one colour per
+    class, with the origin marked — e.g. from ``helpers.attacks.geometry.decision_plane``."""
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    grid = classes.detach().cpu()
+    palette = [f"C{k}" for k in range(len(class_names))]
+    fig = Figure(figsize=size, layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(grid.numpy(), origin="lower", extent=(-span, span, -span, span), cmap=ListedColormap(palette),
+              vmin=-0.5, vmax=len(class_names) - 0.5, interpolation="nearest")
+    ax.plot([0], [0], marker="*", color="black", markersize=12)
+    present = sorted(set(grid.flatten().tolist()))
+    ax.legend(handles=[Patch(color=palette[k], label=class_names[k]) for k in present], fontsize=7,
+              loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig
+
+
+__all__ = ["show_images", "show_heatmaps", "show_attributions", "show_curves", "show_bars", "format_table",
+           "show_decision_plane"]

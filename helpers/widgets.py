@@ -16,9 +16,18 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from helpers._checks import check_images, check_model
+from helpers import attacks
+from helpers._checks import check_choice, check_images, check_labels, check_model, frozen
 from helpers.explain import saliency, smoothgrad
 from helpers.viz import show_heatmaps
+
+ATTACKS = {
+    "FGSM": lambda m, x, y, eps: attacks.fgsm(m, x, y, eps=eps),
+    "I-FGSM (10 steps)": lambda m, x, y, eps: attacks.ifgsm(m, x, y, eps=eps, alpha=eps / 4, steps=10),
+    "PGD (20 steps)": lambda m, x, y, eps: attacks.pgd(m, x, y, eps=eps, alpha=eps / 4, steps=20,
+                                                      generator=torch.Generator().manual_seed(0)),
+    "MI-FGSM (10 steps)": lambda m, x, y, eps: attacks.mifgsm(m, x, y, eps=eps, alpha=eps / 10, steps=10),
+}
 
 
 def _png(figure: Figure) -> bytes:
@@ -60,4 +69,55 @@ def smoothgrad_explorer(
     return widgets.VBox([widgets.HBox([level, samples]), picture])
 
 
-__all__ = ["smoothgrad_explorer"]
+def _epsilon_figure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: str, eps: float,
+                    class_names: list[str] | None) -> Figure:
+    x_adv = ATTACKS[attack](model, x, y, eps) if eps > 0 else x.clone()
+    with torch.no_grad(), frozen(model):
+        probs = model(x_adv).softmax(1)[0].cpu()
+    names = class_names or [str(k) for k in range(len(probs))]
+    delta = (x_adv - x)[0].cpu()
+    figure = Figure(figsize=(9.0, 2.8), layout="constrained")
+    image_ax, delta_ax, bar_ax = figure.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.6]})
+    shown = x_adv[0].cpu()
+    image_ax.imshow((shown[0] if shown.shape[0] == 1 else shown.permute(1, 2, 0)).numpy(), cmap="gray", vmin=0, vmax=1)
+    image_ax.set_title(f"{attack}, ε = {eps:.3f}", fontsize=9)
+    scale = float(delta.abs().max()) or 1.0
+    delta_ax.imshow(delta.sum(0).numpy(), cmap="bwr", vmin=-scale, vmax=scale)
+    delta_ax.set_title(f"perturbation (×{1 / scale:.0f})" if eps > 0 else "no perturbation", fontsize=9)
+    for ax in (image_ax, delta_ax):
+        ax.set_axis_off()
+    colours = ["tab:green" if k == int(y[0]) else "tab:gray" for k in range(len(probs))]
+    bar_ax.barh(range(len(probs)), probs.numpy(), color=colours)
+    bar_ax.set_yticks(range(len(probs)), names, fontsize=8)
+    bar_ax.invert_yaxis()
+    bar_ax.set_xlim(0, 1)
+    bar_ax.set_title(f"prediction: {names[int(probs.argmax())]} ({float(probs.max()):.0%})", fontsize=9)
+    return figure
+
+
+def epsilon_explorer(
+    model: nn.Module, x: torch.Tensor, y: int | torch.Tensor, *, attack: str = "FGSM", eps: float = 0.05,
+    class_names: list[str] | None = None,
+) -> widgets.VBox:
+    """An ε slider (0–0.3) and an attack picker for the first image of ``x``: the adversarial image, its
+    perturbation (amplified to full contrast) and the model's probabilities (true class in green)."""
+    check_model(model)
+    check_images(x)
+    y = check_labels(y, x.shape[0], "y").to(x.device)
+    check_choice(attack, "attack", tuple(ATTACKS))
+    x, y = x[:1], y[:1]
+    budget = widgets.FloatSlider(value=eps, min=0.0, max=0.3, step=0.005, description="ε", readout_format=".3f",
+                                 continuous_update=False)
+    picker = widgets.Dropdown(options=list(ATTACKS), value=attack, description="attack")
+    picture = widgets.Image(format="png")
+
+    def redraw(_=None) -> None:
+        picture.value = _png(_epsilon_figure(model, x, y, picker.value, budget.value, class_names))
+
+    budget.observe(redraw, names="value")
+    picker.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([budget, picker]), picture])
+
+
+__all__ = ["smoothgrad_explorer", "epsilon_explorer", "ATTACKS"]

@@ -45,6 +45,7 @@ CASES: list[Case] = [
     Case("helpers.explain.lrp.lrp", lambda m, x, y, g: explain.lrp(m, x, y, composite="epsilon_gamma_box")),
     Case("helpers.explain.lrp.conservation", lambda m, x, y, g: explain.conservation(m, x, y, rule="gamma")),
     Case("helpers.widgets.smoothgrad_explorer", lambda m, x, y, g: widgets.smoothgrad_explorer(m, x[:2], y[:2], n=2)),
+    Case("helpers.widgets.epsilon_explorer", lambda m, x, y, g: widgets.epsilon_explorer(m, x, y, attack="PGD (20 steps)")),
     Case("helpers.explain.cam.grad_cam", lambda m, x, y, g: explain.grad_cam(m, x, y, layer=m[2])),
     Case("helpers.explain.perturbation.occlusion",
          lambda m, x, y, g: explain.occlusion(m, x, y, window=4, stride=3, batch_size=7)),
@@ -70,4 +71,7 @@ CASES: list[Case] = [
     Case("helpers.attacks.whitebox.cw_l2", lambda m, x, y, g: attacks.cw_l2(m, x, y, steps=3, search_steps=2)),
     Case("helpers.attacks.whitebox.deepfool", lambda m, x, y, g: attacks.deepfool(m, x, y, steps=3)),
     Case("helpers.attacks.whitebox.success_rate", lambda m, x, y, g: attacks.success_rate(m, x, y)),
+    Case("helpers.attacks.geometry.decision_plane",
+         lambda m, x, y, g: attacks.decision_plane(m, x[:1], torch.ones_like(x[:1]), -x[:1] - 0.1, span=0.5,
+                                                   resolution=5, batch_size=7)),
 ]

@@ -200,3 +200,18 @@ def test_bad_input(call, error, message):
     x, y = tiny_batch()
     with pytest.raises(error, match=message):
         call(tiny_cnn(), x, y)
+
+
+def test_decision_plane_matches_direct_evaluation():
+    from helpers.attacks import decision_plane
+
+    model = tiny_cnn().eval()
+    x, _ = tiny_batch(1)
+    u, v = torch.randn_like(x), torch.randn_like(x)
+    grid = decision_plane(model, x, u, v, span=2.0, resolution=5, batch_size=3)
+    a, b = 1.0, -2.0  # column 3, row 0
+    with torch.no_grad():
+        expected = model(x + a * u / u.abs().max() + b * v / v.abs().max()).argmax(1)
+    assert grid.shape == (5, 5) and grid[0, 3] == expected
+    with pytest.raises(ValueError, match="u must be a non-zero direction"):
+        decision_plane(model, x, torch.zeros_like(x), v, span=1.0)

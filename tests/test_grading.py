@@ -49,8 +49,8 @@ def test_unfinished_and_unknown():
 
     with pytest.raises(grading.ExerciseFailed, match="not implemented yet"):
         grading.check("saliency", todo)
-    with pytest.raises(grading.ExerciseFailed, match="unknown exercise 'fgsm'; known: saliency"):
-        grading.check("fgsm", todo)
+    with pytest.raises(grading.ExerciseFailed, match="unknown exercise 'deepdream'; known: saliency"):
+        grading.check("deepdream", todo)
     assert grading.ExerciseFailed("x")._render_traceback_() == ["✘ x"]
 
 
@@ -68,3 +68,27 @@ def test_grad_cam_and_pointing_game_exercises():
         grading.check("pointing_game", lambda maps, masks: 0.0)
     with pytest.raises(grading.ExerciseFailed, match="expected a number, got str"):
         grading.check("pointing_game", lambda maps, masks: "half")
+
+
+def test_attack_exercises():
+    import torch.nn.functional as F
+
+    def my_fgsm(model, x, y, *, eps):
+        x = x.clone().requires_grad_(True)
+        F.cross_entropy(model(x), y).backward()
+        return (x + eps * x.grad.sign()).clamp(0, 1).detach()
+
+    def my_ifgsm(model, x, y, *, eps, alpha, steps):
+        x_adv = x.clone()
+        for _ in range(steps):
+            x_adv = x_adv.detach().requires_grad_(True)
+            F.cross_entropy(model(x_adv), y).backward()
+            x_adv = x_adv + alpha * x_adv.grad.sign()
+            x_adv = (x + (x_adv - x).clamp(-eps, eps)).clamp(0, 1)
+        return x_adv.detach()
+
+    grading.check("fgsm", my_fgsm)
+    grading.check("ifgsm", my_ifgsm)
+    with pytest.raises(grading.ExerciseFailed, match="values differ"):
+        grading.check("ifgsm", lambda model, x, y, *, eps, alpha, steps: my_ifgsm(model, x, y, eps=2 * eps, alpha=alpha,
+                                                                                  steps=steps))

@@ -55,3 +55,10 @@ def test_show_bars_and_format_table():
     assert len(fig.axes[0].patches) == 4
     text = format_table(table, digits=2)
     assert text.splitlines()[1].split() == ["saliency", "0.25", "0.30"]
+
+
+def test_show_decision_plane():
+    from helpers.viz import show_decision_plane
+
+    fig = show_decision_plane(torch.tensor([[0, 1], [1, 2]]), 1.0, ["a", "b", "c"])
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a", "b", "c"]

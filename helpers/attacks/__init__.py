@@ -5,6 +5,7 @@ Every attack has the signature ``f(model, x, y, *, eps, …, targeted=False) -> 
 smallest perturbation, have no ε).
 """
 
+from helpers.attacks.geometry import decision_plane
 from helpers.attacks.norms import clip_box, l2, linf, project_l2, project_linf
 from helpers.attacks.whitebox import cw_l2, deepfool, fgsm, ifgsm, mifgsm, pgd, success_rate
 
@@ -16,6 +17,7 @@ __all__ = [
     "cw_l2",
     "deepfool",
     "success_rate",
+    "decision_plane",
     "project_linf",
     "project_l2",
     "clip_box",

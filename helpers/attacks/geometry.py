@@ -1,0 +1,48 @@
+"""Why attacks work (lecture 36): look at the classifier on a plane through an image."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from helpers._checks import check_images, check_int, check_model, check_positive, frozen
+
+
+def decision_plane(
+    model: nn.Module,
+    x: torch.Tensor,
+    u: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    span: float,
+    resolution: int = 61,
+    batch_size: int = 1024,
+) -> torch.Tensor:
+    """The predicted class at x + a·u/‖u‖∞ + b·v/‖v‖∞ for a, b on a ``resolution``² grid over [−span, span].
+
+    ``x`` is one image (1×C×H×W); ``u`` and ``v`` are directions shaped like it (e.g. the sign of the loss
+    gradient and a random sign pattern), scaled so that a step of 1 changes each pixel by at most 1.
+    Points are not clipped to [0, 1]: the plane shows the model's geometry, not valid images. Returns an
+    int64 grid ``resolution × resolution`` (rows: b from −span to span, columns: a).
+    """
+    check_model(model)
+    check_images(x)
+    if x.shape[0] != 1:
+        raise ValueError(f"x must be one image 1×C×H×W; got shape {tuple(x.shape)}")
+    for name, d in (("u", u), ("v", v)):
+        if not isinstance(d, torch.Tensor) or d.shape != x.shape or float(d.abs().max()) == 0:
+            raise ValueError(f"{name} must be a non-zero direction shaped like x {tuple(x.shape)}")
+    check_positive(span, "span")
+    check_int(resolution, "resolution", minimum=2)
+    u, v = (d.detach().to(x) / d.abs().max() for d in (u, v))
+    steps = torch.linspace(-span, span, resolution, device=x.device, dtype=x.dtype)
+    b, a = torch.meshgrid(steps, steps, indexing="ij")
+    classes = []
+    with torch.no_grad(), frozen(model):
+        for a_chunk, b_chunk in zip(a.flatten().split(batch_size), b.flatten().split(batch_size)):
+            points = x + a_chunk.view(-1, 1, 1, 1) * u + b_chunk.view(-1, 1, 1, 1) * v
+            classes.append(model(points).argmax(1))
+    return torch.cat(classes).view(resolution, resolution)
+
+
+__all__ = ["decision_plane"]
