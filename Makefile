@@ -33,9 +33,7 @@ notebooks: setup
 	$(NB_ENV) $(PY) -m helpers._notebooks notebooks/*.ipynb
 
 zoo: setup
-	$(PY) -m helpers.zoo train fmnist_cnn
-	$(PY) -m helpers.zoo train fmnist_blackbox
-	$(PY) -m helpers.zoo train shapes_cnn
+	$(PY) -m helpers.zoo train all
 	$(PY) -m helpers.zoo evaluate --write
 
 lint: setup

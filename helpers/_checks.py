@@ -32,9 +32,10 @@ def check_images(x: object, name: str = "x", *, channels: int | None = None) -> 
         raise ValueError(f"{name} must hold at least one image; got shape {tuple(x.shape)}")
     if channels is not None and x.shape[1] != channels:
         raise ValueError(f"{name} must have {channels} channel(s); got shape {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
+    values = x.detach()
+    if not torch.isfinite(values).all():
         raise ValueError(f"{name} contains NaN or infinite values")
-    lo, hi = float(x.min()), float(x.max())
+    lo, hi = float(values.min()), float(values.max())
     if lo < 0.0 or hi > 1.0:
         hint = " — divide uint8 images by 255" if hi > 1.0 and hi <= 255.0 and lo >= 0 else ""
         raise ValueError(f"{name} must lie in [0, 1]; got min {lo:.4g}, max {hi:.4g}{hint}")

@@ -91,6 +91,26 @@ def fashion_blackbox() -> nn.Sequential:
     )
 
 
+def fashion_proxy() -> nn.Sequential:
+    """A proxy network for the black-box attack of lecture 38 (zoo: ``fmnist_proxy``): LeNet-style, with
+    5×5 convolutions without padding and a wider dense layer — unlike both ``fashion_cnn`` and the black
+    box, and trained by the attacker on the same training data."""
+    return nn.Sequential(
+        Normalize(FASHION_MEAN, FASHION_STD),
+        nn.Conv2d(1, 32, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 5),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64 * 4 * 4, 256),
+        nn.ReLU(),
+        nn.Dropout(0.3),
+        nn.Linear(256, 10),
+    )
+
+
 def shapes_cnn(num_classes: int = 4) -> nn.Sequential:
     """The CNN for the synthetic shapes (zoo: ``shapes_cnn``): three convs and global average pooling.
 
@@ -147,6 +167,7 @@ __all__ = [
     "Normalize",
     "fashion_cnn",
     "fashion_blackbox",
+    "fashion_proxy",
     "shapes_cnn",
     "elephant_toy",
     "BinaryLogits",

@@ -1,7 +1,7 @@
 """The model zoo: small pretrained checkpoints, verified on load, each with the recipe that made it.
 
     python -m helpers.zoo list              # the model card
-    python -m helpers.zoo train NAME        # reproduce a checkpoint from its recipe
+    python -m helpers.zoo train NAME|all    # reproduce checkpoints from their recipes
     python -m helpers.zoo evaluate [--write]   # measure every model; --write updates MODELS.md
 
 Checkpoints are plain state dicts loaded with ``torch.load(..., weights_only=True)``; their
@@ -46,6 +46,7 @@ class Recipe:
     batch_size: int
     weight_decay: float
     summary: str
+    transfer_to: str | None = None  # evaluate: how often its PGD examples fool this other zoo model
 
     def describe(self) -> str:
         return (
@@ -71,6 +72,12 @@ RECIPES: dict[str, Recipe] = {
             "fmnist_blackbox", _models.fashion_blackbox, "fashion_mnist", seed=1, epochs=8, lr=2e-3,
             batch_size=128, weight_decay=0.0,
             summary="The black box of lecture 38: another architecture (BatchNorm, 3 conv blocks), another seed.",
+        ),
+        Recipe(
+            "fmnist_proxy", _models.fashion_proxy, "fashion_mnist", seed=3, epochs=8, lr=2e-3,
+            batch_size=128, weight_decay=0.0,
+            summary="The attacker's proxy of lecture 38: a third architecture (LeNet-style), trained on the same data.",
+            transfer_to="fmnist_blackbox",
         ),
         Recipe(
             "shapes_cnn", _models.shapes_cnn, "shapes", seed=2, epochs=10, lr=3e-3,
@@ -198,18 +205,37 @@ def retrain(name: str, *, device: str | torch.device | None = None, progress: bo
     return model
 
 
+TRANSFER_SETTING = {"eps": 0.1, "alpha": 0.01, "steps": 20, "images": 1000}
+
+
 def evaluate(name: str, *, device: str | torch.device | None = None) -> dict[str, float]:
-    """Measure zoo model ``name``: clean accuracy on its held-out test split."""
+    """Measure zoo model ``name``: clean accuracy on its held-out test split; for a proxy also the
+    transfer rate — the share of the first 1 000 test images whose PGD example (L∞, ε = 0.1, 20 steps of
+    0.01, made on the proxy) the ``transfer_to`` model misclassifies."""
+    from helpers.attacks import pgd, success_rate  # attacks build on the zoo's models, not the reverse
+
     recipe = _recipe(name)
     model = load(name, device=device)
     images, labels = _test_data(recipe)
-    return {"clean_accuracy": accuracy(model, images, labels)}
+    metrics = {"clean_accuracy": accuracy(model, images, labels)}
+    if recipe.transfer_to is not None:
+        setting = TRANSFER_SETTING
+        x, y = images[: setting["images"]].to(_device_of(model)), labels[: setting["images"]].to(_device_of(model))
+        x_adv = torch.cat([pgd(model, x[i : i + 250], y[i : i + 250], eps=setting["eps"], alpha=setting["alpha"],
+                               steps=setting["steps"], generator=torch.Generator().manual_seed(0))
+                           for i in range(0, len(x), 250)])
+        metrics["transfer_rate"] = success_rate(load(recipe.transfer_to, device=device), x_adv, y)
+    return metrics
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
 
 
 def _card_rows(info: dict[str, dict]) -> list[str]:
     rows = [
-        "| model | architecture | parameters | test split | clean accuracy | training time |",
-        "|---|---|---:|---|---:|---|",
+        "| model | architecture | parameters | test split | clean accuracy | training time | notes |",
+        "|---|---|---:|---|---:|---|---|",
     ]
     for name, recipe in RECIPES.items():
         entry = info.get(name, {})
@@ -221,9 +247,19 @@ def _card_rows(info: dict[str, dict]) -> list[str]:
             + (f"{100 * acc:.2f} %" if acc is not None else "not measured")
             + " | "
             + (f"{training['seconds']:.0f} s on {training['device']}" if training else "—")
+            + " | "
+            + _notes(recipe, entry.get("metrics", {}))
             + " |"
         )
     return rows
+
+
+def _notes(recipe: Recipe, metrics: dict[str, float]) -> str:
+    if recipe.transfer_to is None or "transfer_rate" not in metrics:
+        return ""
+    t = TRANSFER_SETTING
+    return (f"its PGD examples (ε = {t['eps']}, {t['steps']} steps) fool `{recipe.transfer_to}` on "
+            f"{100 * metrics['transfer_rate']:.1f} % of the first {t['images']:,} test images")
 
 
 def model_card() -> str:
@@ -234,7 +270,8 @@ def model_card() -> str:
         "",
         "Every figure below was written by `python -m helpers.zoo evaluate --write`, which loads each",
         "checkpoint and measures it; `tests/test_zoo.py` re-measures them and fails if this file is stale.",
-        "Reproduce a checkpoint with `python -m helpers.zoo train NAME` (bit-identical on the CPU).",
+        "Reproduce a checkpoint with `python -m helpers.zoo train NAME`: on the CPU of the same machine and torch",
+        "version the weights come out bit for bit identical (checked for `shapes_cnn`).",
         "",
         *_card_rows(info),
         "",
@@ -246,7 +283,8 @@ def model_card() -> str:
     lines += [
         "",
         "Training times were measured by `python -m helpers.zoo train` on the machine named in the",
-        "table (the course's reference machine has 2 CPU cores and no GPU).",
+        "table (the course's reference machine: 2 CPU cores, no GPU), while other work shared its cores —",
+        "read them as upper bounds.",
         "",
     ]
     return "\n".join(lines)
@@ -257,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="print the model card")
     p_train = sub.add_parser("train", help="reproduce a checkpoint from its recipe")
-    p_train.add_argument("name", choices=names())
+    p_train.add_argument("name", choices=[*names(), "all"], help="a model's name, or all")
     p_train.add_argument("--device", default=None)
     p_eval = sub.add_parser("evaluate", help="measure every model's accuracy")
     p_eval.add_argument("--write", action="store_true", help="record the figures in MODELS.md")
@@ -267,14 +305,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "list":
         print(model_card())
     elif args.command == "train":
-        retrain(args.name, device=args.device)
-        print(f"wrote {checkpoint_path(args.name)}; run `python -m helpers.zoo evaluate --write` next")
+        for name in names() if args.name == "all" else [args.name]:
+            retrain(name, device=args.device)
+            print(f"wrote {checkpoint_path(name)}")
+        print("run `python -m helpers.zoo evaluate --write` next to measure the models and update MODELS.md")
     else:
         info = _read_info()
         for name in names():
             metrics = evaluate(name, device=args.device)
             info.setdefault(name, {})["metrics"] = metrics
-            print(f"{name:20s} " + "  ".join(f"{k} {100 * v:.2f} %" for k, v in metrics.items()))
+            print(f"{name:20s} " + "  ".join(f"{k} {100 * v:.2f} %" for k, v in metrics.items()), flush=True)
         if args.write:
             _write_info(info)
             (MODELS_DIR / "MODELS.md").write_text(model_card())

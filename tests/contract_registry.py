@@ -74,4 +74,9 @@ CASES: list[Case] = [
     Case("helpers.attacks.geometry.decision_plane",
          lambda m, x, y, g: attacks.decision_plane(m, x[:1], torch.ones_like(x[:1]), -x[:1] - 0.1, span=0.5,
                                                    resolution=5, batch_size=7)),
+    Case("helpers.attacks.physical.universal_perturbation",
+         lambda m, x, y, g: attacks.universal_perturbation(m, x, y, eps=0.1, steps=3, batch_size=4, generator=g)),
+    Case("helpers.attacks.physical.adversarial_patch",
+         lambda m, x, y, g: attacks.adversarial_patch(m, x, 1, mask=torch.ones(12, 12, device=x.device), steps=2,
+                                                      generator=g)),
 ]

@@ -7,7 +7,7 @@ import torch
 from helpers import zoo
 from helpers.models import Normalize
 
-MINIMUM = {"fmnist_cnn": 0.91, "fmnist_blackbox": 0.91, "shapes_cnn": 0.95}
+MINIMUM = {"fmnist_cnn": 0.91, "fmnist_blackbox": 0.91, "fmnist_proxy": 0.90, "shapes_cnn": 0.95}
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +29,11 @@ def test_models_md_holds_the_measured_figures(measured):
     assert (zoo.MODELS_DIR / "MODELS.md").read_text() == zoo.model_card()
     for name, metrics in measured.items():
         assert f"{100 * metrics['clean_accuracy']:.2f} %" in zoo.model_card()
+    assert f"{100 * measured['fmnist_proxy']['transfer_rate']:.1f} %" in zoo.model_card()
+
+
+def test_the_proxy_transfers_to_the_black_box(measured):
+    assert measured["fmnist_proxy"]["transfer_rate"] >= 0.4
 
 
 def test_load_gives_a_fresh_eval_model():

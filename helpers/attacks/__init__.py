@@ -1,12 +1,15 @@
 """Attacking a classifier: find x′ near x⁰ that it gets wrong.
 
-Every attack has the signature ``f(model, x, y, *, eps, …, targeted=False) -> x_adv`` and returns an
+White-box attacks (``whitebox``) have the signature ``f(model, x, y, *, eps, …, targeted=False) -> x_adv`` and returns an
 ``x_adv`` inside the ε-ball of its norm and inside [0, 1] (C&W and DeepFool, which look for the
-smallest perturbation, have no ε).
+smallest perturbation, have no ε). Black-box attacks (``blackbox``) see only a ``BlackBox``'s answers;
+physical attacks (``physical``) make one perturbation or patch for many images and transformations.
 """
 
+from helpers.attacks.blackbox import BlackBox, QueryBudgetExceeded, ensemble, simba, square_attack, substitute_training
 from helpers.attacks.geometry import decision_plane
 from helpers.attacks.norms import clip_box, l2, linf, project_l2, project_linf
+from helpers.attacks.physical import adversarial_patch, apply_patch, random_transforms, universal_perturbation
 from helpers.attacks.whitebox import cw_l2, deepfool, fgsm, ifgsm, mifgsm, pgd, success_rate
 
 __all__ = [
@@ -18,6 +21,16 @@ __all__ = [
     "deepfool",
     "success_rate",
     "decision_plane",
+    "BlackBox",
+    "QueryBudgetExceeded",
+    "ensemble",
+    "substitute_training",
+    "simba",
+    "square_attack",
+    "universal_perturbation",
+    "adversarial_patch",
+    "apply_patch",
+    "random_transforms",
     "project_linf",
     "project_l2",
     "clip_box",

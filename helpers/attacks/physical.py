@@ -1,0 +1,168 @@
+"""Attacks in the real world (lecture 39): one perturbation for many images, and patches that survive
+being moved, turned, scaled and lit differently (expectation over transformation, Athalye et al. 2018).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from helpers._checks import check_generator, check_images, check_int, check_labels, check_model, check_positive, frozen, num_classes
+from helpers.attacks.norms import clip_box, project_linf
+
+
+def universal_perturbation(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: int | torch.Tensor,
+    *,
+    eps: float,
+    alpha: float | None = None,
+    steps: int = 100,
+    batch_size: int = 128,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """One perturbation δ for all images (Moosavi-Dezfooli et al. 2017, here by stochastic sign-gradient
+    ascent as in the later "fast" variants): maximise  E_{(x, y)} CE(f(clip(x + δ)), y)  over ‖δ‖∞ ≤ ε,
+
+        δ ← clip_[−ε,ε]( δ + α · sign(∇_δ Σ_batch CE) )
+
+    on random batches of ``batch_size`` images. Returns δ, shaped 1×C×H×W; apply it as
+    ``(images + δ).clamp(0, 1)``.
+    """
+    check_model(model)
+    check_images(x)
+    check_positive(eps, "eps", allow_zero=True)
+    step = eps / 10 if alpha is None else check_positive(alpha, "alpha")
+    check_int(steps, "steps")
+    check_int(batch_size, "batch_size")
+    check_generator(generator)
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    delta = torch.zeros_like(x[:1])
+    with frozen(model):
+        y = check_labels(y, x.shape[0], "y", num_classes=num_classes(model, x)).to(x.device)
+        for _ in range(steps):
+            pick = torch.randint(0, x.shape[0], (min(batch_size, x.shape[0]),), generator=g).to(x.device)
+            d = delta.requires_grad_(True)
+            loss = F.cross_entropy(model(clip_box(x[pick] + d)), y[pick], reduction="sum")
+            (grad,) = torch.autograd.grad(loss, d)
+            delta = project_linf(delta.detach() + step * grad.sign(), eps)
+    return delta.detach()
+
+
+def random_transforms(
+    n: int,
+    *,
+    shift: float = 0.1,
+    rotation: float = 15.0,
+    scale: tuple[float, float] = (0.9, 1.1),
+    brightness: tuple[float, float] = (0.8, 1.2),
+    generator: torch.Generator | None = None,
+) -> dict[str, torch.Tensor]:
+    """``n`` random physical changes: a shift of up to ``shift`` of the image size, a rotation of up to
+    ``rotation`` degrees, a scale in ``scale`` and a brightness factor in ``brightness`` (each uniform)."""
+    check_int(n, "n")
+    check_generator(generator)
+
+    def uniform(low: float, high: float) -> torch.Tensor:
+        return low + (high - low) * torch.rand(n, generator=generator)
+
+    return {
+        "shift": torch.stack([uniform(-shift, shift), uniform(-shift, shift)], dim=1),
+        "angle": uniform(-rotation, rotation) * math.pi / 180,
+        "scale": uniform(*scale),
+        "brightness": uniform(*brightness),
+    }
+
+
+def _warp(images: torch.Tensor, transform: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Rotate, scale and shift each image about its centre (bilinear, zeros outside)."""
+    angle, scale = transform["angle"].to(images), transform["scale"].to(images)
+    shift = transform["shift"].to(images)
+    cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
+    # affine_grid maps output coordinates to input coordinates: the inverse of the physical motion
+    theta = torch.stack([torch.stack([cos, sin, -(cos * shift[:, 0] + sin * shift[:, 1]) * 2], 1),
+                         torch.stack([-sin, cos, -(-sin * shift[:, 0] + cos * shift[:, 1]) * 2], 1)], 1)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def apply_patch(
+    images: torch.Tensor,
+    patch: torch.Tensor,
+    mask: torch.Tensor,
+    transform: dict[str, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Paste ``patch`` (C×H×W in [0, 1]) where ``mask`` (H×W bool or float in [0, 1]) is on.
+
+    With ``transform`` (from ``random_transforms``, one entry per image) the patch and its mask move
+    together — shifted, rotated and scaled like a sticker on a moving object — and the whole scene's
+    brightness is multiplied by the factor, then clipped to [0, 1].
+    """
+    check_images(images, "images")
+    if not isinstance(patch, torch.Tensor) or patch.shape != images.shape[1:]:
+        got = tuple(patch.shape) if isinstance(patch, torch.Tensor) else type(patch).__name__
+        raise ValueError(f"patch must be shaped like one image {tuple(images.shape[1:])}; got {got}")
+    if not isinstance(mask, torch.Tensor) or mask.shape != images.shape[2:]:
+        got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"mask must be H×W {tuple(images.shape[2:])}; got {got}")
+    n = images.shape[0]
+    p = patch.to(images).expand(n, -1, -1, -1)
+    m = mask.to(images).expand(n, 1, -1, -1)
+    if transform is not None:
+        if any(len(v) != n for v in transform.values()):
+            raise ValueError(f"transform must describe {n} changes, one per image")
+        p, m = _warp(p, transform), _warp(m, transform)
+    pasted = images * (1 - m) + p * m
+    if transform is not None:
+        pasted = pasted * transform["brightness"].to(images).view(-1, 1, 1, 1)
+    return pasted.clamp(0.0, 1.0)
+
+
+def adversarial_patch(
+    model: nn.Module,
+    images: torch.Tensor,
+    target: int,
+    *,
+    mask: torch.Tensor,
+    steps: int = 200,
+    lr: float = 0.05,
+    eot: bool = True,
+    batch_size: int = 64,
+    generator: torch.Generator | None = None,
+    **transform_ranges,
+) -> torch.Tensor:
+    """An adversarial patch (Brown et al. 2017) confined to ``mask`` — the eyeglass-frame idea of Sharif et
+    al. (2016): a fixed region of the object that the attacker may repaint — that pushes every image
+    towards class ``target``. Adam maximises the target's log-probability over random batches; with
+    ``eot=True`` every step also applies fresh ``random_transforms`` (shift, rotation, scale, brightness;
+    ``transform_ranges`` override their ranges), so the patch is optimised for the *expected* effect over
+    transformations (EOT, Athalye et al. 2018) instead of one exact placement. Returns the patch, C×H×W
+    in [0, 1] (only the masked part matters).
+    """
+    check_model(model)
+    check_images(images, "images")
+    check_int(steps, "steps")
+    check_positive(lr, "lr")
+    check_int(batch_size, "batch_size")
+    check_generator(generator)
+    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    logit = torch.full(images.shape[1:], 0.0, device=images.device).requires_grad_(True)  # patch = σ(logit)
+    optimiser = torch.optim.Adam([logit], lr=lr * 10)
+    with frozen(model):
+        goal = check_labels(target, 1, "target", num_classes=num_classes(model, images)).to(images.device)
+        for _ in range(steps):
+            pick = torch.randint(0, images.shape[0], (min(batch_size, images.shape[0]),), generator=g).to(images.device)
+            change = random_transforms(len(pick), generator=g, **transform_ranges) if eot else None
+            scene = apply_patch(images[pick], torch.sigmoid(logit), mask, change)
+            loss = -F.log_softmax(model(scene), 1)[:, goal[0]].mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    return torch.sigmoid(logit).detach()
+
+
+__all__ = ["universal_perturbation", "adversarial_patch", "apply_patch", "random_transforms"]
