@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,14 @@ def model_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The standard training loss: mean cross-entropy of the model's logits."""
+    return F.cross_entropy(model(x), y)
+
+
 def train(
     model: nn.Module,
     images: torch.Tensor,
@@ -36,16 +45,20 @@ def train(
     lr: float,
     batch_size: int = 128,
     weight_decay: float = 0.0,
+    loss_fn: LossFn = cross_entropy,
+    epoch_end: Callable[[int, nn.Module], bool] | None = None,
     generator: torch.Generator | None = None,
     progress: bool = True,
 ) -> list[float]:
-    """Minimise the cross-entropy of ``model`` on ``(images, labels)`` with Adam.
+    """Minimise ``loss_fn(model, x_batch, y_batch)`` (default: cross-entropy) on ``(images, labels)`` with Adam.
 
     The learning rate follows a cosine from ``lr`` down to 0 over all steps. Batches are shuffled
-    with ``generator`` and moved to the model's device one at a time; dropout draws from a torch
-    RNG seeded from ``generator`` (the global RNG is left as it was), so the same generator gives
-    identical weights on the CPU. Updates ``model`` in place, restores its train/eval mode, and
-    returns the mean training loss of each epoch.
+    with ``generator`` and moved to the model's device one at a time; dropout and any randomness in
+    ``loss_fn`` draw from a torch RNG seeded from ``generator`` (the global RNG is left as it was), so
+    the same generator gives identical weights on the CPU. ``epoch_end(epoch, model)`` is called after
+    every epoch and stops training by returning True (adversarial training uses it to catch
+    catastrophic overfitting). Updates ``model`` in place, restores its train/eval mode, and returns
+    the mean training loss of each epoch.
     """
     check_model(model)
     check_images(images, "images")
@@ -75,7 +88,7 @@ def train(
                 for start in range(0, images.shape[0], batch_size):
                     batch = order[start : start + batch_size]
                     xb, yb = images[batch].to(device), labels[batch].to(device)
-                    loss = F.cross_entropy(model(xb), yb)
+                    loss = loss_fn(model, xb, yb)
                     optimiser.zero_grad(set_to_none=True)
                     loss.backward()
                     optimiser.step()
@@ -84,6 +97,8 @@ def train(
                     bar.update(1)
                 history.append(total / images.shape[0])
                 bar.set_postfix(epoch=epoch + 1, loss=f"{history[-1]:.4f}")
+                if epoch_end is not None and epoch_end(epoch, model):
+                    break
         finally:
             bar.close()
             optimiser.zero_grad(set_to_none=True)
@@ -114,4 +129,4 @@ def accuracy(
     return (logits.argmax(1) == labels.to(logits.device)).float().mean().item()
 
 
-__all__ = ["train", "predict", "accuracy", "model_device"]
+__all__ = ["train", "predict", "accuracy", "model_device", "cross_entropy"]

@@ -18,7 +18,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -47,10 +47,18 @@ class Recipe:
     weight_decay: float
     summary: str
     transfer_to: str | None = None  # evaluate: how often its PGD examples fool this other zoo model
+    method: str = "standard"  # standard | pgd | fast | noise: which helpers.defenses.training recipe
+    options: dict = field(default_factory=dict)  # the method's options (eps, alpha, steps, sigma)
 
     def describe(self) -> str:
+        how = {
+            "standard": "cross-entropy",
+            "pgd": "PGD adversarial training (`pgd_training`, {options})",
+            "fast": "fast adversarial training (`fast_training`, FGSM from a random start, {options})",
+            "noise": "Gaussian noise augmentation (`noise_training`, {options})",
+        }[self.method].format(options=", ".join(f"{k} {v:g}" for k, v in self.options.items()))
         return (
-            f"Adam, lr {self.lr:g} with cosine decay, {self.epochs} epochs, batch {self.batch_size}, "
+            f"{how}; Adam, lr {self.lr:g} with cosine decay, {self.epochs} epochs, batch {self.batch_size}, "
             f"weight decay {self.weight_decay:g}, seed {self.seed}, on the {_DATA_NAMES[self.data]}"
         )
 
@@ -78,6 +86,21 @@ RECIPES: dict[str, Recipe] = {
             batch_size=128, weight_decay=0.0,
             summary="The attacker's proxy of lecture 38: a third architecture (LeNet-style), trained on the same data.",
             transfer_to="fmnist_blackbox",
+        ),
+        Recipe(
+            "fmnist_cnn_pgd", _models.fashion_cnn, "fashion_mnist", seed=4, epochs=10, lr=1e-3,
+            batch_size=128, weight_decay=0.0, method="pgd", options={"eps": 0.1, "alpha": 0.03, "steps": 5},
+            summary="`fashion_cnn` trained on PGD examples at ε = 0.1 (L∞): the robust model of lecture 40.",
+        ),
+        Recipe(
+            "fmnist_cnn_fast", _models.fashion_cnn, "fashion_mnist", seed=5, epochs=10, lr=1e-3,
+            batch_size=128, weight_decay=0.0, method="fast", options={"eps": 0.1},
+            summary="`fashion_cnn` trained with fast adversarial training at ε = 0.1.",
+        ),
+        Recipe(
+            "fmnist_cnn_noise", _models.fashion_cnn, "fashion_mnist", seed=6, epochs=10, lr=1e-3,
+            batch_size=128, weight_decay=0.0, method="noise", options={"sigma": 0.25},
+            summary="`fashion_cnn` trained on images with Gaussian noise σ = 0.25: the base classifier of randomized smoothing.",
         ),
         Recipe(
             "shapes_cnn", _models.shapes_cnn, "shapes", seed=2, epochs=10, lr=3e-3,
@@ -179,8 +202,15 @@ def retrain(name: str, *, device: str | torch.device | None = None, progress: bo
     model = recipe.build().to(dev)
     images, labels = _training_data(recipe)
     start = time.perf_counter()
-    train(model, images, labels, epochs=recipe.epochs, lr=recipe.lr, batch_size=recipe.batch_size,
-          weight_decay=recipe.weight_decay, generator=generator, progress=progress)
+    common = dict(epochs=recipe.epochs, lr=recipe.lr, batch_size=recipe.batch_size, generator=generator,
+                  progress=progress)
+    if recipe.method == "standard":
+        train(model, images, labels, weight_decay=recipe.weight_decay, **common)
+    else:
+        from helpers.defenses import training as defenses  # defenses build on the zoo, not the reverse
+
+        method = {"pgd": defenses.pgd_training, "fast": defenses.fast_training, "noise": defenses.noise_training}
+        method[recipe.method](model, images, labels, **recipe.options, **common)
     seconds = time.perf_counter() - start
     model.eval()
 

@@ -1,0 +1,30 @@
+"""Defending a classifier (lecture 40): passive filters and detectors (``filters``, ``detection``), the
+adaptive attacks that break them (``adaptive``), adversarial training (``training``) and certified
+randomized smoothing (``smoothing``)."""
+
+from helpers.defenses.adaptive import bpda, eot
+from helpers.defenses.detection import FeatureSqueezingDetector, roc
+from helpers.defenses.filters import Defended, bit_depth, gaussian_blur, jpeg, median_filter, random_resize_pad
+from helpers.defenses.smoothing import certify, noise_counts, smoothed_predict
+from helpers.defenses.training import adversarial_training, fast_training, noise_training, pgd_training, trades
+
+__all__ = [
+    "gaussian_blur",
+    "median_filter",
+    "bit_depth",
+    "jpeg",
+    "random_resize_pad",
+    "Defended",
+    "FeatureSqueezingDetector",
+    "roc",
+    "bpda",
+    "eot",
+    "adversarial_training",
+    "pgd_training",
+    "fast_training",
+    "noise_training",
+    "trades",
+    "smoothed_predict",
+    "certify",
+    "noise_counts",
+]

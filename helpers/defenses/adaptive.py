@@ -1,0 +1,58 @@
+"""Adaptive attacks: the attacker knows the defense and attacks *through* it (Athalye, Carlini & Wagner 2018;
+Tramèr et al. 2020). A defense is only as good as its evaluation against such an attacker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from helpers._checks import check_int, check_model
+from helpers.defenses.filters import Filter
+
+
+def bpda(filter: Filter) -> Filter:
+    """Backward pass differentiable approximation: ``filter`` in the forward pass, the identity in the
+    backward pass,  y = x + [filter(x) − x]  (the bracket detached).
+
+    Filters such as JPEG, bit-depth reduction or the median have zero or useless gradients and so hide
+    the direction an attacker needs ("obfuscated gradients"); since they keep the image almost the same,
+    ∂filter(x)/∂x ≈ I is a good enough approximation to attack straight through them.
+    """
+    if not callable(filter):
+        raise TypeError(f"filter must be callable x -> x; got {type(filter).__name__}")
+
+    def straight_through(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            filtered = filter(x.detach())
+        return x + (filtered - x).detach()
+
+    straight_through.__name__ = f"bpda({getattr(filter, '__name__', type(filter).__name__)})"
+    return straight_through
+
+
+class ExpectationOverTransformation(nn.Module):
+    """The model averaged over ``n`` draws of a random ``transform``: its gradient is the EOT gradient."""
+
+    def __init__(self, model: nn.Module, transform: Callable[[torch.Tensor], torch.Tensor], n: int) -> None:
+        super().__init__()
+        self.model, self.transform, self.n = model, transform, n
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # n separate calls: a randomised model or transform may draw once per call, not per image
+        return torch.stack([self.model(self.transform(x)) for _ in range(self.n)]).mean(0)
+
+
+def eot(model: nn.Module, transform: Callable[[torch.Tensor], torch.Tensor], n: int) -> nn.Module:
+    """Expectation over transformation (Athalye et al. 2018) against a *randomised* defense: a module whose
+    logits are the mean of ``model(transform(x))`` over ``n`` random draws, so that any white-box attack run
+    on it follows  ∇ E_t[L(f(t(x)))] ≈ 1/n Σ ∇ L(f(t_i(x)))  instead of one draw's accidental gradient."""
+    check_model(model)
+    check_int(n, "n")
+    if not callable(transform):
+        raise TypeError(f"transform must be callable x -> x; got {type(transform).__name__}")
+    return ExpectationOverTransformation(model, transform, n)
+
+
+__all__ = ["bpda", "eot", "ExpectationOverTransformation"]

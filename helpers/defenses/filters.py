@@ -1,0 +1,119 @@
+"""Passive defenses (lecture 40): leave the network alone and put a filter in front of it.
+
+Each filter maps images ``N×C×H×W`` in [0, 1] to images of the same shape, for the whole batch at once.
+``Defended(model, *filters)`` is the filtered classifier. A filter removes some of the attacker's
+high-frequency pattern — until the attacker knows about it (``helpers.defenses.adaptive``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from helpers._checks import check_generator, check_images, check_model, check_positive
+
+Filter = Callable[[torch.Tensor], torch.Tensor]
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float, kernel_size: int | None = None) -> torch.Tensor:
+    """Gaussian smoothing, separable, with reflected borders (torchvision's ``gaussian_blur``);
+    the kernel spans ``kernel_size`` pixels (default: the odd number 2·⌈3σ⌉ + 1)."""
+    check_images(x)
+    check_positive(sigma, "sigma")
+    size = 2 * math.ceil(3 * sigma) + 1 if kernel_size is None else kernel_size
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1 or size % 2 == 0:
+        raise ValueError(f"kernel_size must be a positive odd int; got {kernel_size!r}")
+    half = (size - 1) / 2
+    t = torch.linspace(-half, half, size, dtype=x.dtype, device=x.device)
+    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    channels, pad = x.shape[1], size // 2
+    out = F.pad(x, (pad, pad, pad, pad), mode="reflect") if pad else x
+    out = F.conv2d(out, kernel.view(1, 1, 1, size).expand(channels, 1, 1, size), groups=channels)
+    return F.conv2d(out, kernel.view(1, 1, size, 1).expand(channels, 1, size, 1), groups=channels)
+
+
+def _symmetric_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """Pad H and W by mirroring with the edge pixel repeated (d c b a | a b c d), SciPy's "reflect"."""
+    for dim in (-1, -2):
+        front = x.narrow(dim, 0, pad).flip(dim)
+        back = x.narrow(dim, x.shape[dim] - pad, pad).flip(dim)
+        x = torch.cat([front, x, back], dim=dim)
+    return x
+
+
+def median_filter(x: torch.Tensor, size: int = 3) -> torch.Tensor:
+    """The median of each ``size``×``size`` neighbourhood, per channel, with SciPy's default "reflect"
+    borders (``scipy.ndimage.median_filter(x, size=(1, 1, size, size))``)."""
+    check_images(x)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1 or size % 2 == 0:
+        raise ValueError(f"size must be a positive odd int; got {size!r}")
+    if size == 1:
+        return x.clone()
+    pad = size // 2
+    if pad > min(x.shape[-2:]):
+        raise ValueError(f"size {size} is too large for {tuple(x.shape[-2:])} images")
+    n, c, h, w = x.shape
+    patches = F.unfold(_symmetric_pad(x, pad).reshape(n * c, 1, h + 2 * pad, w + 2 * pad), size)
+    return patches.median(dim=1).values.view(n, c, h, w)
+
+
+def bit_depth(x: torch.Tensor, bits: int) -> torch.Tensor:
+    """Colour-depth reduction (Xu et al. 2018): rint(x · (2^bits − 1)) / (2^bits − 1)."""
+    check_images(x)
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 8:
+        raise ValueError(f"bits must be an int from 1 to 8; got {bits!r}")
+    levels = 2**bits - 1
+    return torch.round(x * levels) / levels
+
+
+def jpeg(x: torch.Tensor, quality: int = 75) -> torch.Tensor:
+    """A real JPEG round trip through torchvision's encoder and decoder at ``quality`` (1–100): each image
+    is rounded to 8 bits, compressed and decoded (the codec works image by image)."""
+    from torchvision.io import decode_jpeg, encode_jpeg
+
+    check_images(x)
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise ValueError(f"quality must be an int from 1 to 100; got {quality!r}")
+    if x.shape[1] not in (1, 3):
+        raise ValueError(f"jpeg needs 1 or 3 channels; got {x.shape[1]}")
+    as_bytes = (x.detach() * 255).round().to(torch.uint8).cpu()
+    encoded = encode_jpeg(list(as_bytes), quality=quality)
+    decoded = torch.stack(decode_jpeg(encoded))
+    return decoded.to(x.device, x.dtype) / 255
+
+
+def random_resize_pad(x: torch.Tensor, *, low: float = 0.8, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A *randomised* filter (Xie et al. 2018): shrink the batch to a random size s ∈ [⌈low·H⌉, H] and pad
+    it back to H×W at a random offset. The defense changes from query to query — until the attacker
+    averages over it (EOT, ``helpers.defenses.adaptive.eot``)."""
+    from helpers.attacks.whitebox import input_diversity
+
+    check_images(x)
+    check_generator(generator)
+    return input_diversity(x, 1.0, generator, low=low)
+
+
+class Defended(nn.Module):
+    """A passively defended classifier: ``model(filter_k(… filter_1(x)))``."""
+
+    def __init__(self, model: nn.Module, *filters: Filter) -> None:
+        super().__init__()
+        check_model(model)
+        for i, f in enumerate(filters):
+            if not callable(f):
+                raise TypeError(f"filters[{i}] must be callable x -> x; got {type(f).__name__}")
+        self.model = model
+        self.filters = list(filters)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for f in self.filters:
+            x = f(x)
+        return self.model(x)
+
+
+__all__ = ["gaussian_blur", "median_filter", "bit_depth", "jpeg", "random_resize_pad", "Defended"]
