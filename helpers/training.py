@@ -31,7 +31,7 @@ def model_device(model: nn.Module) -> torch.device:
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-def cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """The standard training loss: mean cross-entropy of the model's logits."""
     return F.cross_entropy(model(x), y)
 
@@ -45,7 +45,7 @@ def train(
     lr: float,
     batch_size: int = 128,
     weight_decay: float = 0.0,
-    loss_fn: LossFn = cross_entropy,
+    loss_fn: LossFn = _cross_entropy,
     epoch_end: Callable[[int, nn.Module], bool] | None = None,
     generator: torch.Generator | None = None,
     progress: bool = True,
@@ -129,4 +129,4 @@ def accuracy(
     return (logits.argmax(1) == labels.to(logits.device)).float().mean().item()
 
 
-__all__ = ["train", "predict", "accuracy", "model_device", "cross_entropy"]
+__all__ = ["train", "predict", "accuracy", "model_device"]

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers import attacks, explain, training, widgets
+from helpers import attacks, defenses, explain, training, widgets
 
 
 @dataclass(frozen=True)
@@ -79,4 +79,26 @@ CASES: list[Case] = [
     Case("helpers.attacks.physical.adversarial_patch",
          lambda m, x, y, g: attacks.adversarial_patch(m, x, 1, mask=torch.ones(12, 12, device=x.device), steps=2,
                                                       generator=g)),
+    Case("helpers.defenses.smoothing.noise_counts",
+         lambda m, x, y, g: defenses.noise_counts(m, x, sigma=0.25, n=5, batch_size=8, generator=g)),
+    Case("helpers.defenses.smoothing.smoothed_predict",
+         lambda m, x, y, g: defenses.smoothed_predict(m, x, sigma=0.25, n=5, generator=g)),
+    Case("helpers.defenses.smoothing.certify",
+         lambda m, x, y, g: defenses.certify(m, x, sigma=0.25, n0=3, n=5, generator=g)),
+    Case("helpers.defenses.training.adversarial_training",
+         lambda m, x, y, g: defenses.adversarial_training(m, x, y, attack=lambda a, b, c: attacks.fgsm(a, b, c, eps=0.1),
+                                                          rounds=1, batch_size=4, generator=g, progress=False),
+         trains_model=True),
+    Case("helpers.defenses.training.pgd_training",
+         lambda m, x, y, g: defenses.pgd_training(m, x, y, eps=0.1, alpha=0.05, steps=2, epochs=1, batch_size=4,
+                                                  generator=g, progress=False), trains_model=True),
+    Case("helpers.defenses.training.fast_training",
+         lambda m, x, y, g: defenses.fast_training(m, x, y, eps=0.1, epochs=1, batch_size=4, generator=g,
+                                                   progress=False), trains_model=True),
+    Case("helpers.defenses.training.noise_training",
+         lambda m, x, y, g: defenses.noise_training(m, x, y, sigma=0.1, epochs=1, batch_size=4, generator=g,
+                                                    progress=False), trains_model=True),
+    Case("helpers.defenses.training.trades",
+         lambda m, x, y, g: defenses.trades(m, x, y, eps=0.1, alpha=0.05, steps=2, epochs=1, batch_size=4, generator=g,
+                                            progress=False), trains_model=True),
 ]

@@ -41,6 +41,7 @@ def adversarial_training(
     lr: float = 1e-3,
     batch_size: int = 128,
     attack_batch_size: int = 1000,
+    on_round: Callable[[int, nn.Module], dict[str, float]] | None = None,
     generator: torch.Generator | None = None,
     progress: bool = True,
 ) -> list[dict[str, float]]:
@@ -50,7 +51,8 @@ def adversarial_training(
 
     ``attack(model, x, y) -> x_adv`` is any attack of ``helpers.attacks`` with its options bound, e.g.
     ``lambda m, x, y: fgsm(m, x, y, eps=0.1)``. Updates ``model`` in place; returns per round the share
-    of that round's training images the attack fooled *before* the round's training.
+    of that round's training images the attack fooled *before* the round's training, plus whatever
+    ``on_round(round, model)`` measures after it (e.g. robust accuracy on test images).
     """
     labels = _check_training(model, images, labels)
     check_int(rounds, "rounds")
@@ -68,6 +70,8 @@ def adversarial_training(
         data, targets = torch.cat([data, adversarial]), torch.cat([targets, labels])
         train(model, data, targets, epochs=epochs_per_round, lr=lr, batch_size=batch_size, generator=g,
               progress=progress)
+        if on_round is not None:
+            history[-1].update(on_round(len(history), model))
     return history
 
 
