@@ -3,6 +3,7 @@
 #   make test       set up .venv, then run the unit tests and nbval over every notebook
 #   make notebooks  re-execute every notebook in place, saving its outputs
 #   make zoo        retrain every zoo model from its recipe and re-measure MODELS.md
+#   make bench      time the library against Captum, Zennit and torchattacks (benchmarks/RESULTS.md)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -11,7 +12,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # Notebook outputs are compared exactly, so tests and committed outputs use the CPU.
 NB_ENV := HELPERS_DEVICE=cpu MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONHASHSEED=0
 
-.PHONY: setup lab test notebooks zoo lint clean
+.PHONY: setup lab test notebooks zoo bench lint clean
 
 setup: $(STAMP)
 
@@ -35,6 +36,9 @@ notebooks: setup
 zoo: setup
 	$(PY) -m helpers.zoo train all
 	$(PY) -m helpers.zoo evaluate --write
+
+bench: setup
+	$(PY) -m benchmarks.run
 
 lint: setup
 	$(PY) -m ruff check helpers tests benchmarks

@@ -47,6 +47,7 @@ class Recipe:
     weight_decay: float
     summary: str
     transfer_to: str | None = None  # evaluate: how often its PGD examples fool this other zoo model
+    robust_eps: float | None = None  # evaluate: accuracy under PGD-50 × 5 restarts (margin loss) at this ε
     method: str = "standard"  # standard | pgd | fast | noise: which helpers.defenses.training recipe
     options: dict = field(default_factory=dict)  # the method's options (eps, alpha, steps, sigma)
 
@@ -72,7 +73,7 @@ RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in (
         Recipe(
-            "fmnist_cnn", _models.fashion_cnn, "fashion_mnist", seed=0, epochs=12, lr=2e-3,
+            "fmnist_cnn", _models.fashion_cnn, "fashion_mnist", robust_eps=0.1, seed=0, epochs=12, lr=2e-3,
             batch_size=128, weight_decay=0.0,
             summary="The course's main Fashion-MNIST CNN (explained and attacked in notebooks 01–10).",
         ),
@@ -88,12 +89,12 @@ RECIPES: dict[str, Recipe] = {
             transfer_to="fmnist_blackbox",
         ),
         Recipe(
-            "fmnist_cnn_pgd", _models.fashion_cnn, "fashion_mnist", seed=4, epochs=10, lr=1e-3,
+            "fmnist_cnn_pgd", _models.fashion_cnn, "fashion_mnist", robust_eps=0.1, seed=4, epochs=10, lr=1e-3,
             batch_size=128, weight_decay=0.0, method="pgd", options={"eps": 0.1, "alpha": 0.03, "steps": 5},
             summary="`fashion_cnn` trained on PGD examples at ε = 0.1 (L∞): the robust model of lecture 40.",
         ),
         Recipe(
-            "fmnist_cnn_fast", _models.fashion_cnn, "fashion_mnist", seed=5, epochs=10, lr=1e-3,
+            "fmnist_cnn_fast", _models.fashion_cnn, "fashion_mnist", robust_eps=0.1, seed=5, epochs=10, lr=1e-3,
             batch_size=128, weight_decay=0.0, method="fast", options={"eps": 0.1},
             summary="`fashion_cnn` trained with fast adversarial training at ε = 0.1.",
         ),
@@ -236,12 +237,28 @@ def retrain(name: str, *, device: str | torch.device | None = None, progress: bo
 
 
 TRANSFER_SETTING = {"eps": 0.1, "alpha": 0.01, "steps": 20, "images": 1000}
+ROBUST_SETTING = {"steps": 50, "restarts": 5, "loss": "margin", "images": 1000}
 
 
-def evaluate(name: str, *, device: str | torch.device | None = None) -> dict[str, float]:
+def robust_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float) -> float:
+    """Accuracy under the zoo's strong evaluation: L∞ PGD, 50 steps of ε/10 from a random start, 5 restarts,
+    the margin loss (each image counts as robust only if all 5 restarts fail)."""
+    from helpers.attacks import pgd, success_rate
+
+    setting = ROBUST_SETTING
+    dev = _device_of(model)
+    x_adv = torch.cat([pgd(model, images[i : i + 250].to(dev), labels[i : i + 250].to(dev), eps=eps, alpha=eps / 10,
+                           steps=setting["steps"], restarts=setting["restarts"], loss=setting["loss"],
+                           generator=torch.Generator().manual_seed(0)).cpu()
+                       for i in range(0, len(images), 250)])
+    return 1.0 - success_rate(model, x_adv.to(dev), labels.to(dev))
+
+
+def evaluate(name: str, *, device: str | torch.device | None = None, robust: bool = True) -> dict[str, float]:
     """Measure zoo model ``name``: clean accuracy on its held-out test split; for a proxy also the
     transfer rate — the share of the first 1 000 test images whose PGD example (L∞, ε = 0.1, 20 steps of
-    0.01, made on the proxy) the ``transfer_to`` model misclassifies."""
+    0.01, made on the proxy) the ``transfer_to`` model misclassifies; for models with ``robust_eps`` (unless
+    ``robust=False``) the ``robust_accuracy`` on the first 1 000 test images."""
     from helpers.attacks import pgd, success_rate  # attacks build on the zoo's models, not the reverse
 
     recipe = _recipe(name)
@@ -255,6 +272,9 @@ def evaluate(name: str, *, device: str | torch.device | None = None) -> dict[str
                                steps=setting["steps"], generator=torch.Generator().manual_seed(0))
                            for i in range(0, len(x), 250)])
         metrics["transfer_rate"] = success_rate(load(recipe.transfer_to, device=device), x_adv, y)
+    if recipe.robust_eps is not None and robust:
+        count = ROBUST_SETTING["images"]
+        metrics["robust_accuracy"] = robust_accuracy(model, images[:count], labels[:count], recipe.robust_eps)
     return metrics
 
 
@@ -285,11 +305,16 @@ def _card_rows(info: dict[str, dict]) -> list[str]:
 
 
 def _notes(recipe: Recipe, metrics: dict[str, float]) -> str:
-    if recipe.transfer_to is None or "transfer_rate" not in metrics:
-        return ""
-    t = TRANSFER_SETTING
-    return (f"its PGD examples (ε = {t['eps']}, {t['steps']} steps) fool `{recipe.transfer_to}` on "
-            f"{100 * metrics['transfer_rate']:.1f} % of the first {t['images']:,} test images")
+    notes = []
+    if recipe.transfer_to is not None and "transfer_rate" in metrics:
+        t = TRANSFER_SETTING
+        notes.append(f"its PGD examples (ε = {t['eps']}, {t['steps']} steps) fool `{recipe.transfer_to}` on "
+                     f"{100 * metrics['transfer_rate']:.1f} % of the first {t['images']:,} test images")
+    if recipe.robust_eps is not None and "robust_accuracy" in metrics:
+        r = ROBUST_SETTING
+        notes.append(f"robust accuracy {100 * metrics['robust_accuracy']:.1f} % at ε = {recipe.robust_eps} (L∞ PGD-"
+                     f"{r['steps']}, {r['restarts']} restarts, margin loss; first {r['images']:,} test images)")
+    return "; ".join(notes)
 
 
 def model_card() -> str:

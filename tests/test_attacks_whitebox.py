@@ -7,10 +7,21 @@ import torch
 import torchattacks
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from torch import nn
 
 from helpers import zoo
-from helpers.attacks import cw_l2, deepfool, fgsm, ifgsm, l2, linf, mifgsm, pgd, project_l2, project_linf, success_rate
+from helpers.attacks import (
+    cw_l2,
+    deepfool,
+    fgsm,
+    ifgsm,
+    l2,
+    linf,
+    mifgsm,
+    pgd,
+    project_l2,
+    project_linf,
+    success_rate,
+)
 from helpers.data import fashion_mnist
 from tests.conftest import tiny_batch, tiny_cnn
 from tests.oracle_models import oracle_cnn, oracle_images

@@ -1,9 +1,9 @@
 """pyproject.toml and environment.yml must describe the same environment."""
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 from packaging.specifiers import SpecifierSet
 
 ROOT = Path(__file__).resolve().parent.parent

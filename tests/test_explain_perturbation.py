@@ -9,7 +9,14 @@ import torch
 from captum.attr import LayerAttribution, LayerGradCam, Occlusion
 from torch import nn
 
-from helpers.explain import activation_maximization, filter_activations, grad_cam, grid_segments, lime, occlusion
+from helpers.explain import (
+    activation_maximization,
+    filter_activations,
+    grad_cam,
+    grid_segments,
+    lime,
+    occlusion,
+)
 from tests.oracle_models import oracle_cnn, oracle_images
 
 warnings.filterwarnings("ignore", message="Input Tensor 0 did not already require gradients")

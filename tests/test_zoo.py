@@ -7,12 +7,13 @@ import torch
 from helpers import zoo
 from helpers.models import Normalize
 
-MINIMUM = {"fmnist_cnn": 0.91, "fmnist_blackbox": 0.91, "fmnist_proxy": 0.90, "shapes_cnn": 0.95}
+MINIMUM = {"fmnist_cnn": 0.91, "fmnist_blackbox": 0.91, "fmnist_proxy": 0.90, "fmnist_cnn_pgd": 0.85,
+           "fmnist_cnn_fast": 0.80, "fmnist_cnn_noise": 0.85, "shapes_cnn": 0.95}
 
 
 @pytest.fixture(scope="module")
 def measured():
-    return {name: zoo.evaluate(name, device="cpu") for name in zoo.names()}
+    return {name: zoo.evaluate(name, device="cpu", robust=False) for name in zoo.names()}
 
 
 @pytest.mark.parametrize("name", list(MINIMUM))
@@ -27,13 +28,28 @@ def test_models_md_holds_the_measured_figures(measured):
         for key, value in metrics.items():
             assert info[name]["metrics"][key] == pytest.approx(value, abs=1e-4), (name, key)
     assert (zoo.MODELS_DIR / "MODELS.md").read_text() == zoo.model_card()
-    for name, metrics in measured.items():
+    for metrics in measured.values():
         assert f"{100 * metrics['clean_accuracy']:.2f} %" in zoo.model_card()
     assert f"{100 * measured['fmnist_proxy']['transfer_rate']:.1f} %" in zoo.model_card()
 
 
 def test_the_proxy_transfers_to_the_black_box(measured):
     assert measured["fmnist_proxy"]["transfer_rate"] >= 0.4
+
+
+def test_robust_accuracy_of_the_pgd_model_is_reproduced_on_a_subset():
+    """MODELS.md's robust accuracy (1 000 images) is re-measured on the first 200 with the same attack."""
+    from helpers.data import fashion_mnist
+
+    recorded = json.loads((zoo.MODELS_DIR / "zoo.json").read_text())
+    images, labels = fashion_mnist("test")
+    for name, floor in (("fmnist_cnn_pgd", 0.72), ("fmnist_cnn", None)):
+        figure = recorded[name]["metrics"]["robust_accuracy"]
+        subset = zoo.robust_accuracy(zoo.load(name, device="cpu"), images[:200], labels[:200], 0.1)
+        assert abs(subset - figure) <= 0.07, (name, subset, figure)
+        if floor is not None:
+            assert figure >= floor
+    assert recorded["fmnist_cnn"]["metrics"]["robust_accuracy"] < 0.05  # the plain model has none
 
 
 def test_load_gives_a_fresh_eval_model():

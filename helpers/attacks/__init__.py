@@ -6,7 +6,14 @@ smallest perturbation, have no ε). Black-box attacks (``blackbox``) see only a 
 physical attacks (``physical``) make one perturbation or patch for many images and transformations.
 """
 
-from helpers.attacks.blackbox import BlackBox, QueryBudgetExceeded, ensemble, simba, square_attack, substitute_training
+from helpers.attacks.blackbox import (
+    BlackBox,
+    QueryBudgetExceeded,
+    ensemble,
+    simba,
+    square_attack,
+    substitute_training,
+)
 from helpers.attacks.geometry import decision_plane
 from helpers.attacks.norms import clip_box, l2, linf, project_l2, project_linf
 from helpers.attacks.physical import adversarial_patch, apply_patch, random_transforms, universal_perturbation

@@ -16,7 +16,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_choice, check_generator, check_images, check_int, check_labels, check_model, check_positive, frozen
+from helpers._checks import (
+    check_choice,
+    check_generator,
+    check_images,
+    check_int,
+    check_labels,
+    check_model,
+    check_positive,
+    frozen,
+)
 from helpers.attacks.norms import clip_box, project_linf
 from helpers.training import model_device, train
 

@@ -10,7 +10,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_generator, check_images, check_int, check_labels, check_model, check_positive, frozen, num_classes
+from helpers._checks import (
+    check_generator,
+    check_images,
+    check_int,
+    check_labels,
+    check_model,
+    check_positive,
+    frozen,
+    num_classes,
+)
 from helpers.attacks.norms import clip_box, project_linf
 
 

@@ -19,7 +19,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_choice, check_generator, check_images, check_int, check_labels, check_model, check_positive, frozen, num_classes
+from helpers._checks import (
+    check_choice,
+    check_generator,
+    check_images,
+    check_int,
+    check_labels,
+    check_model,
+    check_positive,
+    frozen,
+    num_classes,
+)
 from helpers.attacks._core import LOSSES, attack, attacker_loss, loss_gradient, margin
 from helpers.attacks.norms import clip_box, project_l2, project_linf
 

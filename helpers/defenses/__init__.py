@@ -4,9 +4,22 @@ randomized smoothing (``smoothing``)."""
 
 from helpers.defenses.adaptive import bpda, eot
 from helpers.defenses.detection import FeatureSqueezingDetector, roc
-from helpers.defenses.filters import Defended, bit_depth, gaussian_blur, jpeg, median_filter, random_resize_pad
+from helpers.defenses.filters import (
+    Defended,
+    bit_depth,
+    gaussian_blur,
+    jpeg,
+    median_filter,
+    random_resize_pad,
+)
 from helpers.defenses.smoothing import certify, noise_counts, smoothed_predict
-from helpers.defenses.training import adversarial_training, fast_training, noise_training, pgd_training, trades
+from helpers.defenses.training import (
+    adversarial_training,
+    fast_training,
+    noise_training,
+    pgd_training,
+    trades,
+)
 
 __all__ = [
     "gaussian_blur",

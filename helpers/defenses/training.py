@@ -16,7 +16,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_generator, check_images, check_int, check_labels, check_model, check_positive
+from helpers._checks import (
+    check_generator,
+    check_images,
+    check_int,
+    check_labels,
+    check_model,
+    check_positive,
+)
 from helpers.attacks import fgsm, pgd
 from helpers.attacks.norms import clip_box, project_linf
 from helpers.training import accuracy, model_device, train

@@ -8,7 +8,16 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from helpers._checks import check_choice, check_generator, check_images, check_int, check_labels, check_model, frozen, num_classes
+from helpers._checks import (
+    check_choice,
+    check_generator,
+    check_images,
+    check_int,
+    check_labels,
+    check_model,
+    frozen,
+    num_classes,
+)
 
 
 def _check_maps(attributions: object, x: torch.Tensor, name: str = "attributions") -> torch.Tensor:

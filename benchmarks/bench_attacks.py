@@ -1,0 +1,76 @@
+"""Attack speed against torchattacks on the zoo CNN, a batch of 64 Fashion-MNIST images.
+
+    python -m benchmarks.bench_attacks [--device cpu|cuda]
+
+Same model, inputs and settings; outputs are checked equal (or, for DeepFool and C&W, checked to succeed)
+before anything is timed. ``pgd`` is also compared with a bare loop of steps × (forward + backward), the
+physical limit of any PGD implementation.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+import torch.nn.functional as F
+import torchattacks
+
+from benchmarks.harness import HEADER, check_close, compare
+from helpers import zoo
+from helpers.attacks import cw_l2, deepfool, fgsm, mifgsm, pgd, success_rate
+from helpers.data import fashion_mnist
+
+
+def bare_loop(model, x, y, steps):
+    """steps × (forward + backward) and nothing else: what PGD cannot go below."""
+    x_adv = x.clone()
+    for _ in range(steps):
+        x_adv.requires_grad_(True)
+        (grad,) = torch.autograd.grad(F.cross_entropy(model(x_adv), y), x_adv)
+        x_adv = x_adv.detach() + 0.01 * grad.sign()
+    return x_adv
+
+
+def run(device: torch.device) -> list:
+    model = zoo.load("fmnist_cnn", device=device)
+    images, labels = fashion_mnist("test")
+    x, y = images[:64].to(device), labels[:64].to(device)
+    eps, alpha, steps = 0.1, 0.01, 20
+    cases = [
+        ("fgsm", lambda: fgsm(model, x, y, eps=eps), lambda: torchattacks.FGSM(model, eps=eps)(x, y), 1e-6),
+        ("pgd L∞, 20 steps", lambda: pgd(model, x, y, eps=eps, alpha=alpha, steps=steps, random_start=False),
+         lambda: torchattacks.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=False)(x, y), 1e-2),
+        ("pgd L2, 20 steps", lambda: pgd(model, x, y, eps=1.5, alpha=0.2, steps=steps, norm="2", random_start=False),
+         lambda: torchattacks.PGDL2(model, eps=1.5, alpha=0.2, steps=steps, random_start=False)(x, y), 1e-2),
+        ("mifgsm, 20 steps", lambda: mifgsm(model, x, y, eps=eps, alpha=alpha, steps=steps),
+         lambda: torchattacks.MIFGSM(model, eps=eps, alpha=alpha, steps=steps)(x, y), 1e-2),
+        ("pgd vs a bare loop of 20 × (forward + backward)",
+         lambda: pgd(model, x, y, eps=eps, alpha=alpha, steps=steps, random_start=False),
+         lambda: bare_loop(model, x, y, steps), None),
+        ("deepfool, 50 steps", lambda: deepfool(model, x, y), lambda: torchattacks.DeepFool(model)(x, y), None),
+        ("cw_l2, 50 steps × 1", lambda: cw_l2(model, x, y, steps=50, search_steps=1),
+         lambda: torchattacks.CW(model, c=1.0, steps=50)(x, y), None),
+    ]
+    timings = []
+    for name, ours, theirs, rtol in cases:
+        if rtol is not None:  # sign ties may differ in a few pixels, hence not bit-identical for iterative attacks
+            check_close(name, ours(), theirs(), rtol)
+        elif name.startswith("deepfool"):
+            assert success_rate(model, ours(), y) >= 0.95, "deepfool must succeed before it is timed"
+        timings.append(compare(name, ours, theirs, device=device, repeats=5 if "deepfool" in name else 7))
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    print(f"device {device}, torch threads {torch.get_num_threads()}\n")
+    print(HEADER.replace("theirs", "torchattacks / bare loop"))
+    for timing in run(device):
+        print(timing.row())
+
+
+if __name__ == "__main__":
+    main()
