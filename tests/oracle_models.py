@@ -39,3 +39,9 @@ def oracle_images(n: int = 4, seed: int = 1) -> torch.Tensor:
     x = torch.rand(n, 1, 12, 12, generator=g, dtype=torch.float64)
     x[:, :, 0, 0], x[:, :, -1, -1] = 0.0, 1.0
     return x
+
+
+def relative_error(ours: torch.Tensor, reference: torch.Tensor) -> float:
+    """‖ours − reference‖ / ‖reference‖ (the reference detached: Captum may hand back tensors with grad)."""
+    reference = reference.detach()
+    return float((ours - reference).norm() / reference.norm())

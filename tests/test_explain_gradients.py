@@ -8,14 +8,11 @@ from captum.attr import InputXGradient, IntegratedGradients, NoiseTunnel, Salien
 
 from helpers.explain import completeness_gap, input_x_gradient, integrated_gradients, saliency, smoothgrad
 from helpers.explain.gradients import IG_METHODS, quadrature
-from tests.oracle_models import oracle_cnn, oracle_images
+from tests.oracle_models import oracle_cnn, oracle_images, relative_error
 
 pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already require gradients")
 TARGET = torch.tensor([0, 1, 2, 4])
 
-
-def relative_error(ours: torch.Tensor, reference: torch.Tensor) -> float:
-    return float((ours - reference.detach()).norm() / reference.detach().norm())
 
 
 @pytest.fixture(scope="module")

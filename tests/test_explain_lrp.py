@@ -15,13 +15,10 @@ from zennit.types import Activation, AvgPool, Convolution
 
 from helpers.explain import conservation, epsilon_step, input_x_gradient, lrp
 from helpers.models import Normalize
-from tests.oracle_models import oracle_cnn, oracle_images
+from tests.oracle_models import oracle_cnn, oracle_images, relative_error
 
 TARGET = torch.tensor([0, 1, 2, 4])
 
-
-def relative_error(ours: torch.Tensor, reference: torch.Tensor) -> float:
-    return float((ours - reference).norm() / reference.norm())
 
 
 def zennit_relevance(model: nn.Sequential, x: torch.Tensor, composite) -> torch.Tensor:

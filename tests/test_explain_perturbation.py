@@ -17,14 +17,11 @@ from helpers.explain import (
     lime,
     occlusion,
 )
-from tests.oracle_models import oracle_cnn, oracle_images
+from tests.oracle_models import oracle_cnn, oracle_images, relative_error
 
 warnings.filterwarnings("ignore", message="Input Tensor 0 did not already require gradients")
 TARGET = torch.tensor([0, 1, 2, 4])
 
-
-def relative_error(ours: torch.Tensor, reference: torch.Tensor) -> float:
-    return float((ours - reference.detach()).norm() / reference.detach().norm())
 
 
 @pytest.fixture(scope="module")
