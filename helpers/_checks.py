@@ -111,7 +111,7 @@ def frozen(model: nn.Module) -> Iterator[nn.Module]:
     The tensor contract: a function that runs the model restores ``model.training`` and every
     parameter's ``requires_grad`` and leaves no ``.grad`` behind.
     """
-    was_training = model.training
+    modes = [(m, m.training) for m in model.modules()]  # per module: a wrapper may hold an eval-mode model
     flags = [(p, p.requires_grad) for p in model.parameters()]
     grads = [(p, p.grad) for p in model.parameters()]
     model.eval()
@@ -120,7 +120,8 @@ def frozen(model: nn.Module) -> Iterator[nn.Module]:
     try:
         yield model
     finally:
-        model.train(was_training)
+        for m, mode in modes:
+            m.training = mode
         for p, flag in flags:
             p.requires_grad_(flag)
         for p, grad in grads:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers import attacks, defenses, explain, training, widgets
+from helpers import attacks, defenses, explain, training, widgets, zoo
 
 
 @dataclass(frozen=True)
@@ -101,4 +101,5 @@ CASES: list[Case] = [
     Case("helpers.defenses.training.trades",
          lambda m, x, y, g: defenses.trades(m, x, y, eps=0.1, alpha=0.05, steps=2, epochs=1, batch_size=4, generator=g,
                                             progress=False), trains_model=True),
+    Case("helpers.zoo.robust_accuracy", lambda m, x, y, g: zoo.robust_accuracy(m, x, y, 0.1)),
 ]

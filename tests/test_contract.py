@@ -75,3 +75,16 @@ def test_contract(case, device, training_mode):
     for out in _outputs(result):
         assert not out.requires_grad and out.grad_fn is None, "output is not detached"
         assert out.device == x.device, f"output on {out.device}, input on {x.device}"
+
+
+def test_wrapped_eval_model_stays_in_eval_mode():
+    """A train-mode wrapper around an eval-mode model: each module gets its own mode back."""
+    from torch import nn
+
+    from helpers.training import accuracy
+
+    inner = tiny_cnn().eval()
+    wrapper = nn.Sequential(inner).train()
+    x, y = tiny_batch()
+    accuracy(wrapper, x, y)
+    assert wrapper.training and not any(m.training for m in inner.modules())

@@ -89,6 +89,7 @@ class Ensemble(nn.Module):
     def __init__(self, models: Sequence[nn.Module]) -> None:
         super().__init__()
         self.members = nn.ModuleList(models)
+        self.train(any(m.training for m in models))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([m(x) for m in self.members]).mean(0)

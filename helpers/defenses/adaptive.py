@@ -38,6 +38,7 @@ class ExpectationOverTransformation(nn.Module):
     def __init__(self, model: nn.Module, transform: Callable[[torch.Tensor], torch.Tensor], n: int) -> None:
         super().__init__()
         self.model, self.transform, self.n = model, transform, n
+        self.train(model.training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # n separate calls: a randomised model or transform may draw once per call, not per image

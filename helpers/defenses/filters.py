@@ -109,6 +109,7 @@ class Defended(nn.Module):
                 raise TypeError(f"filters[{i}] must be callable x -> x; got {type(f).__name__}")
         self.model = model
         self.filters = list(filters)
+        self.train(model.training)  # the wrapper is in the mode of the model it wraps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for f in self.filters:
