@@ -84,7 +84,8 @@ def test_wrapped_eval_model_stays_in_eval_mode():
     from helpers.training import accuracy
 
     inner = tiny_cnn().eval()
-    wrapper = nn.Sequential(inner).train()
+    wrapper = nn.Sequential(inner)  # a new module starts in train mode; the model inside stays in eval mode
+    assert wrapper.training and not inner.training
     x, y = tiny_batch()
     accuracy(wrapper, x, y)
     assert wrapper.training and not any(m.training for m in inner.modules())
