@@ -9,13 +9,11 @@ physical limit of any PGD implementation.
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 import torch.nn.functional as F
 import torchattacks
 
-from benchmarks.harness import HEADER, check_close, compare
+from benchmarks.harness import check_close, cli, compare
 from helpers import zoo
 from helpers.attacks import cw_l2, deepfool, fgsm, mifgsm, pgd, success_rate
 from helpers.data import fashion_mnist
@@ -62,16 +60,5 @@ def run(device: torch.device) -> list:
     return timings
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args()
-    device = torch.device(args.device)
-    print(f"device {device}, torch threads {torch.get_num_threads()}\n")
-    print(HEADER.replace("theirs", "torchattacks / bare loop"))
-    for timing in run(device):
-        print(timing.row())
-
-
 if __name__ == "__main__":
-    main()
+    cli(run, __doc__, "torchattacks / bare loop")

@@ -7,7 +7,6 @@ Same model, same inputs, same settings; outputs are checked equal before anythin
 
 from __future__ import annotations
 
-import argparse
 import copy
 import warnings
 
@@ -19,7 +18,7 @@ from zennit.composites import EpsilonGammaBox, LayerMapComposite
 from zennit.rules import Epsilon, Norm, Pass
 from zennit.types import Activation, AvgPool, Convolution
 
-from benchmarks.harness import HEADER, check_close, compare
+from benchmarks.harness import check_close, cli, compare
 from helpers import zoo
 from helpers.data import fashion_mnist
 from helpers.explain import integrated_gradients, lrp, saliency, smoothgrad
@@ -63,16 +62,5 @@ def run(device: torch.device) -> list:
     return timings
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args()
-    device = torch.device(args.device)
-    print(f"device {device}, torch threads {torch.get_num_threads()}\n")
-    print(HEADER.replace("theirs", "Captum / Zennit"))
-    for timing in run(device):
-        print(timing.row())
-
-
 if __name__ == "__main__":
-    main()
+    cli(run, __doc__, "Captum / Zennit")

@@ -56,4 +56,17 @@ def check_close(name: str, ours: torch.Tensor, theirs: torch.Tensor, rtol: float
         raise AssertionError(f"{name}: outputs differ (relative error {error:.2e} > {rtol:g}); not timing it")
 
 
+def cli(run: Callable[[torch.device], list[Timing]], doc: str, theirs: str) -> None:
+    """The command line of one benchmark module: ``--device``, then its table."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    device = torch.device(parser.parse_args().device)
+    print(f"device {device}, torch threads {torch.get_num_threads()}\n")
+    print(HEADER.replace("theirs", theirs))
+    for timing in run(device):
+        print(timing.row())
+
+
 HEADER = "| what | ours: median (min–max) | theirs: median (min–max) | ours ÷ theirs |\n|---|---:|---:|---:|"
