@@ -4,6 +4,7 @@
 #   make notebooks  re-execute every notebook in place, saving its outputs
 #   make zoo        retrain every zoo model from its recipe and re-measure MODELS.md
 #   make bench      time the library against Captum, Zennit and torchattacks (benchmarks/RESULTS.md)
+#   make release    write the student notebooks, the executed solutions and their HTML to release/
 
 PYTHON ?= python3
 VENV   := .venv
@@ -12,7 +13,7 @@ STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 # Notebook outputs are compared exactly, so tests and committed outputs use the CPU.
 NB_ENV := HELPERS_DEVICE=cpu MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONHASHSEED=0
 
-.PHONY: setup lab test notebooks zoo bench lint clean
+.PHONY: setup lab test notebooks zoo bench release lint clean
 
 setup: $(STAMP)
 
@@ -23,7 +24,8 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 lab: setup
-	@echo "Opening the course: notebooks/00_start_here.ipynb (Ctrl-C stops JupyterLab)"
+	@echo "Opening the course at notebooks/00_start_here.ipynb. JupyterLab prints its URL (with the token) below:"
+	@echo "open it in a browser if no window appears. Ctrl-C stops JupyterLab."
 	cd notebooks && ../$(PY) -m jupyterlab 00_start_here.ipynb
 
 test: setup
@@ -39,6 +41,9 @@ zoo: setup
 
 bench: setup
 	$(PY) -m benchmarks.run
+
+release: setup
+	$(PY) -m helpers.release --out release
 
 lint: setup
 	$(PY) -m ruff check helpers tests benchmarks

@@ -17,17 +17,21 @@ import nbformat
 from nbclient import NotebookClient
 
 
-def execute(path: Path, *, timeout: int = 600) -> float:
-    """Execute the notebook at ``path`` in place; return its wall time in seconds."""
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
-    )
+def execute_node(nb: nbformat.NotebookNode, folder: Path, *, timeout: int = 600) -> float:
+    """Execute ``nb`` in place in a fresh kernel started in ``folder``; return the wall time in seconds."""
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+    return seconds
+
+
+def execute(path: Path, *, timeout: int = 600) -> float:
+    """Execute the notebook at ``path`` in place; return its wall time in seconds."""
+    nb = nbformat.read(path, as_version=4)
+    seconds = execute_node(nb, path.parent, timeout=timeout)
     nbformat.write(nb, path)
     return seconds
 

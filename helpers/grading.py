@@ -1,11 +1,15 @@
 """Checks for the notebooks' exercises: a clear pass, or what was expected and what came.
 
     from helpers import grading
-    grading.check("saliency", my_saliency)
+    grading.check("saliency", my_saliency)        # an exercise whose answer is a function
+    grading.check("hw5_most_faithful", answer)    # a homework question whose answer is a value
+    grading.judge(x_adv)                          # homework 6: a submission against the baselines
 
-Each exercise runs the student's function on a few small inputs and compares it with the
-library's reference (shape, dtype, values within a tolerance). A failure raises
-``ExerciseFailed``, which a notebook shows as one line — never a traceback from the checker.
+A function exercise runs the student's function on a few small inputs and compares it with the
+library's reference (shape, dtype, values within a tolerance). A homework question compares the
+student's value with the answer key in ``helpers.homework`` — without printing the key. A failure
+raises ``ExerciseFailed`` (``judge``: ``SubmissionRejected``), which a notebook shows as one line —
+never a traceback from the checker.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers import attacks, explain
+from helpers import attacks, explain, homework, zoo
 from helpers.explain.cam import cam_from_gradients
 from helpers.models import Normalize
 
@@ -125,6 +129,26 @@ EXERCISES: dict[str, Exercise] = {
 }
 
 
+@dataclass(frozen=True)
+class Question:
+    """A homework question: the answer is a value (a name, a number, a dict of numbers or maps), compared
+    with the answer key ``homework.hw5_reference()[id]``. Wrong values are reported without the key."""
+
+    title: str
+    choices: tuple[str, ...] = ()  # for a name: the allowed answers
+    rtol: float = 1e-3
+    atol: float = 1e-5
+
+
+QUESTIONS: dict[str, Question] = {
+    "hw5_explanations": Question("the five explanations with the prescribed settings", rtol=1e-3, atol=1e-5),
+    "hw5_deletion": Question("mean deletion AUC of each method", rtol=1e-3, atol=1e-4),
+    "hw5_most_faithful": Question("the most faithful method by deletion", choices=homework.HW5_METHODS),
+    "hw5_pointing": Question("pointing-game score of each method on shapes", rtol=0.0, atol=1e-6),
+    "hw5_worst_pointer": Question("the method that misses the object most often", choices=homework.HW5_METHODS),
+}
+
+
 def _clone(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
         return value.clone()
@@ -162,10 +186,67 @@ def _compare(got: Any, expected: torch.Tensor | float, exercise: Exercise) -> st
     return None
 
 
-def check(exercise_id: str, answer: Callable[..., Any]) -> None:
-    """Run exercise ``exercise_id``'s tests on ``answer``; print ✔ on success, raise ``ExerciseFailed`` otherwise."""
+def _compare_value(got: Any, expected: Any, question: Question, where: str = "") -> str | None:
+    """None when the value ``got`` matches the key; otherwise what differs, never the key's value."""
+    at = f" at {where}" if where else ""
+    if isinstance(expected, dict):
+        if not isinstance(got, dict):
+            return f"expected a dict with keys {sorted(expected)}, got {type(got).__name__}"
+        if set(got) != set(expected):
+            missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
+            return f"the dict's keys differ: missing {missing}, unexpected {extra}"
+        for key in expected:
+            problem = _compare_value(got[key], expected[key], question, repr(key))
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(expected, str):
+        if not isinstance(got, str):
+            return f"expected a name (str){at}, got {type(got).__name__}"
+        if question.choices and got not in question.choices:
+            return f"{got!r} is not one of {list(question.choices)}"
+        return None if got == expected else f"{got!r} is not the answer — look at your measurements again"
+    if isinstance(expected, float):
+        if isinstance(got, torch.Tensor) and got.numel() == 1:
+            got = got.item()
+        if isinstance(got, bool) or not isinstance(got, (int, float)):
+            return f"expected a number{at}, got {type(got).__name__}"
+        if abs(got - expected) > question.atol + question.rtol * abs(expected):
+            return (f"{got:.6g}{at} differs from the reference by more than the tolerance "
+                    f"(rtol={question.rtol:g}, atol={question.atol:g}) — check the prescribed settings")
+        return None
+    if not isinstance(got, torch.Tensor):
+        return f"expected a torch.Tensor{at}, got {type(got).__name__}"
+    if got.shape != expected.shape:
+        return f"expected shape {tuple(expected.shape)}{at}, got {tuple(got.shape)}"
+    got = got.detach().cpu()
+    if got.dtype != expected.dtype:
+        return f"expected dtype {expected.dtype}{at}, got {got.dtype}"
+    if not torch.allclose(got, expected, rtol=question.rtol, atol=question.atol):
+        return (f"the values{at} differ from the reference by more than the tolerance "
+                f"(rtol={question.rtol:g}, atol={question.atol:g}) — check the prescribed settings")
+    return None
+
+
+def _check_question(question_id: str, answer: Any) -> None:
+    question = QUESTIONS[question_id]
+    if callable(answer) and not isinstance(answer, torch.Tensor):
+        raise ExerciseFailed(f"{question_id}: this question wants a value, not a function — call it and pass the result")
+    problem = _compare_value(answer, homework.hw5_reference()[question_id], question)
+    if problem is not None:
+        raise ExerciseFailed(f"{question_id}: {problem}")
+    print(f"✔ {question_id}: {question.title} — correct")
+
+
+def check(exercise_id: str, answer: Any) -> None:
+    """Check ``answer`` to exercise ``exercise_id``; print ✔ on success, raise ``ExerciseFailed`` otherwise.
+
+    For a function exercise (``EXERCISES``) ``answer`` is the student's function; for a homework
+    question (``QUESTIONS``) it is the value asked for."""
+    if exercise_id in QUESTIONS:
+        return _check_question(exercise_id, answer)
     if exercise_id not in EXERCISES:
-        raise ExerciseFailed(f"unknown exercise {exercise_id!r}; known: {', '.join(EXERCISES)}")
+        raise ExerciseFailed(f"unknown exercise {exercise_id!r}; known: {', '.join([*EXERCISES, *QUESTIONS])}")
     exercise = EXERCISES[exercise_id]
     if not callable(answer):
         raise ExerciseFailed(f"{exercise_id}: pass your function itself, not {type(answer).__name__}")
@@ -189,4 +270,74 @@ def check(exercise_id: str, answer: Callable[..., Any]) -> None:
     print(f"✔ {exercise_id}: {exercise.title} — correct on all {len(cases)} tests")
 
 
-__all__ = ["check", "ExerciseFailed", "EXERCISES"]
+class SubmissionRejected(ValueError):
+    """A homework 6 submission breaks a rule (shape, pixel range, budget); the message says which."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"✘ submission rejected: {self}"]
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """``judge``'s verdict: the black box's accuracy on the submission and on each baseline (lower is
+    better for the attacker), the largest change in grey levels, and the baselines beaten."""
+
+    accuracy: float
+    clean_accuracy: float
+    baselines: dict[str, float]
+    max_levels: int
+
+    @property
+    def beaten(self) -> list[str]:
+        return [name for name, acc in self.baselines.items() if self.accuracy < acc]
+
+    def __str__(self) -> str:
+        rows = {"no attack": self.clean_accuracy, **{f"baseline: {k}": v for k, v in self.baselines.items()},
+                "your submission": self.accuracy}
+        width = max(map(len, rows))
+        lines = [f"{'':{width}}  black-box accuracy ↓"]
+        lines += [f"{name:{width}}  {acc:20.3f}" for name, acc in rows.items()]
+        verdict = ", ".join(self.beaten) if self.beaten else "none yet"
+        lines.append(f"largest change: {self.max_levels} of {homework.HW6_LEVELS} grey levels · baselines beaten: {verdict}")
+        return "\n".join(lines)
+
+
+def judge(x_adv: Any, *, seed: int = 0, show: bool = True) -> Judgement:
+    """Judge a homework 6 submission, as the course's server would: ``x_adv`` must be the 128 homework
+    images (N×1×28×28, floating point, finite, in [0, 1]); it is rounded to 8 bits as a PNG would store
+    it, then every pixel must lie within ``homework.HW6_LEVELS`` grey levels of the original. Returns
+    (and prints, with ``show``) the black box's accuracy on it next to the three baselines, which the
+    reference solution makes on the same images (their randomness seeded by ``seed``)."""
+    x, y = (t.cpu() for t in homework._hw6_images())
+    if not isinstance(x_adv, torch.Tensor):
+        raise SubmissionRejected(f"x_adv must be a torch.Tensor of shape {tuple(x.shape)}, got {type(x_adv).__name__}")
+    if tuple(x_adv.shape) != tuple(x.shape):
+        raise SubmissionRejected(f"x_adv must have the homework images' shape {tuple(x.shape)}, got {tuple(x_adv.shape)}")
+    if not x_adv.is_floating_point():
+        raise SubmissionRejected(f"x_adv must hold floating-point pixels in [0, 1], got dtype {x_adv.dtype}")
+    submitted = x_adv.detach().cpu().float()
+    if not torch.isfinite(submitted).all():
+        raise SubmissionRejected("x_adv contains NaN or infinite pixels")
+    low, high = submitted.min().item(), submitted.max().item()
+    if low < 0 or high > 1:
+        raise SubmissionRejected(f"pixels must lie in [0, 1]; x_adv spans [{low:.4g}, {high:.4g}] — clamp it")
+    stored = homework.to_uint8_and_back(submitted)
+    levels = (torch.round(stored * 255) - torch.round(x * 255)).abs()
+    worst = int(levels.max().item())
+    if worst > homework.HW6_LEVELS:
+        image = int(levels.flatten(1).amax(1).argmax())
+        raise SubmissionRejected(
+            f"image {image} changes a pixel by {worst} grey levels after the 8-bit round trip; the budget is "
+            f"{homework.HW6_LEVELS} (ε = {homework.HW6_LEVELS}/255 ≈ {homework.HW6_EPS:.4f})"
+        )
+    secret = zoo.load("fmnist_blackbox", device="cpu")
+    with torch.no_grad():
+        accuracy = (secret(stored).argmax(1) == y).float().mean().item()
+        clean = (secret(x).argmax(1) == y).float().mean().item()
+    verdict = Judgement(accuracy, clean, dict(homework.hw6_baselines(seed)), worst)
+    if show:
+        print(verdict)
+    return verdict
+
+
+__all__ = ["check", "judge", "ExerciseFailed", "SubmissionRejected", "Judgement", "EXERCISES", "QUESTIONS"]

@@ -18,8 +18,9 @@ from torch import nn
 
 from helpers import attacks
 from helpers._checks import check_choice, check_images, check_labels, check_model, frozen
-from helpers.explain import saliency, smoothgrad
-from helpers.viz import show_heatmaps
+from helpers.defenses import filters
+from helpers.explain import lrp, saliency, smoothgrad
+from helpers.viz import show_attributions, show_heatmaps
 
 ATTACKS = {
     "FGSM": lambda m, x, y, eps: attacks.fgsm(m, x, y, eps=eps),
@@ -120,4 +121,102 @@ def epsilon_explorer(
     return widgets.VBox([widgets.HBox([budget, picker]), picture])
 
 
-__all__ = ["smoothgrad_explorer", "epsilon_explorer", "ATTACKS"]
+LRP_CHOICES = {  # label → lrp() options
+    "LRP-0": {"rule": "zero"},
+    "LRP-ε (ε = 0.25)": {"rule": "epsilon", "epsilon": 0.25},
+    "LRP-γ (γ = 0.25)": {"rule": "gamma", "gamma": 0.25},
+    "LRP-z⁺": {"rule": "alpha1beta0"},
+    "composite ε-z⁺": {"composite": "epsilon_plus"},
+    "composite ε-γ-zᴮ": {"composite": "epsilon_gamma_box"},
+}
+
+
+def lrp_explorer(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor, *,
+                 choice: str = "composite ε-γ-zᴮ") -> widgets.VBox:
+    """A picker for LRP's rule or composite: the images of ``x`` (up to 6) with their relevance maps
+    (red positive, blue negative) under the chosen rule; every choice is one forward and one backward pass."""
+    check_model(model)
+    check_images(x)
+    check_choice(choice, "choice", tuple(LRP_CHOICES))
+    target = check_labels(target, x.shape[0], "target").to(x.device)[:6]
+    x = x[:6]
+    picker = widgets.Dropdown(options=list(LRP_CHOICES), value=choice, description="rule")
+    picture = widgets.Image(format="png")
+
+    def redraw(_=None) -> None:
+        maps = lrp(model, x, target, **LRP_CHOICES[picker.value])
+        picture.value = _png(show_attributions(x, {picker.value: maps}, [f"image {i}" for i in range(len(x))]))
+
+    picker.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([picker, picture])
+
+
+FILTERS = {  # label → (filter(x, strength), strength slider: min, max, step, default)
+    "none": (lambda x, s: x, (0, 1, 1, 0)),
+    "Gaussian blur (σ)": (lambda x, s: filters.gaussian_blur(x, sigma=s), (0.25, 2.0, 0.25, 1.0)),
+    "median (window)": (lambda x, s: filters.median_filter(x, size=int(s)), (3, 7, 2, 3)),
+    "bit depth (bits)": (lambda x, s: filters.bit_depth(x, bits=int(s)), (1, 8, 1, 3)),
+    "JPEG (quality)": (lambda x, s: filters.jpeg(x, quality=int(s)), (10, 95, 5, 50)),
+}
+
+
+def _defense_figure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_adv: torch.Tensor, name: str,
+                    strength: float, eps: float) -> Figure:
+    squeeze = FILTERS[name][0]
+    clean, attacked = squeeze(x, strength), squeeze(x_adv, strength)
+    with torch.no_grad(), frozen(model):
+        right_clean = (model(clean).argmax(1) == y).float().mean().item()
+        right_adv = (model(attacked).argmax(1) == y).float().mean().item()
+    figure = Figure(figsize=(9.0, 2.6), layout="constrained")
+    *images, bars = figure.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 2]})
+    for ax, image, title in zip(images, (x_adv[0], attacked[0]), ("attacked", f"attacked, then {name}")):
+        ax.imshow(image.cpu()[0].numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(title, fontsize=9)
+        ax.set_axis_off()
+    bars.barh([0, 1], [right_clean, right_adv], color=["tab:green", "tab:red"])
+    bars.set_yticks([0, 1], ["clean images", f"PGD, ε = {eps:g}"], fontsize=8)
+    bars.set_xlim(0, 1)
+    bars.invert_yaxis()
+    bars.set_title(f"accuracy behind the filter ({len(x)} images): {right_clean:.0%} · {right_adv:.0%}", fontsize=9)
+    return figure
+
+
+def defense_explorer(model: nn.Module, x: torch.Tensor, y: int | torch.Tensor, *, eps: float = 0.1,
+                     name: str = "median (window)") -> widgets.VBox:
+    """A filter picker and a strength slider against a fixed PGD attack (L∞, ``eps``, 10 steps, made
+    against the bare model — the unaware attacker of notebook 09): the first attacked image before and
+    after the filter, and the accuracy behind the filter on clean and attacked images of ``x``."""
+    check_model(model)
+    check_images(x)
+    y = check_labels(y, x.shape[0], "y").to(x.device)
+    check_choice(name, "name", tuple(FILTERS))
+    x_adv = attacks.pgd(model, x, y, eps=eps, alpha=eps / 4, steps=10, generator=torch.Generator().manual_seed(0))
+    picker = widgets.Dropdown(options=list(FILTERS), value=name, description="filter")
+    low, high, step, default = FILTERS[name][1]
+    strength = widgets.FloatSlider(value=default, min=low, max=high, step=step, description="strength",
+                                   continuous_update=False)
+    picture = widgets.Image(format="png")
+    drawing = [False]
+
+    def redraw(_=None) -> None:
+        if not drawing[0]:
+            picture.value = _png(_defense_figure(model, x, y, x_adv, picker.value, strength.value, eps))
+
+    def pick(_=None) -> None:  # a new filter: its own range and default strength, then one redraw
+        drawing[0] = True
+        low, high, step, default = FILTERS[picker.value][1]
+        strength.min, strength.max = min(low, strength.min), max(high, strength.max)
+        strength.step, strength.value = step, default
+        strength.min, strength.max = low, high
+        drawing[0] = False
+        redraw()
+
+    picker.observe(pick, names="value")
+    strength.observe(redraw, names="value")
+    redraw()
+    return widgets.VBox([widgets.HBox([picker, strength]), picture])
+
+
+__all__ = ["smoothgrad_explorer", "epsilon_explorer", "lrp_explorer", "defense_explorer", "ATTACKS", "FILTERS",
+           "LRP_CHOICES"]

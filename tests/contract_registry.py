@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers import attacks, defenses, explain, training, widgets, zoo
+from helpers import attacks, defenses, explain, homework, training, widgets, zoo
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,11 @@ CASES: list[Case] = [
     Case("helpers.explain.lrp.lrp", lambda m, x, y, g: explain.lrp(m, x, y, composite="epsilon_gamma_box")),
     Case("helpers.explain.lrp.conservation", lambda m, x, y, g: explain.conservation(m, x, y, rule="gamma")),
     Case("helpers.widgets.smoothgrad_explorer", lambda m, x, y, g: widgets.smoothgrad_explorer(m, x[:2], y[:2], n=2)),
+    Case("helpers.widgets.lrp_explorer", lambda m, x, y, g: widgets.lrp_explorer(m, x, y)),
+    Case("helpers.widgets.defense_explorer", lambda m, x, y, g: widgets.defense_explorer(m, x, y, name="JPEG (quality)")),
     Case("helpers.widgets.epsilon_explorer", lambda m, x, y, g: widgets.epsilon_explorer(m, x, y, attack="PGD (20 steps)")),
     Case("helpers.explain.cam.grad_cam", lambda m, x, y, g: explain.grad_cam(m, x, y, layer=m[2])),
+    Case("helpers.homework.hw5_explain", lambda m, x, y, g: homework.hw5_explain(m, x, y, m[2])),
     Case("helpers.explain.perturbation.occlusion",
          lambda m, x, y, g: explain.occlusion(m, x, y, window=4, stride=3, batch_size=7)),
     Case("helpers.explain.perturbation.lime",

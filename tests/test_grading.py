@@ -92,3 +92,89 @@ def test_attack_exercises():
     with pytest.raises(grading.ExerciseFailed, match="values differ"):
         grading.check("ifgsm", lambda model, x, y, *, eps, alpha, steps: my_ifgsm(model, x, y, eps=2 * eps, alpha=alpha,
                                                                                   steps=steps))
+
+
+# ---- homework questions (value answers checked against helpers.homework's key) -------------------
+
+def test_homework_questions_accept_the_key_and_never_reveal_it(capsys):
+    from helpers import homework
+
+    key = homework.hw5_reference()
+    for question in grading.QUESTIONS:
+        grading.check(question, key[question])
+    assert capsys.readouterr().out.count("✔") == len(grading.QUESTIONS)
+
+    wrong = next(m for m in homework.HW5_METHODS if m != key["hw5_most_faithful"])
+    with pytest.raises(grading.ExerciseFailed, match="is not the answer") as failure:
+        grading.check("hw5_most_faithful", wrong)
+    assert key["hw5_most_faithful"] not in str(failure.value)
+    with pytest.raises(grading.ExerciseFailed, match="is not one of"):
+        grading.check("hw5_most_faithful", "occlusion")
+    with pytest.raises(grading.ExerciseFailed, match=r"missing \['Grad-CAM'"):
+        grading.check("hw5_deletion", {k: v for k, v in key["hw5_deletion"].items() if k != "Grad-CAM"})
+    off = {**key["hw5_deletion"], "LRP": key["hw5_deletion"]["LRP"] + 0.01}
+    with pytest.raises(grading.ExerciseFailed, match="at 'LRP' differs from the reference") as failure:
+        grading.check("hw5_deletion", off)
+    assert f"{key['hw5_deletion']['LRP']:.4g}" not in str(failure.value)
+    maps = dict(key["hw5_explanations"])
+    maps["SmoothGrad"] = maps["SmoothGrad"] * 1.01  # e.g. another seed or noise level
+    with pytest.raises(grading.ExerciseFailed, match="at 'SmoothGrad' differ .* prescribed settings"):
+        grading.check("hw5_explanations", maps)
+    with pytest.raises(grading.ExerciseFailed, match="wants a value, not a function"):
+        grading.check("hw5_pointing", lambda: None)
+    with pytest.raises(grading.ExerciseFailed, match="expected a dict"):
+        grading.check("hw5_pointing", 0.5)
+
+
+# ---- homework 6's judge ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def hw6():
+    from helpers import homework
+
+    return homework._hw6_images()
+
+
+def test_judge_accepts_a_valid_submission_after_the_uint8_round_trip(hw6, capsys):
+    from helpers import homework
+
+    x, _ = hw6
+    verdict = grading.judge(x.clone())
+    assert verdict.accuracy == verdict.clean_accuracy and verdict.max_levels == 0 and verdict.beaten == []
+    assert "baseline: strong" in capsys.readouterr().out
+    # 12.4 grey levels round to 12: inside the budget; the stored image is what gets classified
+    inside = (x + 12.4 / 255).clamp(0, 1)
+    assert grading.judge(inside, show=False).max_levels == homework.HW6_LEVELS
+    # a submission is judged, not changed
+    before = inside.clone()
+    grading.judge(inside, show=False)
+    assert torch.equal(inside, before)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda x: (x + 12.6 / 255).clamp(0, 1), r"changes a pixel by 13 grey levels after the 8-bit round trip; the budget is 12"),
+        (lambda x: x + 0.5, r"pixels must lie in \[0, 1\]"),
+        (lambda x: x - 0.01, r"pixels must lie in \[0, 1\]"),
+        (lambda x: x[:10], r"shape \(128, 1, 28, 28\), got \(10, 1, 28, 28\)"),
+        (lambda x: x[:, :, :14], r"got \(128, 1, 14, 28\)"),
+        (lambda x: (x * 255).to(torch.uint8), "floating-point pixels"),
+        (lambda x: x.numpy(), "must be a torch.Tensor"),
+        (lambda x: torch.where(x > 0.5, float("nan"), x), "NaN"),
+    ],
+)
+def test_judge_rejects_broken_submissions_clearly(hw6, make, message):
+    x, _ = hw6
+    with pytest.raises(grading.SubmissionRejected, match=message):
+        grading.judge(make(x), show=False)
+
+
+def test_judge_baselines_are_reproducible_and_ordered():
+    from helpers import homework
+
+    first = dict(homework.hw6_baselines(0))
+    homework.hw6_baselines.cache_clear()
+    assert homework.hw6_baselines(0) == first  # recomputed from scratch, same seed: same figures
+    clean = grading.judge(homework._hw6_images()[0], show=False).clean_accuracy
+    assert clean > first["simple"] > first["medium"] > first["strong"]

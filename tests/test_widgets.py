@@ -29,3 +29,47 @@ def test_epsilon_explorer_redraws_for_eps_and_attack():
     assert attacked != clean
     picker.value = "PGD (20 steps)"
     assert bytes(picture.value) != attacked
+
+
+def test_lrp_explorer_redraws_for_each_rule():
+    from helpers.widgets import LRP_CHOICES, lrp_explorer
+
+    x, y = tiny_batch(3)
+    box = lrp_explorer(tiny_cnn(), x, y)
+    picker, picture = box.children
+    seen = {picker.value: bytes(picture.value)}
+    for choice in LRP_CHOICES:
+        picker.value = choice
+        seen[choice] = bytes(picture.value)
+    assert all(png.startswith(b"\x89PNG") for png in seen.values())
+    assert len(set(seen.values())) == len(LRP_CHOICES)  # every rule draws a different picture
+
+
+def test_defense_explorer_redraws_for_filter_and_strength():
+    from helpers.widgets import FILTERS, defense_explorer
+
+    x, y = tiny_batch(4)
+    box = defense_explorer(tiny_cnn(), x, y, eps=0.1)
+    (picker, strength), picture = box.children[0].children, box.children[1]
+    first = bytes(picture.value)
+    strength.value = 7
+    assert bytes(picture.value) != first
+    picker.value = "bit depth (bits)"  # a new filter brings its own range and default strength
+    assert (strength.min, strength.max, strength.value) == (1, 8, FILTERS["bit depth (bits)"][1][3])
+    bits = bytes(picture.value)
+    strength.value = 1
+    assert bytes(picture.value) != bits
+    picker.value = "median (window)"
+    assert bytes(picture.value) == first  # back to the start: the same picture
+
+
+def test_explorers_refuse_bad_choices():
+    import pytest
+
+    from helpers.widgets import defense_explorer, lrp_explorer
+
+    x, y = tiny_batch(2)
+    with pytest.raises(ValueError, match="choice"):
+        lrp_explorer(tiny_cnn(), x, y, choice="LRP-7")
+    with pytest.raises(ValueError, match="name"):
+        defense_explorer(tiny_cnn(), x, y, name="sunglasses")

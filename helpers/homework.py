@@ -1,0 +1,143 @@
+"""The two homework assignments' fixed data and reference solutions (the answer key of ``grading``).
+
+- Homework 5 (``notebooks/hw5_explain.ipynb``): explain the zoo CNN with five methods, measure them
+  with deletion and the pointing game, and answer questions about the results.
+- Homework 6 (``notebooks/hw6_attack.ipynb``): attack the zoo's black box ``fmnist_blackbox`` within an
+  L∞ budget of ``HW6_LEVELS`` grey levels, submitted as 8-bit images; ``grading.judge`` compares a
+  submission with the baselines below, each made by the reference solution on the same images.
+
+Everything here is deterministic: the images are fixed slices of the test splits and every random
+draw comes from a seeded generator.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from helpers import zoo
+from helpers.attacks import BlackBox, ensemble, fgsm, ifgsm, mifgsm
+from helpers.data import fashion_mnist, shapes_split
+from helpers.explain import (
+    auc,
+    deletion_curve,
+    grad_cam,
+    integrated_gradients,
+    lrp,
+    pointing_game,
+    saliency,
+    smoothgrad,
+)
+from helpers.runtime import device
+
+HW5_METHODS = ("saliency", "SmoothGrad", "integrated gradients", "LRP", "Grad-CAM")
+HW6_LEVELS = 12  # the budget in grey levels of an 8-bit image
+HW6_EPS = HW6_LEVELS / 255
+HW6_QUERIES = 300  # black-box queries allowed per image
+
+
+@dataclass(frozen=True)
+class HW5Data:
+    model: nn.Module  # the zoo's fmnist_cnn
+    x: torch.Tensor  # 24 Fashion-MNIST test images
+    y: torch.Tensor
+    shapes_model: nn.Module  # the zoo's shapes_cnn
+    sx: torch.Tensor  # 64 shapes test images, their labels and object masks
+    sy: torch.Tensor
+    smasks: torch.Tensor
+
+
+def hw5_data() -> HW5Data:
+    """Homework 5's models and images, on ``runtime.device()``."""
+    dev = device()
+    images, labels = fashion_mnist("test")
+    sx, sy, smasks = shapes_split("test", 64)
+    return HW5Data(zoo.load("fmnist_cnn", device=dev), images[:24].to(dev), labels[:24].to(dev),
+                   zoo.load("shapes_cnn", device=dev), sx.to(dev), sy.to(dev), smasks.to(dev))
+
+
+def hw5_explain(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cam_layer: nn.Module) -> dict[str, torch.Tensor]:
+    """The reference explanations, with the settings the homework prescribes."""
+    return {
+        "saliency": saliency(model, x, y),
+        "SmoothGrad": smoothgrad(model, x, y, n=16, noise_level=0.15, generator=torch.Generator().manual_seed(0)),
+        "integrated gradients": integrated_gradients(model, x, y, steps=32),
+        "LRP": lrp(model, x, y, composite="epsilon_gamma_box"),
+        "Grad-CAM": grad_cam(model, x, y, layer=cam_layer),
+    }
+
+
+@functools.cache
+def hw5_reference() -> dict[str, object]:
+    """The answer key of homework 5: explanations, mean deletion AUCs, pointing-game scores, answers.
+
+    The two named answers are unique extremes on the CPU (IG's deletion AUC 0.21 against ≥ 0.35 for the
+    others; saliency's pointing game 0.31 against ≥ 0.61), so they do not hinge on rounding."""
+    data = hw5_data()
+    maps = hw5_explain(data.model, data.x, data.y, data.model[5])
+    deletion = {name: auc(deletion_curve(data.model, data.x, data.y, m)).mean().item() for name, m in maps.items()}
+    shape_maps = hw5_explain(data.shapes_model, data.sx, data.sy, data.shapes_model[8])
+    pointing = {name: pointing_game(m, data.smasks) for name, m in shape_maps.items()}
+    return {
+        "hw5_explanations": {name: m.cpu() for name, m in maps.items()},
+        "hw5_deletion": deletion,
+        "hw5_most_faithful": min(deletion, key=deletion.get),
+        "hw5_pointing": pointing,
+        "hw5_worst_pointer": min(pointing, key=pointing.get),
+    }
+
+
+@dataclass(frozen=True)
+class HW6Data:
+    x: torch.Tensor  # 128 Fashion-MNIST test images (the originals, exact multiples of 1/255)
+    y: torch.Tensor
+    eps: float  # HW6_LEVELS / 255
+    blackbox: BlackBox  # the victim: probabilities only, no gradients, HW6_QUERIES per image in all
+
+
+def _hw6_images() -> tuple[torch.Tensor, torch.Tensor]:
+    images, labels = fashion_mnist("test")
+    return images[1000:1128], labels[1000:1128]  # not the images the lecture notebooks attack
+
+
+def hw6_data() -> HW6Data:
+    """Homework 6's images and its black box, on ``runtime.device()``."""
+    dev = device()
+    x, y = _hw6_images()
+    return HW6Data(x.to(dev), y.to(dev), HW6_EPS,
+                   BlackBox(zoo.load("fmnist_blackbox", device=dev), budget=HW6_QUERIES * len(x)))
+
+
+def to_uint8_and_back(x: torch.Tensor) -> torch.Tensor:
+    """What a submitted PNG holds: pixels rounded to the nearest of the 256 grey levels."""
+    return torch.round(x * 255).to(torch.uint8).to(x.dtype) / 255
+
+
+@functools.cache
+def hw6_baselines(seed: int = 0) -> dict[str, float]:
+    """The black box's accuracy (after the uint8 round trip) on the reference solution's three baselines —
+    simple: FGSM on the proxy; medium: I-FGSM on the proxy; strong: MI-FGSM with input diversity on the
+    ensemble of the proxy and ``fmnist_cnn`` — all within the homework's budget, made without querying
+    the black box. ``seed`` seeds the strong baseline's random input diversity."""
+    dev = device()
+    x, y = (t.to(dev) for t in _hw6_images())
+    proxy = zoo.load("fmnist_proxy", device=dev)
+    both = ensemble([proxy, zoo.load("fmnist_cnn", device=dev)])
+    secret = zoo.load("fmnist_blackbox", device=dev)
+    eps = HW6_EPS
+    made = {
+        "simple": fgsm(proxy, x, y, eps=eps),
+        "medium": ifgsm(proxy, x, y, eps=eps, alpha=eps / 10, steps=20),
+        "strong": mifgsm(both, x, y, eps=eps, alpha=eps / 10, steps=20, diversity_prob=0.7,
+                         generator=torch.Generator().manual_seed(seed)),
+    }
+    with torch.no_grad():
+        return {name: (secret(to_uint8_and_back(x_adv)).argmax(1) == y).float().mean().item()
+                for name, x_adv in made.items()}
+
+
+__all__ = ["HW5_METHODS", "HW6_EPS", "HW6_LEVELS", "HW6_QUERIES", "hw5_data", "hw5_explain", "hw5_reference", "hw6_baselines",
+           "hw6_data", "to_uint8_and_back"]

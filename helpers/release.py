@@ -1,0 +1,202 @@
+"""Make a teaching release: student notebooks generated from the solutions (``make release``).
+
+    python -m helpers.release --out DIR [--execute]
+
+The instructor keeps one set of notebooks, with solutions, in ``notebooks/``. For each of them the
+release writes to ``DIR``:
+
+- ``student/NAME.ipynb`` — code between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` replaced by
+  ``# YOUR CODE HERE`` / ``raise NotImplementedError()``, a Markdown answer between the same markers by
+  ``YOUR ANSWER HERE``, hidden tests between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``
+  removed; the outputs of the changed cells cleared, and those of the cells that grade them
+  (``grading.check(...)``, ``grading.judge(...)``), so that no "✔ passed" greets a student who has
+  not started; everything else kept as it is;
+- ``solution/NAME.ipynb`` — the executed solution: the committed notebook, whose outputs ``make test``
+  reproduces with nbval (``--execute`` runs it again instead);
+- ``student/NAME.html`` and ``solution/NAME.html`` — nbconvert's HTML rendering of both.
+
+The markers are nbgrader's, so an instructor may use nbgrader on ``notebooks/`` instead. The release
+never writes into ``notebooks/``; a marker without its partner, or one inside another block, is an error
+naming the notebook and the cell; running it twice gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
+ANSWER_STUB = "YOUR ANSWER HERE"
+GRADING_CALL = re.compile(r"\bgrading\.(check|judge)\(")
+
+
+class ReleaseError(ValueError):
+    """A notebook's markers are malformed; the message names the notebook and the cell."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """One solution or hidden-test region of a cell: its kind and its lines, markers excluded."""
+
+    kind: str  # "solution" or "hidden"
+    lines: tuple[str, ...]
+
+
+def _marker(line: str) -> str | None:
+    for marker in (BEGIN_HIDDEN, END_HIDDEN, BEGIN_SOLUTION, END_SOLUTION):  # hidden first: longer prefix
+        if marker in line:
+            return marker
+    return None
+
+
+def split_cell(source: str, cell_type: str, where: str) -> tuple[str, list[Block]]:
+    """The student's source of one cell and the blocks taken out of it.
+
+    A solution block becomes the stub at the indentation of its ``BEGIN`` line; a hidden-test block
+    disappears. Raises ``ReleaseError`` naming ``where`` on a nested or unbalanced marker.
+    """
+    out: list[str] = []
+    blocks: list[Block] = []
+    open_kind: str | None = None
+    body: list[str] = []
+    for number, line in enumerate(source.splitlines(), start=1):
+        marker = _marker(line)
+        if marker is None:
+            (body if open_kind else out).append(line)
+            continue
+        kind = "hidden" if "HIDDEN" in marker else "solution"
+        if marker.startswith("### BEGIN"):
+            if open_kind is not None:
+                raise ReleaseError(f"{where}, line {number}: {marker!r} inside an open {open_kind} block (blocks cannot nest)")
+            open_kind, body = kind, []
+            if kind == "solution":
+                indent = line[: len(line) - len(line.lstrip())]
+                if cell_type == "code":
+                    out.extend(indent + stub for stub in CODE_STUB)
+                else:
+                    out.append(ANSWER_STUB)
+        else:
+            if open_kind != kind:
+                raise ReleaseError(f"{where}, line {number}: {marker!r} without a matching "
+                                   f"{(BEGIN_HIDDEN if kind == 'hidden' else BEGIN_SOLUTION)!r}")
+            blocks.append(Block(kind, tuple(body)))
+            open_kind = None
+    if open_kind is not None:
+        end = END_HIDDEN if open_kind == "hidden" else END_SOLUTION
+        raise ReleaseError(f"{where}: a {open_kind} block is never closed (missing {end!r})")
+    if not blocks:
+        return source, []
+    return "\n".join(out), blocks
+
+
+def student_version(nb: nbformat.NotebookNode, name: str) -> tuple[nbformat.NotebookNode, list[int]]:
+    """The student notebook made from solution notebook ``nb`` (left untouched) and the indices of the
+    cells whose source changed."""
+    student = copy.deepcopy(nb)
+    changed: list[int] = []
+    for index, cell in enumerate(student.cells):
+        source, blocks = split_cell(cell.source, cell.cell_type, f"{name}, cell {index}")
+        if blocks:
+            cell.source = source
+            changed.append(index)
+        if cell.cell_type == "code" and (blocks or GRADING_CALL.search(cell.source)):
+            cell.outputs, cell.execution_count = [], None
+    return student, changed
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _html(nb: nbformat.NotebookNode) -> str:
+    """nbconvert's HTML, with the random element ids it gives widget views numbered in order instead,
+    so that the same notebook always renders to the same bytes."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    names: dict[str, str] = {}
+    return _UUID.sub(lambda m: names.setdefault(m.group(), f"output-view-{len(names)}"), body)
+
+
+def _write_if_changed(path: Path, text: str) -> None:
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+def _check_out(out: Path, notebooks: Path) -> Path:
+    out, notebooks = out.resolve(), notebooks.resolve()
+    if out == notebooks or notebooks in out.parents:
+        raise ReleaseError(f"--out {out} is inside {notebooks}: the release never writes into the source notebooks")
+    if out.exists() and not out.is_dir():
+        raise ReleaseError(f"--out {out} exists and is not a folder")
+    return out
+
+
+def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: bool = False,
+            html: bool = True) -> dict[str, list[int]]:
+    """Write the student and solution versions (and their HTML) of every notebook in ``notebooks`` to
+    ``out``; return, per notebook, the indices of the cells changed for students.
+
+    Every notebook is checked before anything is written, so a malformed marker leaves ``out`` as it was.
+    """
+    notebooks = Path(notebooks)
+    out = _check_out(Path(out), notebooks)
+    sources = sorted(notebooks.glob("*.ipynb"))
+    if not sources:
+        raise ReleaseError(f"no notebooks found in {notebooks}")
+    made = {}
+    for path in sources:
+        solution = nbformat.read(path, as_version=4)
+        made[path.name] = (solution, *student_version(solution, path.name))
+
+    for kind in ("student", "solution"):
+        folder = out / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        expected = {p.name for p in sources} | ({p.with_suffix(".html").name for p in sources} if html else set())
+        for stale in folder.iterdir():  # a notebook removed from the course leaves nothing behind
+            if stale.suffix in (".ipynb", ".html") and stale.name not in expected:
+                stale.unlink()
+    for path in sources:
+        solution, student, _ = made[path.name]
+        if execute:
+            from helpers._notebooks import execute_node
+
+            execute_node(solution, path.parent)
+        for kind, nb in (("student", student), ("solution", solution)):
+            target = out / kind / path.name
+            _write_if_changed(target, nbformat.writes(nb) + "\n")
+            if html:
+                _write_if_changed(target.with_suffix(".html"), _html(nb))
+    return {name: changed for name, (_, _, changed) in made.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.release", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="folder to write the release to (not inside notebooks/)")
+    parser.add_argument("--notebooks", default=str(NOTEBOOKS_DIR), help="the solution notebooks (default: %(default)s)")
+    parser.add_argument("--execute", action="store_true", help="re-execute the solutions instead of copying their outputs")
+    parser.add_argument("--no-html", dest="html", action="store_false", help="skip the HTML renderings")
+    args = parser.parse_args(argv)
+    try:
+        changed = release(args.out, notebooks=args.notebooks, execute=args.execute, html=args.html)
+    except ReleaseError as error:
+        print(f"release: {error}", file=sys.stderr)
+        return 1
+    for name, cells in changed.items():
+        what = f"{len(cells)} exercise cell(s) stubbed" if cells else "no exercises"
+        print(f"{name}: {what}")
+    print(f"release written to {Path(args.out).resolve()}/student and /solution")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""The teaching release (helpers.release): student versions, solutions, HTML, and its refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from helpers import release as rel
+
+SOURCES = sorted(rel.NOTEBOOKS_DIR.glob("*.ipynb"))
+WITH_EXERCISES = [p for p in SOURCES if "### BEGIN SOLUTION" in p.read_text(encoding="utf-8")]
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory) -> tuple[Path, dict[str, list[int]]]:
+    out = tmp_path_factory.mktemp("release")
+    return out, rel.release(out)
+
+
+def _pair(out: Path, source: Path) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
+    return nbformat.read(source, as_version=4), nbformat.read(out / "student" / source.name, as_version=4)
+
+
+def test_every_notebook_has_both_versions_and_html(released):
+    out, changed = released
+    assert set(changed) == {p.name for p in SOURCES}
+    for source in SOURCES:
+        for kind in ("student", "solution"):
+            assert (out / kind / source.name).is_file()
+            html = (out / kind / source.with_suffix(".html").name).read_text(encoding="utf-8")
+            assert html.startswith("<!DOCTYPE html>") and "</html>" in html
+    # the course has exercises in these notebooks, and the homework notebooks are among them
+    assert {"hw5_explain.ipynb", "hw6_attack.ipynb"} <= {p.name for p in WITH_EXERCISES}
+    assert all(changed[p.name] for p in WITH_EXERCISES)
+
+
+def test_no_solution_line_survives_and_no_marker_is_left(released):
+    out, _ = released
+    for source in SOURCES:
+        solution, student = _pair(out, source)
+        assert len(student.cells) == len(solution.cells)
+        for index, (before, after) in enumerate(zip(solution.cells, student.cells)):
+            kept, blocks = rel.split_cell(before.source, before.cell_type, f"{source.name}, cell {index}")
+            outside = {line.strip() for line in kept.splitlines()}
+            after_lines = {line.strip() for line in after.source.splitlines()}
+            secret = {line.strip() for block in blocks for line in block.lines if line.strip()} - outside
+            assert not secret & after_lines, f"{source.name}, cell {index} leaks {secret & after_lines}"
+            assert "### BEGIN" not in after.source and "### END" not in after.source
+            if any(b.kind == "solution" for b in blocks):
+                stub = "raise NotImplementedError()" if before.cell_type == "code" else rel.ANSWER_STUB
+                assert stub in after.source
+
+
+def test_changed_and_grading_cells_lose_their_outputs_and_the_rest_is_kept(released):
+    out, changed = released
+    for source in SOURCES:
+        solution, student = _pair(out, source)
+        for index, (before, after) in enumerate(zip(solution.cells, student.cells)):
+            if before.cell_type != "code":
+                assert index in changed[source.name] or after == before
+                continue
+            if index in changed[source.name] or rel.GRADING_CALL.search(before.source):
+                assert after.outputs == [] and after.execution_count is None
+            else:
+                assert after == before, f"{source.name}, cell {index} changed although it has no exercise"
+
+
+def test_solutions_are_the_committed_notebooks_whose_checks_pass(released):
+    """The solution versions are the committed notebooks byte for byte (nbval re-executes exactly these in
+    `make test`, failing on any error); here: no error output, and every check cell shows its ✔."""
+    out, _ = released
+    for source in SOURCES:
+        solution = nbformat.read(out / "solution" / source.name, as_version=4)
+        assert solution == nbformat.read(source, as_version=4)
+        for index, cell in enumerate(solution.cells):
+            if cell.cell_type != "code":
+                continue
+            assert not [o for o in cell.outputs if o.output_type == "error"], f"{source.name}, cell {index}"
+            if "grading.check(" in cell.source:
+                text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+                assert text.count("✔") == cell.source.count("grading.check("), f"{source.name}, cell {index}"
+
+
+def test_a_second_run_writes_identical_files(released, tmp_path):
+    out, _ = released
+    first = _snapshot(out)
+    rel.release(out)
+    assert _snapshot(out) == first
+    rel.release(tmp_path)
+    assert _snapshot(tmp_path) == first
+
+
+@pytest.mark.parametrize("source", WITH_EXERCISES, ids=lambda p: p.stem)
+def test_student_version_runs_with_only_the_expected_errors(released, source):
+    """Executed as a student receives it: the only errors are NotImplementedError in the stubbed cells and
+    ExerciseFailed in the check cells after them (each of which fails: no ✔ before the work is done);
+    every other cell runs."""
+    out, changed = released
+    nb = nbformat.read(out / "student" / source.name, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", allow_errors=True,
+                   resources={"metadata": {"path": str(out / "student")}}).execute()
+    errors = [(i, o.ename) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+              for o in c.outputs if o.output_type == "error"]
+    stubbed = set(changed[source.name])
+    for index, name in errors:
+        cell = nb.cells[index].source
+        allowed = ({"NotImplementedError"} if index in stubbed else set()) | (
+            {"ExerciseFailed"} if rel.GRADING_CALL.search(cell) else set())
+        assert name in allowed, f"{source.name}, cell {index}: unexpected {name}"
+    checks = {i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "grading.check(" in c.source}
+    assert checks == {i for i, name in errors if name == "ExerciseFailed"}, \
+        "every check fails until the student has done the exercise"
+
+
+def _write(folder: Path, name: str, *cells: nbformat.NotebookNode) -> None:
+    folder.mkdir(exist_ok=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=list(cells)), folder / name)
+
+
+def test_markdown_answers_and_hidden_tests(tmp_path):
+    src = tmp_path / "src"
+    _write(src, "a.ipynb",
+           nbformat.v4.new_markdown_cell("Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION"),
+           nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
+           nbformat.v4.new_code_cell("assert f(1) == 2\n### BEGIN HIDDEN TESTS\nassert f(3) == 6\n### END HIDDEN TESTS"))
+    rel.release(tmp_path / "out", notebooks=src, html=False)
+    student = nbformat.read(tmp_path / "out" / "student" / "a.ipynb", as_version=4)
+    assert [c.source for c in student.cells] == [
+        "Why?\nYOUR ANSWER HERE",
+        "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()",
+        "assert f(1) == 2",
+    ]
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("### BEGIN SOLUTION\nx = 1", r"bad\.ipynb, cell 1: a solution block is never closed"),
+        ("x = 1\n### END SOLUTION", r"bad\.ipynb, cell 1, line 2: '### END SOLUTION' without a matching"),
+        ("### BEGIN SOLUTION\n### BEGIN HIDDEN TESTS\n### END HIDDEN TESTS\n### END SOLUTION",
+         r"bad\.ipynb, cell 1, line 2: '### BEGIN HIDDEN TESTS' inside an open solution block"),
+        ("### BEGIN HIDDEN TESTS\n### END SOLUTION", r"cell 1, line 2: '### END SOLUTION' without a matching"),
+    ],
+)
+def test_malformed_markers_are_reported_by_notebook_and_cell(tmp_path, source, message):
+    src = tmp_path / "src"
+    _write(src, "bad.ipynb", nbformat.v4.new_markdown_cell("fine"), nbformat.v4.new_code_cell(source))
+    with pytest.raises(rel.ReleaseError, match=message):
+        rel.release(tmp_path / "out", notebooks=src)
+    assert not (tmp_path / "out").exists(), "nothing is written when a notebook is malformed"
+    assert rel.main(["--out", str(tmp_path / "out"), "--notebooks", str(src)]) == 1
+
+
+def test_refuses_to_write_inside_the_notebooks_folder(tmp_path, capsys):
+    with pytest.raises(rel.ReleaseError, match="inside .*notebooks"):
+        rel.release(rel.NOTEBOOKS_DIR / "release")
+    with pytest.raises(rel.ReleaseError, match="inside"):
+        rel.release(rel.NOTEBOOKS_DIR)
+    assert rel.main(["--out", str(rel.NOTEBOOKS_DIR / "x")]) == 1
+    assert "never writes into the source notebooks" in capsys.readouterr().err
+    assert not (rel.NOTEBOOKS_DIR / "x").exists()
+    (tmp_path / "file").write_text("")
+    with pytest.raises(rel.ReleaseError, match="not a folder"):
+        rel.release(tmp_path / "file")
+
+
+def test_a_notebook_removed_from_the_course_leaves_nothing_behind(tmp_path):
+    src = tmp_path / "src"
+    _write(src, "a.ipynb", nbformat.v4.new_code_cell("1"))
+    _write(src, "b.ipynb", nbformat.v4.new_code_cell("2"))
+    rel.release(tmp_path / "out", notebooks=src)
+    (src / "b.ipynb").unlink()
+    (tmp_path / "out" / "student" / "notes.txt").write_text("mine")
+    rel.release(tmp_path / "out", notebooks=src)
+    assert sorted(p.name for p in (tmp_path / "out" / "student").iterdir()) == ["a.html", "a.ipynb", "notes.txt"]
