@@ -14,17 +14,20 @@ import torch
 class Timing:
     name: str
     ours: list[float]
-    theirs: list[float]
+    theirs: list[float] | None = None  # None: nothing to compare with (a widget update, say)
 
     @property
     def ratio(self) -> float:
-        return statistics.median(self.ours) / statistics.median(self.theirs)
+        return statistics.median(self.ours) / statistics.median(self.theirs) if self.theirs else float("nan")
 
     def row(self) -> str:
-        def cell(times: list[float]) -> str:
+        def cell(times: list[float] | None) -> str:
+            if not times:
+                return "—"
             return f"{1e3 * statistics.median(times):8.1f} ms ({1e3 * min(times):.1f}–{1e3 * max(times):.1f})"
 
-        return f"| {self.name} | {cell(self.ours)} | {cell(self.theirs)} | {self.ratio:.2f} |"
+        ratio = f"{self.ratio:.2f}" if self.theirs else "—"
+        return f"| {self.name} | {cell(self.ours)} | {cell(self.theirs)} | {ratio} |"
 
 
 def _sync(device: torch.device) -> None:
@@ -47,6 +50,21 @@ def compare(name: str, ours: Callable[[], object], theirs: Callable[[], object],
             _sync(device)
             times.append(time.perf_counter() - start)
     return Timing(name, times_ours, times_theirs)
+
+
+def measure(name: str, fn: Callable[[], object], *, device: torch.device, repeats: int = 7,
+            warmup: int = 1) -> Timing:
+    """Time ``fn`` alone (for what has no counterpart in the peer libraries)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return Timing(name, times)
 
 
 def check_close(name: str, ours: torch.Tensor, theirs: torch.Tensor, rtol: float) -> None:
