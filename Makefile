@@ -9,7 +9,7 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 # Notebook outputs are compared exactly, so tests and committed outputs use the CPU.
 NB_ENV := HELPERS_DEVICE=cpu MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONHASHSEED=0
 
@@ -17,9 +17,9 @@ NB_ENV := HELPERS_DEVICE=cpu MPLBACKEND=module://matplotlib_inline.backend_inlin
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 

@@ -89,7 +89,7 @@ RECIPES: dict[str, Recipe] = {
             transfer_to="fmnist_blackbox",
         ),
         Recipe(
-            "fmnist_cnn_pgd", _models.fashion_cnn, "fashion_mnist", robust_eps=0.1, seed=4, epochs=10, lr=1e-3,
+            "fmnist_cnn_pgd", _models.fashion_cnn, "fashion_mnist", robust_eps=0.1, seed=4, epochs=12, lr=1e-3,
             batch_size=128, weight_decay=0.0, method="pgd", options={"eps": 0.1, "alpha": 0.03, "steps": 5},
             summary="`fashion_cnn` trained on PGD examples at ε = 0.1 (L∞): the robust model of lecture 40.",
         ),

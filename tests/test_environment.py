@@ -41,6 +41,19 @@ def test_environment_yml_matches_pyproject():
     assert _environment() == _pyproject()
 
 
-def test_pyproject_admits_the_reference_torch():
-    deps = _pyproject()
-    assert "2.14.1" in SpecifierSet(deps["torch"]) and "0.29.1" in SpecifierSet(deps["torchvision"])
+def _pins() -> dict[str, str]:
+    """constraints.txt: the exact versions `make setup` installs (name → version)."""
+    lines = [line.split("#")[0].strip() for line in (ROOT / "constraints.txt").read_text().splitlines()]
+    return dict(line.split("==") for line in lines if line)
+
+
+def test_pyproject_admits_the_pinned_versions():
+    deps, pins = _pyproject(), _pins()
+    assert {"torch", "torchvision"} <= set(pins)
+    for name, version in pins.items():
+        assert version in SpecifierSet(deps[name]), (name, version, deps[name])
+
+
+def test_make_setup_installs_with_the_pins():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "-c constraints.txt" in makefile and "constraints.txt" in makefile.split("STAMP  :=")[1].splitlines()[0]
