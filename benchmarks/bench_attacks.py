@@ -13,8 +13,9 @@ import torch
 import torch.nn.functional as F
 import torchattacks
 
-from benchmarks.harness import check_close, cli, compare
+from benchmarks.harness import check_close, cli, compare, measure
 from helpers import zoo
+from helpers._checks import check_images, check_labels, frozen, num_classes
 from helpers.attacks import cw_l2, deepfool, fgsm, mifgsm, pgd, success_rate
 from helpers.data import fashion_mnist
 
@@ -27,6 +28,18 @@ def bare_loop(model, x, y, steps):
         (grad,) = torch.autograd.grad(F.cross_entropy(model(x_adv), y), x_adv)
         x_adv = x_adv.detach() + 0.01 * grad.sign()
     return x_adv
+
+
+def contract_checks(model, x, y) -> None:
+    """What every public attack adds to its forward and backward passes: x checked (finite, in [0, 1]), the
+    number of classes learned from a forward pass on one image (so that a wrong label is a clear ValueError,
+    not a CUDA device-side assert), y checked against it, the model's modes and flags saved and restored."""
+    check_images(x)
+    with frozen(model):
+        check_labels(y, x.shape[0], "y", num_classes=num_classes(model, x))
+
+
+CONTRACT_ROW = "the tensor contract's checks alone (part of every row)"
 
 
 def run(device: torch.device) -> list:
@@ -56,7 +69,8 @@ def run(device: torch.device) -> list:
             check_close(name, ours(), theirs(), rtol)
         elif name.startswith("deepfool"):
             assert success_rate(model, ours(), y) >= 0.95, "deepfool must succeed before it is timed"
-        timings.append(compare(name, ours, theirs, device=device, repeats=5 if "deepfool" in name else 7))
+        timings.append(compare(name, ours, theirs, device=device, repeats=6 if "deepfool" in name else 8))
+    timings.append(measure(CONTRACT_ROW, lambda: contract_checks(model, x, y), device=device, repeats=20))
     return timings
 
 

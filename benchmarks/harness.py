@@ -36,14 +36,16 @@ def _sync(device: torch.device) -> None:
 
 
 def compare(name: str, ours: Callable[[], object], theirs: Callable[[], object], *, device: torch.device,
-            repeats: int = 7, warmup: int = 2) -> Timing:
-    """Time ``ours`` and ``theirs`` alternately (so drifts in machine load hit both alike)."""
+            repeats: int = 8, warmup: int = 2) -> Timing:
+    """Time ``ours`` and ``theirs`` alternately, in the order ABBA ABBA … (so that drifts in machine load,
+    and whatever the function run just before leaves in the caches and the allocator, hit both alike)."""
     for _ in range(warmup):
         ours()
         theirs()
     times_ours, times_theirs = [], []
-    for _ in range(repeats):
-        for fn, times in ((ours, times_ours), (theirs, times_theirs)):
+    pair = ((ours, times_ours), (theirs, times_theirs))
+    for repeat in range(repeats):
+        for fn, times in pair if repeat % 2 == 0 else pair[::-1]:
             _sync(device)
             start = time.perf_counter()
             fn()

@@ -12,12 +12,13 @@ import argparse
 import datetime
 import os
 import platform
+import statistics
 from pathlib import Path
 
 import torch
 
 from benchmarks import bench_attacks, bench_course, bench_explain
-from benchmarks.harness import HEADER
+from benchmarks.harness import HEADER, Timing
 
 
 def machine() -> str:
@@ -34,24 +35,62 @@ def machine() -> str:
             f"GPU: {gpu}, Python {platform.python_version()}")
 
 
-def _section(device: torch.device) -> list[str]:
-    return [
+def _section(device: torch.device) -> tuple[list[str], list[Timing]]:
+    explain, attacks, course = bench_explain.run(device), bench_attacks.run(device), bench_course.run(device)
+    lines = [
         f"## Attribution on `{device}` (vs Captum and Zennit)",
         "",
         HEADER.replace("theirs", "Captum / Zennit"),
-        *(t.row() for t in bench_explain.run(device)),
+        *(t.row() for t in explain),
         "",
         f"## Attacks on `{device}` (vs torchattacks, and PGD vs the bare loop of its forward and backward passes)",
         "",
         HEADER.replace("theirs", "torchattacks / bare loop"),
-        *(t.row() for t in bench_attacks.run(device)),
+        *(t.row() for t in attacks),
         "",
         f"## Certification and widgets on `{device}`",
         "",
         HEADER.replace("theirs", "plain loop"),
-        *(t.row() for t in bench_course.run(device)),
+        *(t.row() for t in course),
         "",
     ]
+    return lines, explain + attacks + course
+
+
+def _ms(seconds: float) -> str:
+    return f"{1e3 * seconds:.1f} ms"
+
+
+def verdict(device: torch.device, timings: list[Timing]) -> list[str]:
+    """The course's speed targets, each checked against this run's measurements."""
+    by_name = {t.name: t for t in timings}
+    checks = bench_attacks.CONTRACT_ROW
+    slower = [t for t in timings if t.theirs and t.ratio > 1.0]
+    lines = [f"### Against the targets, on `{device}`", ""]
+
+    def line(met: bool, text: str) -> None:
+        lines.append(f"- {'met' if met else '**not met**'}: {text}")
+
+    line(not slower, "every ratio ≤ 1.0" + ("" if not slower else " — above 1.0: " + "; ".join(
+        f"{t.name} {t.ratio:.2f} (ours {_ms(min(t.ours))}–{_ms(max(t.ours))}, theirs {_ms(min(t.theirs))}–"
+        f"{_ms(max(t.theirs))}{', ranges overlap' if min(t.ours) <= max(t.theirs) else ''})" for t in slower)))
+    for t in timings:
+        if t.name.startswith("lrp"):
+            line(t.ratio <= 0.8, f"{t.name}: ≤ 0.8 of Zennit's time — {t.ratio:.2f}")
+    bare = next(t for t in timings if t.name.startswith("pgd vs a bare loop"))
+    line(bare.ratio <= 1.10, f"PGD's overhead over the bare loop ≤ 10 % — {100 * (bare.ratio - 1):+.0f} %")
+    fool = next(t for t in timings if t.name.startswith("deepfool"))
+    line(fool.ratio <= 0.1, f"DeepFool ≥ 10× faster than torchattacks' per-image loop — {1 / fool.ratio:.1f}×")
+    widgets = [t for t in timings if t.name.startswith("widget update")]
+    slowest = max(widgets, key=lambda t: statistics.median(t.ours))
+    line(statistics.median(slowest.ours) < 0.3,
+         f"one explorer update < 300 ms — the slowest, {slowest.name[len('widget update — '):]}, "
+         f"{_ms(statistics.median(slowest.ours))}")
+    if checks in by_name:
+        lines += ["", f"Every public function checks its arguments first ({_ms(statistics.median(by_name[checks].ours))} "
+                  "here, the row *" + checks + "*), a fixed cost that the peer libraries do not pay and that "
+                  "is visible only where a whole call is a single forward and backward pass (fgsm, saliency)."]
+    return lines + [""]
 
 
 def main() -> None:
@@ -70,11 +109,22 @@ def main() -> None:
         "interleaved repetitions; median and min–max. A ratio below 1 means ours is faster.",
         "",
     ]
+    verdicts = []
     for device in devices:
-        lines += _section(device)
+        section, timings = _section(device)
+        lines += section
+        verdicts += verdict(device, timings)
     if args.notebooks:
-        lines += ["## The notebook suite (CPU, each in a fresh kernel)", "",
-                  *bench_course.notebook_table(bench_course.run_notebooks()), ""]
+        rows = bench_course.run_notebooks()
+        minutes = sum(seconds for _, seconds, _ in rows) / 60
+        lines += ["## The notebook suite (CPU, each in a fresh kernel)", "", *bench_course.notebook_table(rows), ""]
+        slowest = max(rows, key=lambda row: row[1])
+        verdicts += ["### The notebook suite", "",
+                     f"- {'met' if minutes <= 8 else '**not met**'}: the whole suite ≤ 8 minutes on the CPU — "
+                     f"{minutes:.1f} min",
+                     f"- {'met' if slowest[1] <= 90 else '**not met**'}: every notebook ≤ 90 s — the slowest, "
+                     f"{slowest[0]}, {slowest[1]:.0f} s", ""]
+    lines += ["## Targets", "", *verdicts]
     path = Path(__file__).resolve().parent / "RESULTS.md"
     path.write_text("\n".join(lines))
     print("\n".join(lines))

@@ -117,12 +117,23 @@ def student_version(nb: nbformat.NotebookNode, name: str) -> tuple[nbformat.Note
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
 def _html(nb: nbformat.NotebookNode) -> str:
     """nbconvert's HTML, with the random element ids it gives widget views numbered in order instead,
-    so that the same notebook always renders to the same bytes."""
-    from nbconvert import HTMLExporter
+    so that the same notebook always renders to the same bytes.
 
-    body, _ = HTMLExporter().from_notebook_node(nb)
+    An explorer's static picture is preferred to its widget view: without a kernel the widget's controls
+    could not redraw anything, and its scripts would have to come from a CDN, which a classroom may not reach.
+    """
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
+    default = HTMLExporter().default_config["NbConvertBase"]["display_data_priority"]
+    priority = [kind for kind in default if kind != WIDGET_VIEW] + [WIDGET_VIEW]
+    exporter = HTMLExporter(config=Config({"NbConvertBase": {"display_data_priority": priority}}))
+    body, _ = exporter.from_notebook_node(nb)
     names: dict[str, str] = {}
     return _UUID.sub(lambda m: names.setdefault(m.group(), f"output-view-{len(names)}"), body)
 

@@ -3,12 +3,14 @@
 Each explorer redraws one matplotlib figure and shows it as PNG in an ``ipywidgets.Image``. (An
 ``Output`` widget would capture display messages, which nbclient and nbval record differently; an
 image widget is a plain value, identical under every executor and in the saved widget state.)
-Outside a live kernel the sliders do nothing; the notebooks also show the settings that matter as
-ordinary static figures.
+Outside a live kernel the controls can do nothing, so an explorer also displays as a static picture
+of the state it was drawn in, with a line of text naming the settings (see ``Explorer``); the
+notebooks show the settings that matter as ordinary figures too.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 
 import ipywidgets as widgets
@@ -37,6 +39,31 @@ def _png(figure: Figure) -> bytes:
     return buffer.getvalue()
 
 
+class Explorer(widgets.VBox):
+    """Controls above a picture: ``children`` is (the row of controls, or the one control; the picture).
+
+    In a live kernel (JupyterLab) it is an ordinary widget, and moving a control redraws the picture. Its
+    display also carries the picture as a PNG and a text line of the current settings, which are what is
+    shown where no kernel runs: nbconvert's HTML (``helpers.release``), GitHub, and nbval's comparison —
+    stable from run to run, unlike the widget's random model id.
+    """
+
+    def __init__(self, title: str, controls: list[widgets.Widget], picture: widgets.Image) -> None:
+        super().__init__([controls[0] if len(controls) == 1 else widgets.HBox(controls), picture])
+        self._title, self._controls, self._picture = title, controls, picture
+
+    def settings(self) -> str:
+        """The controls' current values, e.g. ``"ε = 0.05, attack = FGSM"``."""
+        return ", ".join(f"{c.description} = {c.value:g}" if isinstance(c.value, float) else f"{c.description} = {c.value}"
+                         for c in self._controls)
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = f"{self._title} ({self.settings()})"
+        bundle["image/png"] = base64.b64encode(bytes(self._picture.value)).decode("ascii")
+        return bundle
+
+
 def _smoothgrad_figure(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor, noise_level: float,
                        n: int, seed: int) -> Figure:
     maps = smoothgrad(model, x, target, n=n, noise_level=noise_level, generator=torch.Generator().manual_seed(seed))
@@ -48,7 +75,7 @@ def _smoothgrad_figure(model: nn.Module, x: torch.Tensor, target: int | torch.Te
 def smoothgrad_explorer(
     model: nn.Module, x: torch.Tensor, target: int | torch.Tensor, *, noise_level: float = 0.15, n: int = 25,
     seed: int = 0,
-) -> widgets.VBox:
+) -> Explorer:
     """Sliders for SmoothGrad's noise level (0–50 % of the value range) and sample count n (1–100).
 
     Shows the plain gradient of each image above its SmoothGrad map; every redraw uses the same
@@ -67,7 +94,7 @@ def smoothgrad_explorer(
     level.observe(redraw, names="value")
     samples.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([level, samples]), picture])
+    return Explorer("SmoothGrad explorer", [level, samples], picture)
 
 
 def _epsilon_figure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: str, eps: float,
@@ -99,7 +126,7 @@ def _epsilon_figure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: 
 def epsilon_explorer(
     model: nn.Module, x: torch.Tensor, y: int | torch.Tensor, *, attack: str = "FGSM", eps: float = 0.05,
     class_names: list[str] | None = None,
-) -> widgets.VBox:
+) -> Explorer:
     """An ε slider (0–0.3) and an attack picker for the first image of ``x``: the adversarial image, its
     perturbation (amplified to full contrast) and the model's probabilities (true class in green)."""
     check_model(model)
@@ -118,7 +145,7 @@ def epsilon_explorer(
     budget.observe(redraw, names="value")
     picker.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([budget, picker]), picture])
+    return Explorer("ε explorer", [budget, picker], picture)
 
 
 LRP_CHOICES = {  # label → lrp() options
@@ -132,7 +159,7 @@ LRP_CHOICES = {  # label → lrp() options
 
 
 def lrp_explorer(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor, *,
-                 choice: str = "composite ε-γ-zᴮ") -> widgets.VBox:
+                 choice: str = "composite ε-γ-zᴮ") -> Explorer:
     """A picker for LRP's rule or composite: the images of ``x`` (up to 6) with their relevance maps
     (red positive, blue negative) under the chosen rule; every choice is one forward and one backward pass."""
     check_model(model)
@@ -149,7 +176,7 @@ def lrp_explorer(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor, 
 
     picker.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([picker, picture])
+    return Explorer("LRP explorer", [picker], picture)
 
 
 FILTERS = {  # label → (filter(x, strength), strength slider: min, max, step, default)
@@ -183,7 +210,7 @@ def _defense_figure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_adv: t
 
 
 def defense_explorer(model: nn.Module, x: torch.Tensor, y: int | torch.Tensor, *, eps: float = 0.1,
-                     name: str = "median (window)") -> widgets.VBox:
+                     name: str = "median (window)") -> Explorer:
     """A filter picker and a strength slider against a fixed PGD attack (L∞, ``eps``, 10 steps, made
     against the bare model — the unaware attacker of notebook 09): the first attacked image before and
     after the filter, and the accuracy behind the filter on clean and attacked images of ``x``."""
@@ -215,8 +242,8 @@ def defense_explorer(model: nn.Module, x: torch.Tensor, y: int | torch.Tensor, *
     picker.observe(pick, names="value")
     strength.observe(redraw, names="value")
     redraw()
-    return widgets.VBox([widgets.HBox([picker, strength]), picture])
+    return Explorer("defense explorer", [picker, strength], picture)
 
 
-__all__ = ["smoothgrad_explorer", "epsilon_explorer", "lrp_explorer", "defense_explorer", "ATTACKS", "FILTERS",
+__all__ = ["Explorer", "smoothgrad_explorer", "epsilon_explorer", "lrp_explorer", "defense_explorer", "ATTACKS", "FILTERS",
            "LRP_CHOICES"]

@@ -41,6 +41,23 @@ def test_every_notebook_has_both_versions_and_html(released):
     assert all(changed[p.name] for p in WITH_EXERCISES)
 
 
+def test_html_shows_each_explorer_as_its_static_picture(released):
+    """An explorer's output carries a PNG beside its widget view; the HTML shows the PNG (no kernel, no CDN)."""
+    out, _ = released
+    explorers = 0
+    for source in SOURCES:
+        solution = nbformat.read(source, as_version=4)
+        html = (out / "solution" / source.with_suffix(".html").name).read_text(encoding="utf-8")
+        for cell in solution.cells:
+            for output in cell.get("outputs", []):
+                data = output.get("data", {})
+                if rel.WIDGET_VIEW in data and "image/png" in data:
+                    explorers += 1
+                    assert f"data:image/png;base64,{data['image/png']}" in html, source.name
+                    assert f'"model_id": "{data[rel.WIDGET_VIEW]["model_id"]}"' not in html, source.name  # no view
+    assert explorers >= 4  # notebooks 02, 03, 06 and 09
+
+
 def test_no_solution_line_survives_and_no_marker_is_left(released):
     out, _ = released
     for source in SOURCES:

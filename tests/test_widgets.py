@@ -73,3 +73,28 @@ def test_explorers_refuse_bad_choices():
         lrp_explorer(tiny_cnn(), x, y, choice="LRP-7")
     with pytest.raises(ValueError, match="name"):
         defense_explorer(tiny_cnn(), x, y, name="sunglasses")
+
+
+def test_explorers_display_a_static_picture_and_their_settings():
+    """Where no kernel runs (HTML, GitHub, nbval) an explorer shows its last picture and a stable text line."""
+    import base64
+
+    from helpers.widgets import defense_explorer, epsilon_explorer, lrp_explorer
+
+    x, y = tiny_batch(3)
+    cases = [
+        (smoothgrad_explorer(tiny_cnn(), x, y, n=3), "SmoothGrad explorer (noise level = 0.15, n = 3)"),
+        (epsilon_explorer(tiny_cnn(), x, y, eps=0.05), "ε explorer (ε = 0.05, attack = FGSM)"),
+        (lrp_explorer(tiny_cnn(), x, y, choice="LRP-0"), "LRP explorer (rule = LRP-0)"),
+        (defense_explorer(tiny_cnn(), x, y, eps=0.1), "defense explorer (filter = median (window), strength = 3)"),
+    ]
+    for box, text in cases:
+        bundle = box._repr_mimebundle_()
+        assert bundle["text/plain"] == text
+        assert base64.b64decode(bundle["image/png"]) == bytes(box.children[1].value)
+        assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == box.model_id
+    box, _ = cases[1]
+    box.children[0].children[0].value = 0.1  # the static picture follows the state it is displayed in
+    bundle = box._repr_mimebundle_()
+    assert bundle["text/plain"] == "ε explorer (ε = 0.1, attack = FGSM)"
+    assert base64.b64decode(bundle["image/png"]) == bytes(box.children[1].value)

@@ -267,32 +267,35 @@ def deepfool(
 
     with w_l̂ = ∇f_l̂ − ∇f_y; accumulate r = Σ r_i and evaluate at x_i = clip_[0,1](x + (1 + overshoot) · r),
     the overshoot applied to the total perturbation as in the paper's reference code. An image stops
-    once its label has changed. The Jacobian costs one backward pass per class for the whole batch.
+    once its label has changed; the Jacobian (one backward pass per class) is computed for the images
+    still on their label only, all of them at once.
     """
     check_int(steps, "steps")
     check_positive(overshoot, "overshoot", allow_zero=True)
-    total = torch.zeros_like(x)
-    active = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
-    x_adv = x.clone()
+    x_adv, total = x.clone(), torch.zeros_like(x)
+    left = torch.arange(x.shape[0], device=x.device)  # the images still classified as their label
     for _ in range(steps):
-        point = x_adv.detach().requires_grad_(True)
+        point = x_adv[left].requires_grad_(True)
         logits = model(point)
-        active &= logits.argmax(1) == y
-        if not active.any():
-            break
+        still = logits.argmax(1) == y[left]
+        if not still.all():  # some labels changed: drop those images, linearise at the others
+            left = left[still]
+            if len(left) == 0:
+                break
+            point = x_adv[left].requires_grad_(True)
+            logits = model(point)
+        label, rows = y[left], torch.arange(len(left), device=x.device)
         classes = logits.shape[1]
         grads = torch.stack([torch.autograd.grad(logits[:, k].sum(), point, retain_graph=k < classes - 1)[0]
-                             for k in range(classes)], dim=1)  # N×K×C×H×W
+                             for k in range(classes)], dim=1)  # n×K×C×H×W
         logits = logits.detach()
-        f_diff = logits - logits.gather(1, y[:, None])  # N×K
-        w_diff = (grads - grads[torch.arange(len(y)), y][:, None]).flatten(2)  # N×K×D
+        f_diff = logits - logits.gather(1, label[:, None])  # n×K
+        w_diff = (grads - grads[rows, label][:, None]).flatten(2)  # n×K×D
         w_norm = w_diff.norm(dim=2).clamp_min(1e-12)
-        distance = (f_diff.abs() / w_norm).scatter(1, y[:, None], float("inf"))
-        nearest = distance.argmin(1)
-        index = torch.arange(len(y), device=x.device)
-        step = ((f_diff[index, nearest].abs() + 1e-4) / w_norm[index, nearest] ** 2)[:, None] * w_diff[index, nearest]
-        total = total + torch.where(active[:, None], step, torch.zeros_like(step)).view_as(x)
-        x_adv = clip_box(x + (1 + overshoot) * total)
+        nearest = (f_diff.abs() / w_norm).scatter(1, label[:, None], float("inf")).argmin(1)
+        step = ((f_diff[rows, nearest].abs() + 1e-4) / w_norm[rows, nearest] ** 2)[:, None] * w_diff[rows, nearest]
+        total[left] += step.view_as(point)
+        x_adv[left] = clip_box(x[left] + (1 + overshoot) * total[left])
     return x_adv
 
 

@@ -158,9 +158,10 @@ def _layer_rules(steps: list, rule: str, composite: str | None) -> list[str]:
 
 def _propagate(
     model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, rule: str, epsilon: float, gamma: float,
-    composite: str | None,
+    composite: str | None, every_layer: bool = False,
 ) -> list[torch.Tensor]:
-    """Relevance maps on the pixels and after every layer, up to the output (see ``_layer_names``)."""
+    """The relevance map on the pixels; with ``every_layer``, also after every layer up to the output (see
+    ``_layer_names``). Only the maps asked for are formed: ``lrp`` pays for one forward and one backward pass."""
     check_choice(rule, "rule", RULES)
     if composite is not None:
         check_choice(composite, "composite", COMPOSITES)
@@ -170,8 +171,9 @@ def _propagate(
     rules = _layer_rules(steps, rule, composite)
 
     a0 = (normalize(x) if normalize is not None else x).detach().requires_grad_(True)
-    low = (normalize(torch.zeros_like(x)) if normalize is not None else torch.zeros_like(x)).requires_grad_(True)
-    high = (normalize(torch.ones_like(x)) if normalize is not None else torch.ones_like(x)).requires_grad_(True)
+    box = "zbox" in rules  # zᴮ differentiates through the pixel bounds too
+    low = (normalize(torch.zeros_like(x)) if normalize is not None else torch.zeros_like(x)).requires_grad_(box)
+    high = (normalize(torch.ones_like(x)) if normalize is not None else torch.ones_like(x)).requires_grad_(box)
     inputs, a = [a0], a0
     exact = rule == "zero" and composite is None
     forward: dict[str, Callable[[_Linear, torch.Tensor], torch.Tensor]] = {
@@ -191,13 +193,13 @@ def _propagate(
             a = z.detach() + (z - z.detach()) * (z / _stabilize(z, STABILIZER)).detach()
         else:
             a = step(a)
-        inputs.append(a)
+        if every_layer:
+            inputs.append(a)
     selected = a.gather(1, target[:, None])
-    grads = torch.autograd.grad(selected.sum(), [*inputs, low, high], allow_unused=True)
+    grads = torch.autograd.grad(selected.sum(), [*inputs, *((low, high) if box else ())])
     relevances = [(t * g).detach() for t, g in zip(inputs, grads)]
-    g_low, g_high = grads[-2], grads[-1]
-    if g_low is not None:  # zᴮ: the bounds' share belongs to the pixels
-        relevances[0] = relevances[0] + (low * g_low + high * g_high).detach()
+    if box:  # zᴮ: the bounds' share belongs to the pixels
+        relevances[0] = relevances[0] + (low * grads[-2] + high * grads[-1]).detach()
     return relevances
 
 
@@ -256,7 +258,7 @@ def _layer_names(model: nn.Module, rule: str, composite: str | None) -> list[str
 
 @attribution
 def _layer_sums(model: nn.Module, x: torch.Tensor, target: torch.Tensor, **options) -> torch.Tensor:
-    return torch.stack([r.flatten(1).sum(1) for r in _propagate(model, x, target, **options)], dim=1)
+    return torch.stack([r.flatten(1).sum(1) for r in _propagate(model, x, target, every_layer=True, **options)], dim=1)
 
 
 __all__ = ["lrp", "conservation", "epsilon_step", "RULES", "COMPOSITES"]
