@@ -69,7 +69,7 @@ def run(device: torch.device) -> list:
             check_close(name, ours(), theirs(), rtol)
         elif name.startswith("deepfool"):
             assert success_rate(model, ours(), y) >= 0.95, "deepfool must succeed before it is timed"
-        timings.append(compare(name, ours, theirs, device=device, repeats=6 if "deepfool" in name else 8))
+        timings.append(compare(name, ours, theirs, device=device))
     timings.append(measure(CONTRACT_ROW, lambda: contract_checks(model, x, y), device=device, repeats=20))
     return timings
 

@@ -58,7 +58,7 @@ def run_certify(device: torch.device) -> list[Timing]:
         lambda: certify(model, x, sigma=sigma, n0=n0, n=n, generator=torch.Generator().manual_seed(0)),
         lambda: (plain_counts(model, x, sigma, n0, torch.Generator().manual_seed(0)),
                  plain_counts(model, x, sigma, n, torch.Generator().manual_seed(1))),
-        device=device, repeats=6, warmup=1,
+        device=device,
     )
     samples = CERTIFY["images"] * (n0 + n)
     timing.name += (f" — {samples / statistics.median(timing.ours):,.0f} vs "

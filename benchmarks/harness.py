@@ -35,22 +35,31 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _timed(fn: Callable[[], object], device: torch.device) -> float:
+    _sync(device)
+    start = time.perf_counter()
+    fn()
+    _sync(device)
+    return time.perf_counter() - start
+
+
 def compare(name: str, ours: Callable[[], object], theirs: Callable[[], object], *, device: torch.device,
-            repeats: int = 8, warmup: int = 2) -> Timing:
+            repeats: int | None = None, warmup: int = 2, budget: float = 3.0) -> Timing:
     """Time ``ours`` and ``theirs`` alternately, in the order ABBA ABBA … (so that drifts in machine load,
-    and whatever the function run just before leaves in the caches and the allocator, hit both alike)."""
-    for _ in range(warmup):
+    and whatever the function run just before leaves in the caches and the allocator, hit both alike).
+    Without ``repeats``, as many (even, 6 to 40) as fit in about ``budget`` seconds a side, so that quick
+    calls get more repetitions and their medians steady."""
+    for _ in range(warmup - 1):
         ours()
         theirs()
+    slowest = max(_timed(ours, device), _timed(theirs, device))  # the last warm-up, timed
+    if repeats is None:
+        repeats = 2 * min(20, max(3, round(budget / slowest / 2)))
     times_ours, times_theirs = [], []
     pair = ((ours, times_ours), (theirs, times_theirs))
     for repeat in range(repeats):
         for fn, times in pair if repeat % 2 == 0 else pair[::-1]:
-            _sync(device)
-            start = time.perf_counter()
-            fn()
-            _sync(device)
-            times.append(time.perf_counter() - start)
+            times.append(_timed(fn, device))
     return Timing(name, times_ours, times_theirs)
 
 
@@ -59,14 +68,7 @@ def measure(name: str, fn: Callable[[], object], *, device: torch.device, repeat
     """Time ``fn`` alone (for what has no counterpart in the peer libraries)."""
     for _ in range(warmup):
         fn()
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return Timing(name, times)
+    return Timing(name, [_timed(fn, device) for _ in range(repeats)])
 
 
 def check_close(name: str, ours: torch.Tensor, theirs: torch.Tensor, rtol: float) -> None:

@@ -7,6 +7,7 @@ expected and what came, so a student never has to read a deep torch traceback.
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator
 
 import torch
@@ -32,10 +33,9 @@ def check_images(x: object, name: str = "x", *, channels: int | None = None) -> 
         raise ValueError(f"{name} must hold at least one image; got shape {tuple(x.shape)}")
     if channels is not None and x.shape[1] != channels:
         raise ValueError(f"{name} must have {channels} channel(s); got shape {tuple(x.shape)}")
-    values = x.detach()
-    if not torch.isfinite(values).all():
+    lo, hi = (float(v) for v in torch.aminmax(x.detach()))  # one pass; NaN and ±inf reach the extremes
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"{name} contains NaN or infinite values")
-    lo, hi = float(values.min()), float(values.max())
     if lo < 0.0 or hi > 1.0:
         hint = " — divide uint8 images by 255" if hi > 1.0 and hi <= 255.0 and lo >= 0 else ""
         raise ValueError(f"{name} must lie in [0, 1]; got min {lo:.4g}, max {hi:.4g}{hint}")
@@ -99,7 +99,10 @@ def check_generator(generator: object, name: str = "generator") -> torch.Generat
 
 
 def num_classes(model: nn.Module, x: torch.Tensor) -> int:
-    """The number of logits the model returns (one forward pass on one image)."""
+    """The number of logits the model returns: read off a plain ``nn.Sequential`` that ends in ``nn.Linear``
+    (its output is that layer's), else measured by a forward pass on one image."""
+    if type(model) is nn.Sequential and len(model) and isinstance(model[-1], nn.Linear):
+        return model[-1].out_features
     with torch.no_grad(), frozen(model):
         return int(model(x[:1]).shape[1])
 

@@ -89,3 +89,39 @@ def test_wrapped_eval_model_stays_in_eval_mode():
     x, y = tiny_batch()
     accuracy(wrapper, x, y)
     assert wrapper.training and not any(m.training for m in inner.modules())
+
+
+class _Wrapped(torch.nn.Module):
+    """Not a plain Sequential: its number of classes must be measured, not read off."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x)[:, :3]
+
+
+def test_num_classes_read_off_and_measured_agree_and_labels_are_checked_against_them():
+    from helpers._checks import num_classes
+    from helpers.attacks import fgsm
+
+    x, y = tiny_batch(4)
+    model = tiny_cnn(classes=5).eval()
+    assert num_classes(model, x) == 5  # read off the last Linear
+    assert num_classes(torch.nn.Sequential(model), x) == 5  # measured: the last layer is a Sequential
+    assert num_classes(_Wrapped(model), x) == 3  # measured
+    with pytest.raises(ValueError, match="y must hold classes in 0…2"):
+        fgsm(_Wrapped(model), x, torch.tensor([0, 1, 2, 4]), eps=0.1)
+
+
+@pytest.mark.parametrize("bad, message", [(float("nan"), "NaN or infinite"), (float("inf"), "NaN or infinite"),
+                                          (-float("inf"), "NaN or infinite"), (-0.5, r"got min -0\.5")])
+def test_images_with_nan_inf_or_out_of_range_values_are_refused(bad, message):
+    from helpers.explain import saliency
+
+    x, y = tiny_batch(2)
+    x = x.clone()
+    x[1, 0, 3, 4] = bad
+    with pytest.raises(ValueError, match=f"x (contains|must lie).*{message}"):
+        saliency(tiny_cnn(), x, y)
