@@ -54,8 +54,8 @@ class Explorer(widgets.VBox):
 
     def settings(self) -> str:
         """The controls' current values, e.g. ``"ε = 0.05, attack = FGSM"``."""
-        return ", ".join(f"{c.description} = {c.value:g}" if isinstance(c.value, float) else f"{c.description} = {c.value}"
-                         for c in self._controls)
+        values = [f"{c.value:g}" if isinstance(c.value, float) else str(c.value) for c in self._controls]
+        return ", ".join(f"{c.description} = {value}" for c, value in zip(self._controls, values))
 
     def _repr_mimebundle_(self, **kwargs) -> dict:
         bundle = super()._repr_mimebundle_(**kwargs)
@@ -245,5 +245,5 @@ def defense_explorer(model: nn.Module, x: torch.Tensor, y: int | torch.Tensor, *
     return Explorer("defense explorer", [picker, strength], picture)
 
 
-__all__ = ["Explorer", "smoothgrad_explorer", "epsilon_explorer", "lrp_explorer", "defense_explorer", "ATTACKS", "FILTERS",
-           "LRP_CHOICES"]
+__all__ = ["Explorer", "smoothgrad_explorer", "epsilon_explorer", "lrp_explorer", "defense_explorer", "ATTACKS",
+           "FILTERS", "LRP_CHOICES"]
