@@ -25,8 +25,8 @@ SUMS = "SHA256SUMS"
 _package = files(__package__ or "helpers")
 if not isinstance(_package, Path):
     raise ImportError(
-        f"helpers is installed as {_package!r}, not as a folder of files; the course reads its data and models "
-        "from files, so install it unpacked (pip does)"
+        f"helpers is installed as {_package!r}, not as a folder of files; the course reads its data and "
+        "models from files, so install it unpacked (pip does)"
     )
 ASSETS_DIR: Path = _package.resolve() / "assets"
 """The folder inside the installed package that holds ``data/`` and ``models/``."""
@@ -63,14 +63,18 @@ def check_folder(folder: str | os.PathLike, name: str, *, needs_sums: bool = Tru
     return path
 
 
-DATA_ROOT: Path = _override(DATA_ENV, needs_sums=False) or ASSETS_DIR / "data"
+_OVERRIDES = {  # the folders the environment names instead of the package's, checked at import
+    DATA_ENV: _override(DATA_ENV, needs_sums=False),
+    MODELS_ENV: _override(MODELS_ENV, needs_sums=True),
+}
+DATA_ROOT: Path = _OVERRIDES[DATA_ENV] or ASSETS_DIR / "data"
 """The folder holding one sub-folder per vendored data set: ``$HELPERS_DATA_DIR`` or the package's own."""
-MODELS_ROOT: Path = _override(MODELS_ENV, needs_sums=True) or ASSETS_DIR / "models"
-"""The zoo's checkpoints, ``SHA256SUMS``, ``zoo.json`` and ``MODELS.md``: ``$HELPERS_MODELS_DIR`` or the package's."""
+MODELS_ROOT: Path = _OVERRIDES[MODELS_ENV] or ASSETS_DIR / "models"
+"""The zoo's checkpoints, SHA256SUMS, zoo.json and MODELS.md: ``$HELPERS_MODELS_DIR`` or the package's."""
 
 
 def data_dir(name: str) -> Path:
-    """The folder of the vendored data set ``name`` (e.g. ``"fashion-mnist"``), checked to hold its ``SHA256SUMS``."""
+    """The folder of the vendored data set ``name`` (e.g. ``"fashion-mnist"``), checked to hold SHA256SUMS."""
     folder = DATA_ROOT / name
     if not (folder / SUMS).is_file():
         raise FileNotFoundError(f"{folder / SUMS} is missing; {restore_hint(folder)}")
@@ -89,17 +93,19 @@ def _inside(path: Path, folder: Path) -> bool:
 def restore_hint(path: str | os.PathLike) -> str:
     """How to get back a missing or damaged vendored file or folder ``path``, fitting where it lives."""
     path = Path(path).resolve()
-    for variable, root in ((DATA_ENV, DATA_ROOT), (MODELS_ENV, MODELS_ROOT)):
-        if os.environ.get(variable, "").strip() and _inside(path, root):
+    for variable, root in _OVERRIDES.items():
+        if root is not None and _inside(path, root):
             return (
                 f"{root} comes from {variable}: copy the file there again (the package holds a copy in "
                 f"{ASSETS_DIR}), or unset {variable} to use the package's own files"
             )
     if _inside(path, ASSETS_DIR):
         if _CHECKOUT is not None:
-            return f"restore it with `git checkout -- {path.relative_to(_CHECKOUT).as_posix()}` (it is part of the repository)"
+            relative = path.relative_to(_CHECKOUT).as_posix()
+            return f"restore it with `git checkout -- {relative}` (it is part of the repository)"
         return (
             f"the installed package at {ASSETS_DIR.parent} is incomplete: reinstall it with "
             "`pip install --force-reinstall --no-deps <the wheel or repository URL it was installed from>`"
         )
-    return f"put the file back in {path if path.is_dir() else path.parent} (the package holds a copy in {ASSETS_DIR})"
+    folder = path if path.is_dir() else path.parent
+    return f"put the file back in {folder} (the package holds a copy in {ASSETS_DIR})"

@@ -46,8 +46,8 @@ def test_data_and_models_are_read_from_the_folders_the_variables_name(tmp_path):
 
 
 @pytest.mark.parametrize("variable, make_value, message", [
-    ("HELPERS_DATA_DIR", lambda tmp: tmp / "nowhere", "HELPERS_DATA_DIR names {tmp}/nowhere, which does not exist"),
-    ("HELPERS_DATA_DIR", lambda tmp: tmp / "file.txt", "HELPERS_DATA_DIR names {tmp}/file.txt, which is a file"),
+    ("HELPERS_DATA_DIR", lambda tmp: tmp / "nowhere", "HELPERS_DATA_DIR names {tmp}/nowhere, which does not"),
+    ("HELPERS_DATA_DIR", lambda tmp: tmp / "file.txt", "HELPERS_DATA_DIR names {tmp}/file.txt, which is a"),
     ("HELPERS_MODELS_DIR", lambda tmp: tmp, "HELPERS_MODELS_DIR names {tmp}, which has no SHA256SUMS file"),
 ])
 def test_a_bad_folder_is_refused_naming_the_variable(tmp_path, variable, make_value, message):

@@ -8,6 +8,7 @@ attribution. Nothing is downloaded: the build uses this environment's setuptools
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,8 +21,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SKIP = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "release", "notebooks",
-                              "benchmarks", ".ipynb_checkpoints", ".pytest_cache", ".hypothesis", "*.tmp")
+SKIP = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "release",
+                              "notebooks", "benchmarks", ".ipynb_checkpoints", ".pytest_cache", ".hypothesis",
+                              "*.tmp")
 
 SMOKE = textwrap.dedent('''
     import sys
@@ -33,7 +35,7 @@ SMOKE = textwrap.dedent('''
     import helpers
 
     venv = Path(sys.argv[1])
-    assert venv in Path(helpers.__file__).resolve().parents, f"helpers imported from {helpers.__file__}, not {venv}"
+    assert venv in Path(helpers.__file__).resolve().parents, f"helpers came from {helpers.__file__}"
     from helpers import _assets, attacks, defenses, explain, zoo  # every subpackage is in the wheel
     from helpers.data import fashion_mnist
     from helpers.training import accuracy
@@ -82,10 +84,10 @@ def built(tmp_path_factory):
     source, dist = tmp / "source", tmp / "dist"
     shutil.copytree(ROOT, source, ignore=SKIP)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
-    sdist = _run(sys.executable, "-c", f"from setuptools import build_meta; print(build_meta.build_sdist({str(dist)!r}))",
-                 cwd=source, env=env).stdout.strip().splitlines()[-1]
-    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w", str(dist),
-         str(dist / sdist), cwd=tmp, env=env)
+    build_sdist = f"from setuptools import build_meta; print(build_meta.build_sdist({str(dist)!r}))"
+    sdist = _run(sys.executable, "-c", build_sdist, cwd=source, env=env).stdout.strip().splitlines()[-1]
+    _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
+         "-w", str(dist), str(dist / sdist), cwd=tmp, env=env)
     (wheel,) = dist.glob("helpers-*.whl")
     return source, dist / sdist, wheel
 
@@ -94,7 +96,8 @@ def test_sdist_and_wheel_hold_every_module_data_file_and_checkpoint(built):
     source, sdist, wheel = built
     expected = {p.relative_to(source).as_posix() for p in (source / "helpers").rglob("*") if p.is_file()}
     for folder in ("helpers/assets/data/fashion-mnist", "helpers/assets/models"):
-        listed = [line.split()[1] for line in (source / folder / "SHA256SUMS").read_text().splitlines() if line.strip()]
+        lines = (source / folder / "SHA256SUMS").read_text().splitlines()
+        listed = [line.split()[1] for line in lines if line.strip()]
         assert listed and {f"{folder}/{name}" for name in listed} <= expected
     assert {"helpers/attacks/whitebox.py", "helpers/explain/lrp.py", "helpers/defenses/smoothing.py",
             "helpers/assets/data/fashion-mnist/COPYRIGHT", "helpers/assets/models/MODELS.md",
@@ -107,20 +110,31 @@ def test_sdist_and_wheel_hold_every_module_data_file_and_checkpoint(built):
     assert wheel.stat().st_size < 100e6
 
 
+def test_readme_states_the_wheels_size(built):
+    """README's figure is the wheel's measured size (to 0.5 MB: builds differ by timestamps and compression)."""
+    _, _, wheel = built
+    stated = re.search(r"The wheel \(`make wheel` writes it to `dist/`\) is \*\*([0-9.]+) MB\*\*",
+                       (ROOT / "README.md").read_text())
+    assert stated, "README's section on JupyterHub no longer states the wheel's size"
+    assert abs(float(stated.group(1)) - wheel.stat().st_size / 1e6) <= 0.5, (stated.group(1), wheel.stat().st_size)
+
+
 def test_the_installed_wheel_works_from_an_empty_folder(built, tmp_path):
     _, _, wheel = built
     venv, work = tmp_path / "venv", tmp_path / "work"
     work.mkdir()
     _run(sys.executable, "-m", "venv", "--without-pip", str(venv))
     python = venv / "bin" / "python"
-    purelib = Path(_run(str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip())
+    where = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    purelib = Path(_run(str(python), "-c", where).stdout.strip())
     # Reuse this environment's torch & co. A plain path in a .pth file is appended to sys.path after the new
     # site-packages, and the .pth files it holds (this environment's editable install of helpers) are not run.
     (purelib / "_reuse_course_env.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     _run(sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q",
          "--disable-pip-version-check", str(wheel))
     (work / "smoke.py").write_text(SMOKE)
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HELPERS_DATA_DIR", "HELPERS_MODELS_DIR")}
+    unset = ("PYTHONPATH", "HELPERS_DATA_DIR", "HELPERS_MODELS_DIR")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", HELPERS_DEVICE="cpu", PYTHONNOUSERSITE="1")
     result = _run(str(python), "smoke.py", str(venv.resolve()), cwd=work, env=env)
     assert result.stdout.startswith(f"OK {purelib / 'helpers'}"), result.stdout
