@@ -5,6 +5,7 @@
 #   make zoo        retrain every zoo model from its recipe and re-measure MODELS.md
 #   make bench      time the library against Captum, Zennit and torchattacks (benchmarks/RESULTS.md)
 #   make release    write the student notebooks, the executed solutions and their HTML to release/
+#   make wheel      build the installable package (library + data + zoo) into dist/, offline
 
 PYTHON ?= python3
 VENV   := .venv
@@ -13,7 +14,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum 
 # Notebook outputs are compared exactly, so tests and committed outputs use the CPU.
 NB_ENV := HELPERS_DEVICE=cpu MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONHASHSEED=0
 
-.PHONY: setup lab test notebooks zoo bench release lint clean
+.PHONY: setup lab test notebooks zoo bench release wheel lint clean
 
 setup: $(STAMP)
 
@@ -45,8 +46,11 @@ bench: setup
 release: setup
 	$(PY) -m helpers.release --out release
 
+wheel: setup
+	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation --no-index -w dist .
+
 lint: setup
 	$(PY) -m ruff check helpers tests benchmarks
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from helpers import _assets
 from helpers._checks import check_choice, check_int
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = _assets.DATA_ROOT  # helpers/assets/data, or $HELPERS_DATA_DIR (see helpers/_assets.py)
 
 FASHION_CLASSES: tuple[str, ...] = (
     "T-shirt/top",
@@ -36,15 +37,12 @@ _FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
-_RESTORE = (
-    "restore it with `git checkout -- data/fashion-mnist` (the files are part of the repository)"
-)
 
 
 def _expected_sums(folder: Path) -> dict[str, str]:
     sums_file = folder / "SHA256SUMS"
     if not sums_file.is_file():
-        raise FileNotFoundError(f"{sums_file} is missing; {_RESTORE}")
+        raise FileNotFoundError(f"{sums_file} is missing; {_assets.restore_hint(folder)}")
     sums = {}
     for line in sums_file.read_text().splitlines():
         if line.strip():
@@ -56,13 +54,15 @@ def _expected_sums(folder: Path) -> dict[str, str]:
 def _read_idx(path: Path, expected_sha256: str) -> np.ndarray:
     """Read one gzipped IDX file after checking its SHA-256."""
     if not path.is_file():
-        raise FileNotFoundError(f"Fashion-MNIST file {path.name} is missing from {path.parent}; {_RESTORE}")
+        raise FileNotFoundError(
+            f"Fashion-MNIST file {path.name} is missing from {path.parent}; {_assets.restore_hint(path)}"
+        )
     raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
     if digest != expected_sha256:
         raise ValueError(
             f"Fashion-MNIST file {path.name} is corrupted: SHA-256 {digest[:12]}… does not match "
-            f"{expected_sha256[:12]}… in SHA256SUMS; {_RESTORE}"
+            f"{expected_sha256[:12]}… in SHA256SUMS; {_assets.restore_hint(path)}"
         )
     data = gzip.decompress(raw)
     ndim = data[3]
@@ -77,7 +77,7 @@ def _load_uint8(split: str, folder: str) -> tuple[torch.Tensor, torch.Tensor]:
     image_file, label_file = _FILES[split]
     for name in (image_file, label_file):
         if name not in sums:
-            raise ValueError(f"{path / 'SHA256SUMS'} has no entry for {name}; {_RESTORE}")
+            raise ValueError(f"{path / 'SHA256SUMS'} has no entry for {name}; {_assets.restore_hint(path)}")
     images = _read_idx(path / image_file, sums[image_file])
     labels = _read_idx(path / label_file, sums[label_file])
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
@@ -86,16 +86,18 @@ def _load_uint8(split: str, folder: str) -> tuple[torch.Tensor, torch.Tensor]:
 def fashion_mnist(
     split: str = "train", *, root: str | Path | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Fashion-MNIST (Xiao, Rasul & Vollgraf 2017) from the official IDX files in ``data/``.
+    """Fashion-MNIST (Xiao, Rasul & Vollgraf 2017) from the official IDX files shipped with the package.
 
     Returns ``(images, labels)``: float32 ``N×1×28×28`` in [0, 1] and int64 ``N``, with N = 60 000
     for ``split="train"`` and 10 000 for ``"test"``. Every file's SHA-256 is checked against
     ``SHA256SUMS`` on first load; the decoded bytes are then kept in memory, and each call returns
-    fresh tensors that the caller may modify.
+    fresh tensors that the caller may modify. The files are read from ``root`` if given (a folder holding
+    them and their ``SHA256SUMS``), else from ``$HELPERS_DATA_DIR/fashion-mnist`` if that variable is set,
+    else from the package (``helpers/assets/data/fashion-mnist``).
     """
     check_choice(split, "split", tuple(_FILES))
-    folder = Path(root) if root is not None else DATA_DIR / "fashion-mnist"
-    images, labels = _load_uint8(split, str(folder.resolve()))
+    folder = _assets.check_folder(root, "root") if root is not None else _assets.data_dir("fashion-mnist")
+    images, labels = _load_uint8(split, str(folder))
     return images.unsqueeze(1).float().div_(255.0), labels.clone()
 
 

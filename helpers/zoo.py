@@ -5,7 +5,8 @@
     python -m helpers.zoo evaluate [--write]   # measure every model; --write updates MODELS.md
 
 Checkpoints are plain state dicts loaded with ``torch.load(..., weights_only=True)``; their
-SHA-256 sums live in ``models/SHA256SUMS`` and a mismatch refuses the file.
+SHA-256 sums live in ``SHA256SUMS`` beside them (``helpers/assets/models/``, or ``$HELPERS_MODELS_DIR``:
+see ``helpers/_assets.py``) and a mismatch refuses the file.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from helpers import _assets
 from helpers import models as _models
 from helpers.data import fashion_mnist, shapes_split
 from helpers.runtime import device as default_device
 from helpers.runtime import seed_everything
 from helpers.training import accuracy, train
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODELS_DIR = _assets.models_dir()  # helpers/assets/models, or $HELPERS_MODELS_DIR
 
 
 @dataclass(frozen=True)
@@ -141,12 +143,12 @@ def checkpoint_path(name: str) -> Path:
 def load(name: str, device: str | torch.device | None = None) -> nn.Module:
     """The pretrained zoo model ``name`` in eval mode, on ``device`` (default: ``runtime.device()``).
 
-    The checkpoint's SHA-256 must match ``models/SHA256SUMS``; a tampered or truncated file is
+    The checkpoint's SHA-256 must match the zoo's ``SHA256SUMS``; a tampered or truncated file is
     refused. Each call returns a fresh model that the caller may change freely.
     """
     recipe = _recipe(name)
     path = checkpoint_path(name)
-    restore = f"restore it with `git checkout -- models/` or rebuild it with `python -m helpers.zoo train {name}`"
+    restore = f"{_assets.restore_hint(path)}; or rebuild it with `python -m helpers.zoo train {name}`"
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} for zoo model {name!r} is missing; {restore}")
     raw = path.read_bytes()
@@ -157,7 +159,7 @@ def load(name: str, device: str | torch.device | None = None) -> nn.Module:
     if digest != expected:
         raise ValueError(
             f"checkpoint {path.name} is corrupted or was modified: SHA-256 {digest[:12]}… does not "
-            f"match {expected[:12]}… in models/SHA256SUMS; {restore}"
+            f"match {expected[:12]}… in {_sums_file()}; {restore}"
         )
     state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
     model = recipe.build()
@@ -318,7 +320,7 @@ def _notes(recipe: Recipe, metrics: dict[str, float]) -> str:
 
 
 def model_card() -> str:
-    """The zoo's model card (the text of ``models/MODELS.md``)."""
+    """The zoo's model card (the text of ``MODELS.md`` beside the checkpoints)."""
     info = _read_info()
     lines = [
         "# Model zoo",

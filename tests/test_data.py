@@ -52,7 +52,7 @@ def test_corrupted_file_is_named(data_copy):
     raw = bytearray(target.read_bytes())
     raw[100] ^= 0xFF
     target.write_bytes(bytes(raw))
-    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte\.gz is corrupted.*git checkout"):
+    with pytest.raises(ValueError, match=r"t10k-labels-idx1-ubyte\.gz is corrupted.*put the file back"):
         fashion_mnist("test", root=data_copy)
 
 
@@ -60,6 +60,26 @@ def test_missing_file_is_named(data_copy):
     (data_copy / "t10k-images-idx3-ubyte.gz").unlink()
     with pytest.raises(FileNotFoundError, match=r"t10k-images-idx3-ubyte\.gz is missing"):
         fashion_mnist("test", root=data_copy)
+
+
+def test_a_damaged_file_in_the_checkout_is_restored_with_git():
+    from helpers import _assets
+
+    hint = _assets.restore_hint(DATA_DIR / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz")
+    path = "helpers/assets/data/fashion-mnist/t10k-labels-idx1-ubyte.gz"
+    assert hint.startswith(f"restore it with `git checkout -- {path}`")
+
+
+@pytest.mark.parametrize("make_root, error, message", [
+    (lambda tmp: tmp / "nowhere", FileNotFoundError, "root names .*nowhere, which does not exist"),
+    (lambda tmp: tmp / "file.txt", NotADirectoryError, "root names .*file.txt, which is a file, not a"),
+    (lambda tmp: tmp, FileNotFoundError, "root names .*, which has no SHA256SUMS file"),
+    (lambda tmp: 3, TypeError, "root must be a path"),
+])
+def test_bad_root_is_named(tmp_path, make_root, error, message):
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(error, match=message):
+        fashion_mnist("test", root=make_root(tmp_path))
 
 
 def test_shapes_contract():
