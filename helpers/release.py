@@ -23,13 +23,14 @@ naming the notebook and the cell; running it twice gives byte-identical files.
 from __future__ import annotations
 
 import argparse
-import copy
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+
+from helpers import marking
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -102,7 +103,7 @@ def split_cell(source: str, cell_type: str, where: str) -> tuple[str, list[Block
 def student_version(nb: nbformat.NotebookNode, name: str) -> tuple[nbformat.NotebookNode, list[int]]:
     """The student notebook made from solution notebook ``nb`` (left untouched) and the indices of the
     cells whose source changed."""
-    student = copy.deepcopy(nb)
+    student = marking.annotate(nb, name)
     changed: list[int] = []
     for index, cell in enumerate(student.cells):
         source, blocks = split_cell(cell.source, cell.cell_type, f"{name}, cell {index}")
@@ -111,6 +112,7 @@ def student_version(nb: nbformat.NotebookNode, name: str) -> tuple[nbformat.Note
             changed.append(index)
         if cell.cell_type == "code" and (blocks or GRADING_CALL.search(cell.source)):
             cell.outputs, cell.execution_count = [], None
+    marking.lock_for_students(student)
     return student, changed
 
 
@@ -166,7 +168,7 @@ def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: 
         raise ReleaseError(f"no notebooks found in {notebooks}")
     made = {}
     for path in sources:
-        solution = nbformat.read(path, as_version=4)
+        solution = marking.annotate(nbformat.read(path, as_version=4), path.name)
         made[path.name] = (solution, *student_version(solution, path.name))
 
     for kind in ("student", "solution"):
