@@ -25,6 +25,7 @@ import copy
 import hashlib
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import nbformat
@@ -51,10 +52,10 @@ class MarkingError(ValueError):
     """A graded cell has no points in ``POINTS``; the message names the notebook, the cell and the key."""
 
 
-def _points(key: str, where: str) -> int:
-    if key not in POINTS:
+def _points(table: Mapping[str, int], key: str, where: str) -> int:
+    if key not in table:
         raise MarkingError(f"{where}: no points for {key!r} — add it to POINTS in helpers/marking.py")
-    return POINTS[key]
+    return table[key]
 
 
 def _meta(grade_id: str, *, solution: bool = False, grade: bool = False, locked: bool = False,
@@ -67,15 +68,17 @@ def _meta(grade_id: str, *, solution: bool = False, grade: bool = False, locked:
 
 
 def _checks(source: str) -> list[str]:
-    return CHECK.findall(source) + (["judge"] if JUDGE.search(source) else [])
+    """The names a test cell checks, each once (a hidden test repeats the visible check's name)."""
+    return list(dict.fromkeys(CHECK.findall(source) + (["judge"] if JUDGE.search(source) else [])))
 
 
 def _plural(points: int) -> str:
     return f"{points} point{'s' if points != 1 else ''}"
 
 
-def roles(nb: nbformat.NotebookNode, name: str) -> list[dict | None]:
-    """The nbgrader metadata each cell of ``nb`` should carry (None: none), read off the cells."""
+def roles(nb: nbformat.NotebookNode, name: str, points: Mapping[str, int] = POINTS) -> list[dict | None]:
+    """The nbgrader metadata each cell of ``nb`` (the notebook file ``name``) should carry (None: none), read off
+    the cells, with the points of ``points``."""
     homework = name.startswith("hw")
     stem = Path(name).stem
     found: list[dict | None] = [None] * len(nb.cells)
@@ -88,11 +91,11 @@ def roles(nb: nbformat.NotebookNode, name: str) -> list[dict | None]:
         elif cell.cell_type == "markdown" and BEGIN_SOLUTION in cell.source:
             answers += 1
             key = f"answer_{answers}"
-            found[index] = _meta(key, solution=True, grade=True, points=_points(f"{stem}/{key}", where))
+            found[index] = _meta(key, solution=True, grade=True, points=_points(points, f"{stem}/{key}", where))
         elif cell.cell_type == "code" and pending and _checks(cell.source):
             names = _checks(cell.source)
-            points = sum(_points(check, where) for check in names)
-            found[index] = _meta(f"check_{names[0]}", grade=True, locked=True, points=points)
+            worth = sum(_points(points, check, where) for check in names)
+            found[index] = _meta(f"check_{names[0]}", grade=True, locked=True, points=worth)
             for number, solution in enumerate(pending, start=1):
                 suffix = f"_{number}" if len(pending) > 1 else ""
                 found[solution] = _meta(f"code_{names[0]}{suffix}", solution=True)
@@ -126,10 +129,10 @@ def total_line(found: list[dict | None], cells: list) -> str | None:
     return f"**Points:** {auto + manual} in all — {auto} checked automatically, {manual} graded by your instructor."
 
 
-def annotate(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
+def annotate(nb: nbformat.NotebookNode, name: str, points: Mapping[str, int] = POINTS) -> nbformat.NotebookNode:
     """A copy of ``nb`` with each cell's nbgrader metadata, the test cells' points lines and the total line."""
     nb = copy.deepcopy(nb)
-    found = roles(nb, name)
+    found = roles(nb, name, points)
     for cell, meta in zip(nb.cells, found):
         if meta is None:
             cell.metadata.pop("nbgrader", None)
