@@ -314,7 +314,8 @@ def check(exercise_id: str, answer: Any, *, hidden: bool = False) -> None:
         ):
             problem = "your function modified its input tensor in place"
         if problem is not None:
-            raise ExerciseFailed(f"{exercise_id}, {'hidden ' if hidden else ''}test {number} of {len(cases)}: {problem}")
+            kind = "hidden test" if hidden else "test"
+            raise ExerciseFailed(f"{exercise_id}, {kind} {number} of {len(cases)}: {problem}")
     if not hidden:
         print(f"✔ {exercise_id}: {exercise.title} — correct on all {len(cases)} tests")
 
@@ -389,7 +390,8 @@ def judge(x_adv: Any, *, seed: int = 0, show: bool = True) -> Judgement:
     return verdict
 
 
-__all__ = ["check", "judge", "ExerciseFailed", "SubmissionRejected", "Judgement", "EXERCISES", "QUESTIONS"]
+__all__ = ["check", "judge", "judge_points", "ExerciseFailed", "SubmissionRejected", "Judgement", "EXERCISES",
+           "QUESTIONS", "HIDDEN_CASES"]
 
 
 def judge_points(report: Judgement) -> float:

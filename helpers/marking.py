@@ -1,11 +1,11 @@
 """What each exercise is worth, and the nbgrader cell metadata that says so (``python -m helpers.marking``).
 
     python -m helpers.marking notebooks/*.ipynb           # write the metadata and points lines in place
-    python -m helpers.marking --check notebooks/*.ipynb   # exit 1 if a notebook differs from what it would write
+    python -m helpers.marking --check notebooks/*.ipynb   # exit 1 if a notebook differs from that
 
 The points live in one table, ``POINTS``; everything else is read off the cells, in order:
 
-- a code cell with ``### BEGIN SOLUTION`` is a **solution** cell (``solution: true``), which the student edits;
+- a code cell with ``### BEGIN SOLUTION`` is a **solution** cell (``solution: true``): the student's to edit;
 - the next code cell calling ``grading.check("name", …)`` or ``grading.judge(…)`` is its **test** cell
   (``grade: true``, locked), worth the sum of its checks' points; its first line tells the student so;
 - a Markdown cell with ``### BEGIN SOLUTION`` is a **written answer**, graded by the instructor
@@ -13,9 +13,10 @@ The points live in one table, ``POINTS``; everything else is read off the cells,
 - in a homework notebook (``hw*.ipynb``) every other cell is **read-only** (``locked: true``): nbgrader
   restores it before grading. In a lecture notebook the student may change every other cell.
 
-The notebook's first Markdown cell ends with a line giving the total. Grade ids are stable: ``check_<name>`` and
-``code_<name>`` after the first check of the test cell, ``answer_<k>``, ``given_<cell id>``. Running it again
-changes nothing; only cell metadata and the tool's own points lines are ever written.
+The notebook's first Markdown cell ends with a line giving the total. Grade ids are stable:
+``check_<name>`` and ``code_<name>`` after the first check of the test cell, ``answer_<k>``,
+``given_<cell id>``. Running it again changes nothing; only cell metadata and the tool's own points lines
+are ever written.
 """
 
 from __future__ import annotations
@@ -38,11 +39,13 @@ SCHEMA_VERSION = 3  # nbgrader's cell-metadata schema
 
 POINTS: dict[str, int] = {
     # function exercises of the lecture notebooks (grading.EXERCISES)
-    "saliency": 1, "smoothgrad": 1, "lrp_epsilon_step": 1, "grad_cam": 1, "pointing_game": 1, "fgsm": 1, "ifgsm": 1,
+    "saliency": 1, "smoothgrad": 1, "lrp_epsilon_step": 1, "grad_cam": 1, "pointing_game": 1,
+    "fgsm": 1, "ifgsm": 1,
     # homework 5's questions (grading.QUESTIONS) and written answer
-    "hw5_explanations": 2, "hw5_deletion": 1, "hw5_most_faithful": 1, "hw5_pointing": 1, "hw5_worst_pointer": 1,
+    "hw5_explanations": 2, "hw5_deletion": 1, "hw5_most_faithful": 1,
+    "hw5_pointing": 1, "hw5_worst_pointer": 1,
     "hw5_explain/answer_1": 2,
-    # homework 6: the submission (grading.judge; a third of the points per baseline beaten) and the written answer
+    # homework 6: the submission (grading.judge; a third per baseline beaten) and the written answer
     "judge": 6,
     "hw6_attack/answer_1": 2,
 }
@@ -72,13 +75,17 @@ def _checks(source: str) -> list[str]:
     return list(dict.fromkeys(CHECK.findall(source) + (["judge"] if JUDGE.search(source) else [])))
 
 
+def _cell_id(cell: nbformat.NotebookNode, index: int) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]", "_", cell.get("id") or str(index))
+
+
 def _plural(points: int) -> str:
     return f"{points} point{'s' if points != 1 else ''}"
 
 
 def roles(nb: nbformat.NotebookNode, name: str, points: Mapping[str, int] = POINTS) -> list[dict | None]:
-    """The nbgrader metadata each cell of ``nb`` (the notebook file ``name``) should carry (None: none), read off
-    the cells, with the points of ``points``."""
+    """The nbgrader metadata each cell of ``nb`` (the notebook file ``name``) should carry (None: none), read
+    off the cells, with the points of ``points``."""
     homework = name.startswith("hw")
     stem = Path(name).stem
     found: list[dict | None] = [None] * len(nb.cells)
@@ -91,7 +98,8 @@ def roles(nb: nbformat.NotebookNode, name: str, points: Mapping[str, int] = POIN
         elif cell.cell_type == "markdown" and BEGIN_SOLUTION in cell.source:
             answers += 1
             key = f"answer_{answers}"
-            found[index] = _meta(key, solution=True, grade=True, points=_points(points, f"{stem}/{key}", where))
+            worth = _points(points, f"{stem}/{key}", where)
+            found[index] = _meta(key, solution=True, grade=True, points=worth)
         elif cell.cell_type == "code" and pending and _checks(cell.source):
             names = _checks(cell.source)
             worth = sum(_points(points, check, where) for check in names)
@@ -101,10 +109,9 @@ def roles(nb: nbformat.NotebookNode, name: str, points: Mapping[str, int] = POIN
                 found[solution] = _meta(f"code_{names[0]}{suffix}", solution=True)
             pending = []
         elif homework:
-            found[index] = _meta("given_" + re.sub(r"[^A-Za-z0-9_-]", "_", cell.get("id") or str(index)), locked=True)
+            found[index] = _meta(f"given_{_cell_id(cell, index)}", locked=True)
     for solution in pending:  # a solution without a test cell: still the student's to write
-        found[solution] = _meta("code_" + re.sub(r"[^A-Za-z0-9_-]", "_", nb.cells[solution].get("id") or str(solution)),
-                                solution=True)
+        found[solution] = _meta(f"code_{_cell_id(nb.cells[solution], solution)}", solution=True)
     return found
 
 
@@ -126,11 +133,13 @@ def total_line(found: list[dict | None], cells: list) -> str | None:
         return f"**Points:** {auto}, checked automatically when graded."
     if not auto:
         return f"**Points:** {manual}, graded by your instructor."
-    return f"**Points:** {auto + manual} in all — {auto} checked automatically, {manual} graded by your instructor."
+    return (f"**Points:** {auto + manual} in all — {auto} checked automatically, "
+            f"{manual} graded by your instructor.")
 
 
-def annotate(nb: nbformat.NotebookNode, name: str, points: Mapping[str, int] = POINTS) -> nbformat.NotebookNode:
-    """A copy of ``nb`` with each cell's nbgrader metadata, the test cells' points lines and the total line."""
+def annotate(nb: nbformat.NotebookNode, name: str,
+             points: Mapping[str, int] = POINTS) -> nbformat.NotebookNode:
+    """A copy of ``nb`` with each cell's nbgrader metadata, the test cells' points lines and the total."""
     nb = copy.deepcopy(nb)
     found = roles(nb, name, points)
     for cell, meta in zip(nb.cells, found):
@@ -179,7 +188,7 @@ def lock_for_students(nb: nbformat.NotebookNode) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.marking", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", help="notebooks to annotate in place")
-    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a notebook would change")
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if one would change")
     args = parser.parse_args(argv)
     stale = []
     for name in args.notebooks:

@@ -15,7 +15,10 @@ release writes to ``DIR``:
   reproduces with nbval (``--execute`` runs it again instead);
 - ``student/NAME.html`` and ``solution/NAME.html`` — nbconvert's HTML rendering of both.
 
-The markers are nbgrader's, so an instructor may use nbgrader on ``notebooks/`` instead. The release
+Both versions carry the nbgrader cell metadata of ``helpers.marking`` (points, solution, test and read-only
+cells), and the student version what ``nbgrader generate_assignment`` adds to it (locks and checksums), so
+that it is the notebook nbgrader would hand out — except for the outputs of untouched cells, which nbgrader
+clears — and a student's copy can be autograded with nbgrader. The release
 never writes into ``notebooks/``; a marker without its partner, or one inside another block, is an error
 naming the notebook and the cell; running it twice gives byte-identical files.
 """
