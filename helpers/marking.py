@@ -150,7 +150,8 @@ def annotate(nb: nbformat.NotebookNode, name: str,
         if cell.cell_type == "code" and meta["grade"]:
             cell.source = _with_points_line(cell.source, meta["points"])
     total = total_line(found, nb.cells)
-    first = next((cell for cell in nb.cells if cell.cell_type == "markdown"), None)
+    first = next((cell for cell, meta in zip(nb.cells, found)
+                  if cell.cell_type == "markdown" and not (meta and meta["solution"])), None)
     if first is not None:
         body = TOTAL_LINE.sub("", first.source)
         first.source = body + (f"\n\n{total}" if total else "")

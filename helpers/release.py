@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,10 +104,11 @@ def split_cell(source: str, cell_type: str, where: str) -> tuple[str, list[Block
     return "\n".join(out), blocks
 
 
-def student_version(nb: nbformat.NotebookNode, name: str) -> tuple[nbformat.NotebookNode, list[int]]:
+def student_version(nb: nbformat.NotebookNode, name: str,
+                    points: Mapping[str, int] = marking.POINTS) -> tuple[nbformat.NotebookNode, list[int]]:
     """The student notebook made from solution notebook ``nb`` (left untouched) and the indices of the
-    cells whose source changed."""
-    student = marking.annotate(nb, name)
+    cells whose source changed; ``points``: what each exercise is worth (``helpers.marking``)."""
+    student = marking.annotate(nb, name, points)
     changed: list[int] = []
     for index, cell in enumerate(student.cells):
         source, blocks = split_cell(cell.source, cell.cell_type, f"{name}, cell {index}")
@@ -158,7 +160,7 @@ def _check_out(out: Path, notebooks: Path) -> Path:
 
 
 def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: bool = False,
-            html: bool = True) -> dict[str, list[int]]:
+            html: bool = True, points: Mapping[str, int] = marking.POINTS) -> dict[str, list[int]]:
     """Write the student and solution versions (and their HTML) of every notebook in ``notebooks`` to
     ``out``; return, per notebook, the indices of the cells changed for students.
 
@@ -171,8 +173,8 @@ def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: 
         raise ReleaseError(f"no notebooks found in {notebooks}")
     made = {}
     for path in sources:
-        solution = marking.annotate(nbformat.read(path, as_version=4), path.name)
-        made[path.name] = (solution, *student_version(solution, path.name))
+        solution = marking.annotate(nbformat.read(path, as_version=4), path.name, points)
+        made[path.name] = (solution, *student_version(solution, path.name, points))
 
     for kind in ("student", "solution"):
         folder = out / kind
@@ -204,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         changed = release(args.out, notebooks=args.notebooks, execute=args.execute, html=args.html)
-    except ReleaseError as error:
+    except (ReleaseError, marking.MarkingError) as error:
         print(f"release: {error}", file=sys.stderr)
         return 1
     for name, cells in changed.items():

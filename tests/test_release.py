@@ -159,7 +159,7 @@ def test_markdown_answers_and_hidden_tests(tmp_path):
            nbformat.v4.new_markdown_cell("Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION"),
            nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
            nbformat.v4.new_code_cell("assert f(1) == 2\n### BEGIN HIDDEN TESTS\nassert f(3) == 6\n### END HIDDEN TESTS"))
-    rel.release(tmp_path / "out", notebooks=src, html=False)
+    rel.release(tmp_path / "out", notebooks=src, html=False, points={"a/answer_1": 1})
     student = nbformat.read(tmp_path / "out" / "student" / "a.ipynb", as_version=4)
     assert [c.source for c in student.cells] == [
         "Why?\nYOUR ANSWER HERE",
@@ -185,6 +185,14 @@ def test_malformed_markers_are_reported_by_notebook_and_cell(tmp_path, source, m
         rel.release(tmp_path / "out", notebooks=src)
     assert not (tmp_path / "out").exists(), "nothing is written when a notebook is malformed"
     assert rel.main(["--out", str(tmp_path / "out"), "--notebooks", str(src)]) == 1
+
+
+def test_a_graded_cell_without_points_is_refused(tmp_path, capsys):
+    src = tmp_path / "src"
+    _write(src, "a.ipynb", nbformat.v4.new_markdown_cell("### BEGIN SOLUTION\nBecause.\n### END SOLUTION"))
+    assert rel.main(["--out", str(tmp_path / "out"), "--notebooks", str(src)]) == 1
+    assert "a.ipynb, cell 0: no points for 'a/answer_1'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_refuses_to_write_inside_the_notebooks_folder(tmp_path, capsys):
