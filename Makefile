@@ -1,7 +1,7 @@
 # Explaining and attacking neural networks, in PyTorch.
 #   make lab        set up .venv (first time only) and open the course in JupyterLab
 #   make test       set up .venv, then run the unit tests and nbval over every notebook
-#   make notebooks  re-execute every notebook in place, saving its outputs
+#   make notebooks  annotate every notebook for nbgrader (helpers.marking), re-execute it in place, save its outputs
 #   make zoo        retrain every zoo model from its recipe and re-measure MODELS.md
 #   make bench      time the library against Captum, Zennit and torchattacks (benchmarks/RESULTS.md)
 #   make release    write the student notebooks, the executed solutions and their HTML to release/
@@ -34,6 +34,7 @@ test: setup
 		--nbval-sanitize-with notebooks/sanitize.cfg
 
 notebooks: setup
+	$(PY) -m helpers.marking notebooks/*.ipynb
 	$(NB_ENV) $(PY) -m helpers._notebooks notebooks/*.ipynb
 
 zoo: setup

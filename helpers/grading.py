@@ -129,6 +129,51 @@ EXERCISES: dict[str, Exercise] = {
 }
 
 
+def _hidden_attack_cases(eps: float, **options) -> Callable[[], list[tuple[tuple, dict]]]:
+    def cases() -> list[tuple[tuple, dict]]:
+        return [((_small_cnn(7), _images(5, 11), torch.tensor([5, 4, 3, 2, 1])), {"eps": eps, **options}),
+                ((_small_cnn(8), _images(2, 12), torch.tensor([0, 0])), {"eps": eps / 4, **options})]
+    return cases
+
+
+def _hidden_lrp_step_cases() -> list[tuple[tuple, dict]]:
+    g = torch.Generator().manual_seed(7)
+    return [((torch.rand(n, j, generator=g), torch.randn(k, j, generator=g), torch.randn(k, generator=g),
+              torch.rand(n, k, generator=g)), {"epsilon": eps}) for n, j, k, eps in ((3, 6, 4, 0.1), (1, 3, 5, 2.0))]
+
+
+def _hidden_cam_cases() -> list[tuple[tuple, dict]]:
+    g = torch.Generator().manual_seed(7)
+    return [((torch.rand(3, 2, 5, 7, generator=g), torch.randn(3, 2, 5, 7, generator=g)), {}),
+            ((torch.rand(1, 8, 3, 3, generator=g), torch.randn(1, 8, 3, 3, generator=g)), {})]
+
+
+def _hidden_pointing_cases() -> list[tuple[tuple, dict]]:
+    g = torch.Generator().manual_seed(7)
+    masks = torch.zeros(5, 1, 6, 9, dtype=torch.bool)
+    masks[:, :, 3:, 5:] = True
+    maps = torch.rand(5, 2, 6, 9, generator=g)
+    maps[:2, 1, 4, 6] = 3.0  # two of five images point inside
+    return [((maps, masks), {})]
+
+
+# The hidden tests of the function exercises (``check(..., hidden=True)``): other models, images, targets, ε and
+# shapes than the visible tests, so that an answer fitted to those fails. nbgrader keeps them from the students.
+HIDDEN_CASES: dict[str, Callable[[], list[tuple[tuple, dict]]]] = {
+    "saliency": lambda: [((_small_cnn(7), _images(5, 11), torch.tensor([5, 4, 3, 2, 1])), {}),
+                         ((_small_cnn(8), _images(1, 12), 3), {})],
+    "smoothgrad": lambda: [((_small_cnn(7), _images(2, 11), torch.tensor([0, 5])),
+                            {"n": 5, "noise_level": 0.3, "generator": torch.Generator().manual_seed(7)}),
+                           ((_small_cnn(8), _images(3, 12), 4),
+                            {"n": 2, "noise_level": 0.05, "generator": torch.Generator().manual_seed(8)})],
+    "lrp_epsilon_step": _hidden_lrp_step_cases,
+    "grad_cam": _hidden_cam_cases,
+    "pointing_game": _hidden_pointing_cases,
+    "fgsm": _hidden_attack_cases(0.2),
+    "ifgsm": _hidden_attack_cases(0.05, alpha=0.02, steps=3),
+}
+
+
 @dataclass(frozen=True)
 class Question:
     """A homework question: the answer is a value (a name, a number, a dict of numbers or maps), compared
@@ -238,11 +283,14 @@ def _check_question(question_id: str, answer: Any) -> None:
     print(f"✔ {question_id}: {question.title} — correct")
 
 
-def check(exercise_id: str, answer: Any) -> None:
+def check(exercise_id: str, answer: Any, *, hidden: bool = False) -> None:
     """Check ``answer`` to exercise ``exercise_id``; print ✔ on success, raise ``ExerciseFailed`` otherwise.
 
     For a function exercise (``EXERCISES``) ``answer`` is the student's function; for a homework
-    question (``QUESTIONS``) it is the value asked for."""
+    question (``QUESTIONS``) it is the value asked for. With ``hidden`` a function exercise runs its hidden
+    tests (``HIDDEN_CASES``) instead, and prints nothing when they pass."""
+    if hidden and exercise_id not in HIDDEN_CASES:
+        raise ValueError(f"hidden: exercise {exercise_id!r} has no hidden tests; those with: {', '.join(HIDDEN_CASES)}")
     if exercise_id in QUESTIONS:
         return _check_question(exercise_id, answer)
     if exercise_id not in EXERCISES:
@@ -250,7 +298,7 @@ def check(exercise_id: str, answer: Any) -> None:
     exercise = EXERCISES[exercise_id]
     if not callable(answer):
         raise ExerciseFailed(f"{exercise_id}: pass your function itself, not {type(answer).__name__}")
-    cases = exercise.cases()
+    cases = HIDDEN_CASES[exercise_id]() if hidden else exercise.cases()
     for number, (args, kwargs) in enumerate(cases, start=1):
         expected = exercise.reference(*map(_clone, args), **{k: _clone(v) for k, v in kwargs.items()})
         inputs = tuple(map(_clone, args))
@@ -266,8 +314,10 @@ def check(exercise_id: str, answer: Any) -> None:
         ):
             problem = "your function modified its input tensor in place"
         if problem is not None:
-            raise ExerciseFailed(f"{exercise_id}, test {number} of {len(cases)}: {problem}")
-    print(f"✔ {exercise_id}: {exercise.title} — correct on all {len(cases)} tests")
+            kind = "hidden test" if hidden else "test"
+            raise ExerciseFailed(f"{exercise_id}, {kind} {number} of {len(cases)}: {problem}")
+    if not hidden:
+        print(f"✔ {exercise_id}: {exercise.title} — correct on all {len(cases)} tests")
 
 
 class SubmissionRejected(ValueError):
@@ -340,4 +390,13 @@ def judge(x_adv: Any, *, seed: int = 0, show: bool = True) -> Judgement:
     return verdict
 
 
-__all__ = ["check", "judge", "ExerciseFailed", "SubmissionRejected", "Judgement", "EXERCISES", "QUESTIONS"]
+__all__ = ["check", "judge", "judge_points", "ExerciseFailed", "SubmissionRejected", "Judgement", "EXERCISES",
+           "QUESTIONS", "HIDDEN_CASES"]
+
+
+def judge_points(report: Judgement) -> float:
+    """Homework 6's automatic points (nbgrader's partial credit, the last value of the hidden test cell):
+    ``marking.POINTS["judge"]`` times the share of the baselines the submission beats."""
+    from helpers.marking import POINTS
+
+    return POINTS["judge"] * len(report.beaten) / len(report.baselines)

@@ -15,7 +15,10 @@ release writes to ``DIR``:
   reproduces with nbval (``--execute`` runs it again instead);
 - ``student/NAME.html`` and ``solution/NAME.html`` — nbconvert's HTML rendering of both.
 
-The markers are nbgrader's, so an instructor may use nbgrader on ``notebooks/`` instead. The release
+Both versions carry the nbgrader cell metadata of ``helpers.marking`` (points, solution, test and read-only
+cells), and the student version what ``nbgrader generate_assignment`` adds to it (locks and checksums), so
+that it is the notebook nbgrader would hand out — except for the outputs of untouched cells, which nbgrader
+clears — and a student's copy can be autograded with nbgrader. The release
 never writes into ``notebooks/``; a marker without its partner, or one inside another block, is an error
 naming the notebook and the cell; running it twice gives byte-identical files.
 """
@@ -23,13 +26,15 @@ naming the notebook and the cell; running it twice gives byte-identical files.
 from __future__ import annotations
 
 import argparse
-import copy
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+
+from helpers import marking
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -99,10 +104,11 @@ def split_cell(source: str, cell_type: str, where: str) -> tuple[str, list[Block
     return "\n".join(out), blocks
 
 
-def student_version(nb: nbformat.NotebookNode, name: str) -> tuple[nbformat.NotebookNode, list[int]]:
+def student_version(nb: nbformat.NotebookNode, name: str,
+                    points: Mapping[str, int] = marking.POINTS) -> tuple[nbformat.NotebookNode, list[int]]:
     """The student notebook made from solution notebook ``nb`` (left untouched) and the indices of the
-    cells whose source changed."""
-    student = copy.deepcopy(nb)
+    cells whose source changed; ``points``: what each exercise is worth (``helpers.marking``)."""
+    student = marking.annotate(nb, name, points)
     changed: list[int] = []
     for index, cell in enumerate(student.cells):
         source, blocks = split_cell(cell.source, cell.cell_type, f"{name}, cell {index}")
@@ -111,6 +117,7 @@ def student_version(nb: nbformat.NotebookNode, name: str) -> tuple[nbformat.Note
             changed.append(index)
         if cell.cell_type == "code" and (blocks or GRADING_CALL.search(cell.source)):
             cell.outputs, cell.execution_count = [], None
+    marking.lock_for_students(student)
     return student, changed
 
 
@@ -153,7 +160,7 @@ def _check_out(out: Path, notebooks: Path) -> Path:
 
 
 def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: bool = False,
-            html: bool = True) -> dict[str, list[int]]:
+            html: bool = True, points: Mapping[str, int] = marking.POINTS) -> dict[str, list[int]]:
     """Write the student and solution versions (and their HTML) of every notebook in ``notebooks`` to
     ``out``; return, per notebook, the indices of the cells changed for students.
 
@@ -166,8 +173,8 @@ def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: 
         raise ReleaseError(f"no notebooks found in {notebooks}")
     made = {}
     for path in sources:
-        solution = nbformat.read(path, as_version=4)
-        made[path.name] = (solution, *student_version(solution, path.name))
+        solution = marking.annotate(nbformat.read(path, as_version=4), path.name, points)
+        made[path.name] = (solution, *student_version(solution, path.name, points))
 
     for kind in ("student", "solution"):
         folder = out / kind
@@ -199,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         changed = release(args.out, notebooks=args.notebooks, execute=args.execute, html=args.html)
-    except ReleaseError as error:
+    except (ReleaseError, marking.MarkingError) as error:
         print(f"release: {error}", file=sys.stderr)
         return 1
     for name, cells in changed.items():

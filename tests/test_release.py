@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import nbformat
@@ -75,18 +76,28 @@ def test_no_solution_line_survives_and_no_marker_is_left(released):
                 assert stub in after.source
 
 
+def _without_locks(cell: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``cell`` less what nbgrader's generate_assignment adds to a student version (locks, checksums)."""
+    cell = copy.deepcopy(cell)
+    for key in ("deletable", "editable"):
+        cell.metadata.pop(key, None)
+    for key in ("checksum", "cell_type"):
+        cell.metadata.get("nbgrader", {}).pop(key, None)
+    return cell
+
+
 def test_changed_and_grading_cells_lose_their_outputs_and_the_rest_is_kept(released):
     out, changed = released
     for source in SOURCES:
         solution, student = _pair(out, source)
         for index, (before, after) in enumerate(zip(solution.cells, student.cells)):
             if before.cell_type != "code":
-                assert index in changed[source.name] or after == before
+                assert index in changed[source.name] or _without_locks(after) == before
                 continue
             if index in changed[source.name] or rel.GRADING_CALL.search(before.source):
                 assert after.outputs == [] and after.execution_count is None
             else:
-                assert after == before, f"{source.name}, cell {index} changed although it has no exercise"
+                assert _without_locks(after) == before, f"{source.name}, cell {index} changed although it has no exercise"
 
 
 def test_solutions_are_the_committed_notebooks_whose_checks_pass(released):
@@ -100,9 +111,10 @@ def test_solutions_are_the_committed_notebooks_whose_checks_pass(released):
             if cell.cell_type != "code":
                 continue
             assert not [o for o in cell.outputs if o.output_type == "error"], f"{source.name}, cell {index}"
-            if "grading.check(" in cell.source:
+            if "grading.check(" in cell.source:  # one ✔ per visible check; hidden checks pass silently
                 text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-                assert text.count("✔") == cell.source.count("grading.check("), f"{source.name}, cell {index}"
+                visible, _ = rel.split_cell(cell.source, "code", f"{source.name}, cell {index}")
+                assert text.count("✔") == visible.count("grading.check("), f"{source.name}, cell {index}"
 
 
 def test_a_second_run_writes_identical_files(released, tmp_path):
@@ -147,7 +159,7 @@ def test_markdown_answers_and_hidden_tests(tmp_path):
            nbformat.v4.new_markdown_cell("Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION"),
            nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
            nbformat.v4.new_code_cell("assert f(1) == 2\n### BEGIN HIDDEN TESTS\nassert f(3) == 6\n### END HIDDEN TESTS"))
-    rel.release(tmp_path / "out", notebooks=src, html=False)
+    rel.release(tmp_path / "out", notebooks=src, html=False, points={"a/answer_1": 1})
     student = nbformat.read(tmp_path / "out" / "student" / "a.ipynb", as_version=4)
     assert [c.source for c in student.cells] == [
         "Why?\nYOUR ANSWER HERE",
@@ -173,6 +185,14 @@ def test_malformed_markers_are_reported_by_notebook_and_cell(tmp_path, source, m
         rel.release(tmp_path / "out", notebooks=src)
     assert not (tmp_path / "out").exists(), "nothing is written when a notebook is malformed"
     assert rel.main(["--out", str(tmp_path / "out"), "--notebooks", str(src)]) == 1
+
+
+def test_a_graded_cell_without_points_is_refused(tmp_path, capsys):
+    src = tmp_path / "src"
+    _write(src, "a.ipynb", nbformat.v4.new_markdown_cell("### BEGIN SOLUTION\nBecause.\n### END SOLUTION"))
+    assert rel.main(["--out", str(tmp_path / "out"), "--notebooks", str(src)]) == 1
+    assert "a.ipynb, cell 0: no points for 'a/answer_1'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
 
 
 def test_refuses_to_write_inside_the_notebooks_folder(tmp_path, capsys):
