@@ -66,7 +66,7 @@ def pgd_db(
     if float(x.detach().abs().amax(dim=1).min()) == 0:
         raise ValueError("x holds a silent clip (all samples 0): its loudness in dB is −∞, so no bound relative "
                          "to it exists")
-    with frozen(model):
+    with frozen(model), torch.enable_grad():  # also when called under torch.no_grad()
         y = check_labels(y, x.shape[0], "y", num_classes=num_classes(model, x)).to(x.device)
         x = x.detach()
         eps = db_radius(x, db)
