@@ -19,7 +19,7 @@ from helpers.attacks.blackbox import (
 from helpers.attacks.geometry import decision_plane
 from helpers.attacks.norms import clip_box, l2, linf, project_l2, project_linf
 from helpers.attacks.physical import adversarial_patch, apply_patch, random_transforms, universal_perturbation
-from helpers.attacks.text import flip_scores, hotflip
+from helpers.attacks.text import flip_gain, flip_scores, hotflip
 from helpers.attacks.whitebox import cw_l2, deepfool, fgsm, ifgsm, mifgsm, pgd, success_rate
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "l2",
     "pgd_db",
     "db_radius",
+    "flip_gain",
     "flip_scores",
     "hotflip",
 ]

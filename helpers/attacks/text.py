@@ -38,6 +38,12 @@ def _check_text_attack(model: nn.Module, tokens: torch.Tensor, y: int | torch.Te
     return check_labels(y, tokens.shape[0], "y", num_classes=classes).to(tokens.device), vocabulary
 
 
+def flip_gain(grad: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """HotFlip's first-order change of the loss for every flip, from the gradient ``grad`` = ∂L/∂X (``N×L×V``)
+    at the one-hot words X of ``tokens`` (``N×L``):  gain[n, i, b] = grad[n, i, b] − grad[n, i, x_{n,i}]."""
+    return grad - grad.gather(2, tokens.unsqueeze(2))
+
+
 def _flip_scores(model: nn.Module, tokens: torch.Tensor, y: torch.Tensor, vocabulary: int, targeted: bool,
                  original: torch.Tensor, allowed: torch.Tensor | None = None) -> torch.Tensor:
     """First-order scores ``N×L×V`` of every flip; −∞ where a flip is not allowed: padding positions,
@@ -46,7 +52,7 @@ def _flip_scores(model: nn.Module, tokens: torch.Tensor, y: torch.Tensor, vocabu
     with torch.enable_grad():  # also when called under torch.no_grad()
         one_hot = F.one_hot(tokens, vocabulary).float().requires_grad_(True)
         (grad,) = torch.autograd.grad(attacker_loss(model(one_hot), y, "ce", targeted).sum(), one_hot)
-    scores = grad - grad.gather(2, tokens.unsqueeze(2))
+    scores = flip_gain(grad, tokens)
     blocked = (F.one_hot(tokens, vocabulary).bool() | (tokens == 0).unsqueeze(2) | (tokens != original).unsqueeze(2))
     blocked[:, :, 0] = True
     if allowed is not None:
@@ -135,4 +141,4 @@ def hotflip(
     return hyps[:, 0].detach()
 
 
-__all__ = ["flip_scores", "hotflip"]
+__all__ = ["flip_gain", "flip_scores", "hotflip"]
