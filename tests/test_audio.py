@@ -158,3 +158,27 @@ def test_quantize_waveform():
 
 def test_keyword_cnn_maps_waveforms_to_logits():
     assert keyword_cnn()(torch.zeros(2, 8000)).shape == (2, 10)
+
+
+def test_show_spectrograms_draws_one_panel_per_clip():
+    from helpers.viz import show_spectrograms
+
+    x, _ = spoken_digits("test")
+    fig = show_spectrograms(x[:3], ["a", "b", "c"])
+    assert len(fig.axes) == 4  # three spectrograms and the colour bar
+    with pytest.raises(ValueError, match="titles must have one entry per waveform"):
+        show_spectrograms(x[:3], ["a"])
+
+
+def test_training_helpers_take_waveforms_and_tokens(digits):
+    from helpers.data import words
+    from helpers.training import accuracy
+
+    model, x, y = digits
+    assert accuracy(model, x[:20], y[:20], inputs="waveforms") == 1.0
+    tokens, languages = words("test")
+    assert accuracy(zoo.load("words_cnn", device="cpu"), tokens, languages, inputs="tokens") > 0.9
+    with pytest.raises(ValueError, match="inputs must be one of 'images', 'waveforms', 'tokens'"):
+        accuracy(model, x, y, inputs="audio")
+    with pytest.raises(ValueError, match=r"images must have 4 dimensions"):
+        accuracy(model, x, y)
