@@ -84,13 +84,26 @@ def log_mel(x: torch.Tensor, sample_rate: int = 8000, **options) -> torch.Tensor
 
 
 def db(v: torch.Tensor) -> torch.Tensor:
-    """Loudness in decibels per clip, dB(v) = 20 · log10 max_t |v_t| (Carlini & Wagner 2018)."""
+    """Loudness in decibels per clip, dB(v) = 20 · log10 max_t |v_t| (Carlini & Wagner 2018); −∞ for silence."""
+    if not isinstance(v, torch.Tensor) or not v.is_floating_point() or v.dim() != 2:
+        raise TypeError(f"v must be a floating-point tensor N×T of waveforms; got {_describe(v)}")
     return 20 * torch.log10(v.detach().abs().amax(dim=1))
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    return type(value).__name__
 
 
 def relative_db(delta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """How loud a perturbation is relative to its clip, dB_x(δ) = dB(δ) − dB(x) (Carlini & Wagner 2018):
     −20 dB means a peak one tenth of the clip's, −40 dB one hundredth. −∞ for δ = 0."""
+    for name, value in (("delta", delta), ("x", x)):
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point() or value.dim() != 2:
+            raise TypeError(f"{name} must be a floating-point tensor N×T of waveforms; got {_describe(value)}")
+    if delta.shape != x.shape:
+        raise ValueError(f"delta and x must have the same shape; got {tuple(delta.shape)} and {tuple(x.shape)}")
     return db(delta) - db(x)
 
 

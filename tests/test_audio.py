@@ -182,3 +182,10 @@ def test_training_helpers_take_waveforms_and_tokens(digits):
         accuracy(model, x, y, inputs="audio")
     with pytest.raises(ValueError, match=r"images must have 4 dimensions"):
         accuracy(model, x, y)
+
+
+def test_db_names_bad_arguments():
+    with pytest.raises(TypeError, match=r"v must be a floating-point tensor N×T"):
+        db(torch.zeros(2, 3, 4))
+    with pytest.raises(ValueError, match="delta and x must have the same shape"):
+        relative_db(torch.ones(2, 5), torch.ones(2, 4))

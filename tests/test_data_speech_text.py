@@ -81,7 +81,7 @@ def test_words_splits_are_disjoint_and_decode_to_the_files():
     test, labels = words("test", as_strings=True)
     assert not set(train) & set(test)
     english = set((DATA_DIR / "words" / "english.txt").read_text(encoding="utf-8").split())
-    assert all(w in english for w, l in zip(test, labels.tolist()) if l == LANGUAGES.index("english"))
+    assert all(w in english for w, lang in zip(test, labels.tolist()) if lang == LANGUAGES.index("english"))
     assert decode(words("test")[0][:50]) == test[:50]
 
 

@@ -55,10 +55,13 @@ def test_flip_score_is_the_change_of_the_linearised_loss_for_every_flip(targeted
     for n in range(len(tokens)):
         x = F.one_hot(tokens[n : n + 1], V).double()
         expected = torch.full((L, V), float("-inf"), dtype=torch.float64)
+
+        def loss_at(v, label=y[n : n + 1]):
+            return loss_of(model.double(), v, label, targeted).sum()
+
         for i, c, flipped in single_flips(tokens[n]):
             direction = F.one_hot(flipped[None], V).double() - x
-            _, change = torch.autograd.functional.jvp(
-                lambda v: loss_of(model.double(), v, y[n : n + 1], targeted).sum(), x, direction)
+            _, change = torch.autograd.functional.jvp(loss_at, x, direction)
             expected[i, c] = change
         model.float()
         torch.testing.assert_close(scores[n].double(), expected, atol=1e-5, rtol=1e-4)
