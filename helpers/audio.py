@@ -29,7 +29,14 @@ def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, f_min: float = 0.0
     """Triangular mel filters, ``(n_fft // 2 + 1) × n_mels``: filter m rises linearly from the centre
     frequency of m − 1 to its own and falls to that of m + 1; the n_mels + 2 edges are equally spaced on
     the mel scale between ``f_min`` and ``f_max`` (default: the Nyquist frequency). Peak height 1."""
-    f_max = sample_rate / 2 if f_max is None else f_max
+    check_int(n_fft, "n_fft", minimum=2)
+    check_int(n_mels, "n_mels")
+    check_int(sample_rate, "sample_rate")
+    check_positive(f_min, "f_min", allow_zero=True)
+    f_max = sample_rate / 2 if f_max is None else check_positive(f_max, "f_max")
+    if not f_min < f_max <= sample_rate / 2:
+        raise ValueError(f"f_min and f_max must satisfy f_min < f_max ≤ sample_rate / 2 = {sample_rate / 2:g}; "
+                         f"got {f_min:g} and {f_max:g}")
     low, high = hz_to_mel(torch.tensor([f_min, f_max], dtype=torch.float64)).tolist()
     edges = mel_to_hz(torch.linspace(low, high, n_mels + 2, dtype=torch.float64))
     bins = torch.arange(n_fft // 2 + 1, dtype=torch.float64) * sample_rate / n_fft
@@ -42,6 +49,15 @@ def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, f_min: float = 0.0
 def power_spectrogram(x: torch.Tensor, n_fft: int = 256, hop: int = 128) -> torch.Tensor:
     """|STFT|² per frame: frames of ``n_fft`` samples every ``hop`` (no padding), periodic Hann window
     w[n] = ½ − ½ cos(2πn / n_fft), real FFT. ``N×T`` → ``N×(n_fft//2+1)×frames``."""
+    check_waveforms(x)
+    check_int(n_fft, "n_fft", minimum=2)
+    check_int(hop, "hop")
+    if x.shape[1] < n_fft:
+        raise ValueError(f"x must have at least n_fft = {n_fft} samples per clip; got {x.shape[1]}")
+    return _power(x, n_fft, hop)
+
+
+def _power(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
     window = 0.5 - 0.5 * torch.cos(2 * math.pi * torch.arange(n_fft, device=x.device, dtype=x.dtype) / n_fft)
     frames = x.unfold(-1, n_fft, hop) * window  # N × frames × n_fft
     return torch.fft.rfft(frames, dim=-1).abs().square().transpose(1, 2)
@@ -69,7 +85,7 @@ class LogMel(nn.Module):
         self.register_buffer("filters", mel_filterbank(n_fft, n_mels, sample_rate, f_min), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        power = power_spectrogram(x, self.n_fft, self.hop)
+        power = _power(x, self.n_fft, self.hop)  # no checks here: attacks call it hundreds of times
         return torch.log(torch.einsum("nkt,km->nmt", power, self.filters.to(x.dtype)) + self.floor)
 
     def extra_repr(self) -> str:
