@@ -42,6 +42,39 @@ def check_images(x: object, name: str = "x", *, channels: int | None = None) -> 
     return x
 
 
+def check_waveforms(x: object, name: str = "x") -> torch.Tensor:
+    """Waveforms: a floating tensor N×T (one clip a row) with every sample in [−1, 1]."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of waveforms N×T; got {type(x).__name__}")
+    if not x.is_floating_point():
+        hint = " — convert int16 audio with x.float() / 32768" if x.dtype == torch.int16 else ""
+        raise TypeError(f"{name} must be a floating-point tensor; got dtype {x.dtype}{hint}")
+    if x.dim() != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"{name} must have 2 dimensions N×T with N, T ≥ 1; got shape {tuple(x.shape)}")
+    lo, hi = (float(v) for v in torch.aminmax(x.detach()))
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if lo < -1.0 or hi > 1.0:
+        hint = " — divide int16 samples by 32768" if max(-lo, hi) <= 32768 else ""
+        raise ValueError(f"{name} must lie in [-1, 1]; got min {lo:.4g}, max {hi:.4g}{hint}")
+    return x
+
+
+def check_tokens(x: object, name: str = "x", *, vocabulary: int | None = None) -> torch.Tensor:
+    """Words as character indices: an int64 tensor N×L (index 0 pads a short word)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of character indices N×L; got {type(x).__name__}")
+    if x.dtype != torch.int64:
+        raise TypeError(f"{name} must have dtype torch.int64 (character indices); got {x.dtype}")
+    if x.dim() != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"{name} must have 2 dimensions N×L with N, L ≥ 1; got shape {tuple(x.shape)}")
+    lo, hi = int(x.min()), int(x.max())
+    if lo < 0 or (vocabulary is not None and hi >= vocabulary):
+        top = f"{vocabulary - 1}" if vocabulary is not None else "∞"
+        raise ValueError(f"{name} must hold character indices in 0…{top}; got values from {lo} to {hi}")
+    return x
+
+
 def check_labels(
     y: object, n: int, name: str = "y", *, num_classes: int | None = None
 ) -> torch.Tensor:

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from helpers import attacks, explain, homework, zoo
+from helpers.audio import relative_db
 from helpers.explain.cam import cam_from_gradients
 from helpers.models import Normalize
 
@@ -115,6 +116,19 @@ def _attack_cases(**options) -> Callable[[], list[tuple[tuple, dict]]]:
     return cases
 
 
+def _waveform_cases() -> list[tuple[tuple, dict]]:
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(3, 400, generator=g) * 2 - 1) * torch.tensor([[0.9], [0.2], [0.05]])
+    delta = (torch.rand(3, 400, generator=g) * 2 - 1) * torch.tensor([[0.01], [0.03], [0.0005]])
+    return [((delta, x), {}), ((x[:1] * 0.5, x[:1]), {})]
+
+
+def _flip_cases() -> list[tuple[tuple, dict]]:
+    g = torch.Generator().manual_seed(1)
+    return [((torch.randn(2, 5, 7, generator=g), torch.randint(1, 7, (2, 5), generator=g)), {}),
+            ((torch.randn(1, 3, 4, generator=g), torch.tensor([[2, 1, 0]])), {})]
+
+
 EXERCISES: dict[str, Exercise] = {
     "saliency": Exercise(
         "gradient saliency |∂f_c/∂x|", _model_cases, lambda m, x, t: explain.saliency(m, x, t, abs=True)
@@ -126,6 +140,10 @@ EXERCISES: dict[str, Exercise] = {
     "fgsm": Exercise("FGSM, one sign step of size ε", _attack_cases(), attacks.fgsm, rtol=0.0, atol=1e-6),
     "ifgsm": Exercise("I-FGSM with projection onto the ε-ball and [0, 1]",
                       _attack_cases(alpha=0.01, steps=5), attacks.ifgsm, rtol=0.0, atol=1e-6),
+    "relative_db": Exercise("a perturbation's loudness relative to its clip, dB_x(δ) = dB(δ) − dB(x)",
+                            _waveform_cases, relative_db, rtol=0.0, atol=1e-4),
+    "flip_gain": Exercise("HotFlip's first-order gain ∂L/∂X_{i,b} − ∂L/∂X_{i,x_i} of every flip",
+                          _flip_cases, attacks.flip_gain, rtol=0.0, atol=1e-6),
 }
 
 

@@ -158,6 +158,52 @@ def elephant_toy() -> nn.Sequential:
     return nn.Sequential(nn.Flatten(), score, BinaryLogits()).eval()
 
 
+def keyword_cnn(num_classes: int = 10) -> nn.Sequential:
+    """The spoken-digit classifier (zoo: ``digits_cnn``): waveforms ``N×8000`` in [−1, 1] → logits.
+
+    ``LogMel`` (40 bands × 61 frames, in torch, so gradients reach the samples) → BatchNorm over the bands
+    → three 1-D convolutions along time (64, 96, 128 channels; ReLU, max pooling) → max over time (a word
+    may start anywhere in the clip) → logits.
+    """
+    from helpers.audio import LogMel
+
+    return nn.Sequential(
+        LogMel(),
+        nn.BatchNorm1d(40),
+        nn.Conv1d(40, 64, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool1d(2),
+        nn.Conv1d(64, 96, 5, padding=2),
+        nn.ReLU(),
+        nn.MaxPool1d(2),
+        nn.Conv1d(96, 128, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveMaxPool1d(1),
+        nn.Flatten(),
+        nn.Linear(128, num_classes),
+    )
+
+
+def char_cnn(num_classes: int = 3) -> nn.Sequential:
+    """The word-language classifier (zoo: ``words_cnn``): character indices ``N×12`` → logits.
+
+    ``OneHot`` (which also takes the one-hot ``N×12×V`` itself, for HotFlip) → 1-D convolutions over
+    characters of width 3 (character trigrams, 128 channels) and 3 again (96) → max over positions → logits.
+    """
+    from helpers.text import ALPHABET, OneHot
+
+    return nn.Sequential(
+        OneHot(len(ALPHABET)),
+        nn.Conv1d(len(ALPHABET), 128, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv1d(128, 96, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveMaxPool1d(1),
+        nn.Flatten(),
+        nn.Linear(96, num_classes),
+    )
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable numbers in ``model``."""
     return sum(p.numel() for p in model.parameters())
@@ -170,6 +216,8 @@ __all__ = [
     "fashion_proxy",
     "shapes_cnn",
     "elephant_toy",
+    "keyword_cnn",
+    "char_cnn",
     "BinaryLogits",
     "count_parameters",
     "FASHION_MEAN",

@@ -11,14 +11,25 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from helpers._checks import (
+    check_choice,
     check_generator,
     check_images,
     check_int,
     check_labels,
     check_model,
     check_positive,
+    check_tokens,
+    check_waveforms,
     frozen,
 )
+
+INPUTS = {"images": check_images, "waveforms": check_waveforms, "tokens": check_tokens}
+
+
+def check_inputs(x: object, name: str, inputs: str) -> torch.Tensor:
+    """Check ``x`` against the tensor contract of its kind: ``"images"`` N×C×H×W in [0, 1], ``"waveforms"``
+    N×T in [−1, 1] or ``"tokens"`` int64 N×L character indices."""
+    return INPUTS[check_choice(inputs, "inputs", tuple(INPUTS))](x, name)
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -49,6 +60,7 @@ def train(
     epoch_end: Callable[[int, nn.Module], bool] | None = None,
     generator: torch.Generator | None = None,
     progress: bool = True,
+    inputs: str = "images",
 ) -> list[float]:
     """Minimise ``loss_fn(model, x_batch, y_batch)`` (default: cross-entropy) on ``(images, labels)`` with Adam.
 
@@ -58,10 +70,11 @@ def train(
     the same generator gives identical weights on the CPU. ``epoch_end(epoch, model)`` is called after
     every epoch and stops training by returning True (adversarial training uses it to catch
     catastrophic overfitting). Updates ``model`` in place, restores its train/eval mode, and returns
-    the mean training loss of each epoch.
+    the mean training loss of each epoch. ``inputs`` names the kind of data (``"images"``, ``"waveforms"``
+    or ``"tokens"``) whose contract ``images`` is checked against.
     """
     check_model(model)
-    check_images(images, "images")
+    check_inputs(images, "images", inputs)
     labels = check_labels(labels, images.shape[0], "labels")
     check_int(epochs, "epochs")
     check_positive(lr, "lr")
@@ -106,13 +119,13 @@ def train(
     return history
 
 
-def predict(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000) -> torch.Tensor:
+def predict(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000, inputs: str = "images") -> torch.Tensor:
     """The model's logits for ``images``, computed in eval mode in batches on the model's device.
 
-    Returns a detached ``N×classes`` tensor on the device of ``images``.
+    Returns a detached ``N×classes`` tensor on the device of ``images``. ``inputs``: as in ``train``.
     """
     check_model(model)
-    check_images(images, "images")
+    check_inputs(images, "images", inputs)
     check_int(batch_size, "batch_size")
     device = model_device(model)
     with torch.no_grad(), frozen(model):
@@ -121,12 +134,12 @@ def predict(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000) -
 
 
 def accuracy(
-    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, batch_size: int = 1000
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, batch_size: int = 1000, inputs: str = "images"
 ) -> float:
-    """Share of ``images`` whose arg-max logit equals ``labels`` (a float in [0, 1])."""
-    labels = check_labels(labels, check_images(images, "images").shape[0], "labels")
-    logits = predict(model, images, batch_size=batch_size)
+    """Share of ``images`` whose arg-max logit equals ``labels`` (a float in [0, 1]). ``inputs``: as in ``train``."""
+    labels = check_labels(labels, check_inputs(images, "images", inputs).shape[0], "labels")
+    logits = predict(model, images, batch_size=batch_size, inputs=inputs)
     return (logits.argmax(1) == labels.to(logits.device)).float().mean().item()
 
 
-__all__ = ["train", "predict", "accuracy", "model_device"]
+__all__ = ["train", "predict", "accuracy", "model_device", "check_inputs"]

@@ -246,5 +246,33 @@ def show_decision_plane(
     return fig
 
 
-__all__ = ["show_images", "show_heatmaps", "show_attributions", "show_curves", "show_bars", "format_table",
+def show_spectrograms(
+    waveforms: torch.Tensor, titles: Sequence[str] | None = None, *, sample_rate: int = 8000, size: float = 2.6
+) -> Figure:
+    """Log-mel spectrograms (``helpers.audio.log_mel``) of waveforms ``N×T`` in [−1, 1], side by side, time
+    in seconds across, mel band up, all on one colour scale (the loudest clip's)."""
+    from helpers._checks import check_waveforms
+    from helpers.audio import log_mel
+
+    check_waveforms(waveforms, "waveforms")
+    if titles is not None and len(titles) != len(waveforms):
+        raise ValueError(f"titles must have one entry per waveform ({len(waveforms)}); got {len(titles)}")
+    features = log_mel(waveforms.detach().cpu(), sample_rate).numpy()
+    top = float(features.max())
+    fig = Figure(figsize=(size * len(features), size * 0.8), layout="constrained")
+    axes = fig.subplots(1, len(features), squeeze=False)[0]
+    seconds = waveforms.shape[1] / sample_rate
+    for i, ax in enumerate(axes):
+        image = ax.imshow(features[i], origin="lower", aspect="auto", cmap="magma", vmin=top - 16, vmax=top,
+                          extent=(0, seconds, 0, features.shape[1]))
+        ax.set_xlabel("time (s)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
+    axes[0].set_ylabel("mel band", fontsize=8)
+    fig.colorbar(image, ax=list(axes), shrink=0.8, label="log power")
+    return fig
+
+
+__all__ = ["show_spectrograms", "show_images", "show_heatmaps", "show_attributions", "show_curves", "show_bars", "format_table",
            "show_decision_plane"]

@@ -27,7 +27,7 @@ from torch import nn
 
 from helpers import _assets
 from helpers import models as _models
-from helpers.data import fashion_mnist, shapes_split
+from helpers.data import fashion_mnist, shapes_split, spoken_digits, words
 from helpers.runtime import device as default_device
 from helpers.runtime import seed_everything
 from helpers.training import accuracy, train
@@ -41,7 +41,7 @@ class Recipe:
 
     name: str
     build: Callable[[], nn.Module]
-    data: str  # "fashion_mnist" or "shapes"
+    data: str  # "fashion_mnist", "shapes", "spoken_digits" or "words"
     seed: int
     epochs: int
     lr: float
@@ -69,7 +69,16 @@ class Recipe:
 _DATA_NAMES = {
     "fashion_mnist": "Fashion-MNIST training split (60 000 images)",
     "shapes": "shapes training split (20 000 images, seed 0)",
+    "spoken_digits": "spoken-digits training split (320 clips: 130 and 200 words per minute)",
+    "words": "words training split (9 600 English, Spanish and Dutch words)",
 }
+_TEST_NAMES = {
+    "fashion_mnist": "Fashion-MNIST test (10 000)",
+    "shapes": "shapes test (2 000, seed 1)",
+    "spoken_digits": "spoken digits test (160 clips at 165 wpm)",
+    "words": "words test (2 400)",
+}
+INPUTS = {"fashion_mnist": "images", "shapes": "images", "spoken_digits": "waveforms", "words": "tokens"}
 
 RECIPES: dict[str, Recipe] = {
     r.name: r
@@ -109,6 +118,16 @@ RECIPES: dict[str, Recipe] = {
             "shapes_cnn", _models.shapes_cnn, "shapes", seed=2, epochs=10, lr=3e-3,
             batch_size=128, weight_decay=0.0,
             summary="CNN for the synthetic shapes, whose masks tell where an explanation should point.",
+        ),
+        Recipe(
+            "digits_cnn", _models.keyword_cnn, "spoken_digits", seed=7, epochs=30, lr=2e-3,
+            batch_size=32, weight_decay=0.0,
+            summary="Keyword classifier on log-mel features of eSpeak NG's spoken digits (attacked in notebook 08b).",
+        ),
+        Recipe(
+            "words_cnn", _models.char_cnn, "words", seed=8, epochs=12, lr=2e-3,
+            batch_size=64, weight_decay=0.0,
+            summary="Character CNN telling a word's language (English, Spanish, Dutch; HotFlip in notebook 08b).",
         ),
     )
 }
@@ -168,6 +187,10 @@ def load(name: str, device: str | torch.device | None = None) -> nn.Module:
 
 
 def _training_data(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor]:
+    if recipe.data == "spoken_digits":
+        return spoken_digits("train")  # type: ignore[return-value]
+    if recipe.data == "words":
+        return words("train")  # type: ignore[return-value]
     if recipe.data == "fashion_mnist":
         return fashion_mnist("train")
     images, labels, _ = shapes_split("train")
@@ -175,6 +198,10 @@ def _training_data(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _test_data(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor]:
+    if recipe.data == "spoken_digits":
+        return spoken_digits("test")  # type: ignore[return-value]
+    if recipe.data == "words":
+        return words("test")  # type: ignore[return-value]
     if recipe.data == "fashion_mnist":
         return fashion_mnist("test")
     images, labels, _ = shapes_split("test")
@@ -208,7 +235,7 @@ def retrain(name: str, *, device: str | torch.device | None = None, progress: bo
     common = dict(epochs=recipe.epochs, lr=recipe.lr, batch_size=recipe.batch_size, generator=generator,
                   progress=progress)
     if recipe.method == "standard":
-        train(model, images, labels, weight_decay=recipe.weight_decay, **common)
+        train(model, images, labels, weight_decay=recipe.weight_decay, inputs=INPUTS[recipe.data], **common)
     else:
         from helpers.defenses import training as defenses  # defenses build on the zoo, not the reverse
 
@@ -266,7 +293,7 @@ def evaluate(name: str, *, device: str | torch.device | None = None, robust: boo
     recipe = _recipe(name)
     model = load(name, device=device)
     images, labels = _test_data(recipe)
-    metrics = {"clean_accuracy": accuracy(model, images, labels)}
+    metrics = {"clean_accuracy": accuracy(model, images, labels, inputs=INPUTS[recipe.data])}
     if recipe.transfer_to is not None:
         setting = TRANSFER_SETTING
         x, y = images[: setting["images"]].to(_device_of(model)), labels[: setting["images"]].to(_device_of(model))
@@ -293,7 +320,7 @@ def _card_rows(info: dict[str, dict]) -> list[str]:
         entry = info.get(name, {})
         acc = entry.get("metrics", {}).get("clean_accuracy")
         training = entry.get("training", {})
-        split = "Fashion-MNIST test (10 000)" if recipe.data == "fashion_mnist" else "shapes test (2 000, seed 1)"
+        split = _TEST_NAMES[recipe.data]
         rows.append(
             f"| `{name}` | `{recipe.build.__name__}()` | {_models.count_parameters(recipe.build()):,} | {split} | "
             + (f"{100 * acc:.2f} %" if acc is not None else "not measured")

@@ -178,3 +178,16 @@ def test_judge_baselines_are_reproducible_and_ordered():
     assert homework.hw6_baselines(0) == first  # recomputed from scratch, same seed: same figures
     clean = grading.judge(homework._hw6_images()[0], show=False).clean_accuracy
     assert clean > first["simple"] > first["medium"] > first["strong"]
+
+
+def test_speech_and_text_exercises():
+    from helpers.audio import db
+
+    grading.check("relative_db", lambda d, x: 20 * torch.log10(d.abs().amax(1)) - 20 * torch.log10(x.abs().amax(1)))
+    grading.check("flip_gain", lambda g, t: g - torch.take_along_dim(g, t[..., None], dim=2))
+    with pytest.raises(grading.ExerciseFailed, match="values differ"):
+        grading.check("relative_db", lambda d, x: db(d) - db(x) + 6.0)
+    with pytest.raises(grading.ExerciseFailed, match="expected shape"):
+        grading.check("flip_gain", lambda g, t: g.sum(2))
+    with pytest.raises(grading.ExerciseFailed, match="values differ"):
+        grading.check("flip_gain", lambda g, t: g - g.mean(2, keepdim=True))

@@ -4,8 +4,10 @@ White-box attacks (``whitebox``) have the signature ``f(model, x, y, *, eps, …
 ``x_adv`` inside the ε-ball of its norm and inside [0, 1] (C&W and DeepFool, which look for the
 smallest perturbation, have no ε). Black-box attacks (``blackbox``) see only a ``BlackBox``'s answers;
 physical attacks (``physical``) make one perturbation or patch for many images and transformations.
+Beyond images: ``audio`` attacks waveforms under a loudness bound in dB, ``text`` flips characters (HotFlip).
 """
 
+from helpers.attacks.audio import db_radius, pgd_db
 from helpers.attacks.blackbox import (
     BlackBox,
     QueryBudgetExceeded,
@@ -17,6 +19,7 @@ from helpers.attacks.blackbox import (
 from helpers.attacks.geometry import decision_plane
 from helpers.attacks.norms import clip_box, l2, linf, project_l2, project_linf
 from helpers.attacks.physical import adversarial_patch, apply_patch, random_transforms, universal_perturbation
+from helpers.attacks.text import flip_gain, flip_scores, hotflip
 from helpers.attacks.whitebox import cw_l2, deepfool, fgsm, ifgsm, mifgsm, pgd, success_rate
 
 __all__ = [
@@ -43,4 +46,9 @@ __all__ = [
     "clip_box",
     "linf",
     "l2",
+    "pgd_db",
+    "db_radius",
+    "flip_gain",
+    "flip_scores",
+    "hotflip",
 ]

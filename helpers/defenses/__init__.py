@@ -3,6 +3,7 @@ adaptive attacks that break them (``adaptive``), adversarial training (``trainin
 randomized smoothing (``smoothing``)."""
 
 from helpers.defenses.adaptive import bpda, eot
+from helpers.defenses.audio import quantize_waveform
 from helpers.defenses.detection import FeatureSqueezingDetector, roc
 from helpers.defenses.filters import (
     Defended,
@@ -40,4 +41,5 @@ __all__ = [
     "smoothed_predict",
     "certify",
     "noise_counts",
+    "quantize_waveform",
 ]
