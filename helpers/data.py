@@ -8,12 +8,13 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from helpers._checks import check_choice, check_int
+from helpers._checks import check_choice, check_int, read_sums
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
@@ -45,12 +46,7 @@ def _expected_sums(folder: Path) -> dict[str, str]:
     sums_file = folder / "SHA256SUMS"
     if not sums_file.is_file():
         raise FileNotFoundError(f"{sums_file} is missing; {_RESTORE}")
-    sums = {}
-    for line in sums_file.read_text().splitlines():
-        if line.strip():
-            digest, name = line.split()
-            sums[name.lstrip("*")] = digest
-    return sums
+    return read_sums(sums_file)
 
 
 def _read_idx(path: Path, expected_sha256: str) -> np.ndarray:
@@ -64,9 +60,18 @@ def _read_idx(path: Path, expected_sha256: str) -> np.ndarray:
             f"Fashion-MNIST file {path.name} is corrupted: SHA-256 {digest[:12]}… does not match "
             f"{expected_sha256[:12]}… in SHA256SUMS; {_RESTORE}"
         )
-    data = gzip.decompress(raw)
-    ndim = data[3]
+    try:
+        data = gzip.decompress(raw)
+    except (OSError, EOFError) as error:
+        raise ValueError(f"Fashion-MNIST file {path} is not a gzip file ({error})") from None
+    # the IDX header: two zero bytes, 0x08 (unsigned bytes), the number of dimensions, then each size
+    ndim = data[3] if len(data) >= 4 else 0
+    if len(data) < 4 + 4 * ndim or data[:3] != b"\x00\x00\x08" or ndim not in (1, 3):
+        raise ValueError(f"Fashion-MNIST file {path} does not start with an IDX header of unsigned bytes")
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    if len(data) - 4 - 4 * ndim != math.prod(dims):
+        raise ValueError(f"Fashion-MNIST file {path} holds {len(data) - 4 - 4 * ndim} bytes after its header, "
+                         f"not the {math.prod(dims)} its header announces {tuple(dims)}")
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
@@ -80,6 +85,13 @@ def _load_uint8(split: str, folder: str) -> tuple[torch.Tensor, torch.Tensor]:
             raise ValueError(f"{path / 'SHA256SUMS'} has no entry for {name}; {_RESTORE}")
     images = _read_idx(path / image_file, sums[image_file])
     labels = _read_idx(path / label_file, sums[label_file])
+    # a custom root's SHA256SUMS vouches only for itself: check that the files make a data set
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"{path / image_file} must hold 28×28 images; its header says {images.shape}")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise ValueError(f"{path / label_file} must hold one label per image ({len(images)}); it holds {labels.shape}")
+    if len(labels) and int(labels.max()) >= len(FASHION_CLASSES):
+        raise ValueError(f"{path / label_file} must hold classes 0…{len(FASHION_CLASSES) - 1}; got {int(labels.max())}")
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
 
 
@@ -94,7 +106,11 @@ def fashion_mnist(
     fresh tensors that the caller may modify.
     """
     check_choice(split, "split", tuple(_FILES))
+    if root is not None and not isinstance(root, (str, Path)):
+        raise TypeError(f"root must be a folder path (str or Path) or None; got {type(root).__name__}")
     folder = Path(root) if root is not None else DATA_DIR / "fashion-mnist"
+    if root is not None and not folder.is_dir():
+        raise FileNotFoundError(f"root {folder} is not a folder holding the Fashion-MNIST files and SHA256SUMS")
     images, labels = _load_uint8(split, str(folder.resolve()))
     return images.unsqueeze(1).float().div_(255.0), labels.clone()
 
