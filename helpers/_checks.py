@@ -54,7 +54,7 @@ def check_images(
         raise TypeError(f"{name} must be a torch.Tensor of images N×C×H×W; got {type(x).__name__}")
     if not x.is_floating_point():
         hint = f" — convert uint8 images with {name}.float() / 255" if x.dtype == torch.uint8 else ""
-        raise TypeError(f"{name} must be a float32 tensor; got dtype {x.dtype}{hint}")
+        raise TypeError(f"{name} must be a floating-point tensor; got dtype {x.dtype}{hint}")
     if x.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must be a float32 tensor; got dtype {x.dtype} — convert it with {name}.float()")
     expected = model_dtype(model) if model is not None else None

@@ -130,7 +130,7 @@ def names() -> list[str]:
 
 def _recipe(name: object) -> Recipe:
     if not isinstance(name, str) or name not in RECIPES:
-        raise ValueError(f"name must be one of the zoo's models {', '.join(RECIPES)}; got {name!r}")
+        raise ValueError(f"name: unknown zoo model {name!r}; known models: {', '.join(RECIPES)}")
     return RECIPES[name]  # type: ignore[index]
 
 

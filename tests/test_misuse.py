@@ -741,3 +741,110 @@ def test_wrappers_are_views():
                     defenses.eot(inner, defenses.median_filter, 2)):
         assert [m.training for m in inner.modules()] == [i == 8 for i in range(len(list(inner.modules())))]
         del wrapper
+
+
+# ------------------------------------------------------------------------------------- files the user gives
+
+
+def _idx(array, path: Path) -> None:
+    import gzip
+
+    import numpy as np
+
+    array = np.asarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(gzip.compress(header + array.tobytes(), mtime=0))
+
+
+def _sums(folder: Path) -> None:
+    import hashlib
+
+    lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n" for p in sorted(folder.glob("*.gz"))]
+    (folder / "SHA256SUMS").write_text("".join(lines))
+
+
+@pytest.mark.parametrize("images, labels, message", [
+    ((10, 28, 28), [200, 255, 3], "one label per image"),
+    ((3, 28, 28), [200, 255, 3], "classes 0…9"),
+    ((3, 20, 20), [1, 2, 3], "28×28"),
+])
+def test_a_custom_fashion_mnist_root_is_checked_for_consistency(tmp_path, images, labels, message):
+    """A root's own SHA256SUMS vouches only for itself: counts, label range and image size are checked."""
+    import numpy as np
+
+    from helpers.data import fashion_mnist
+
+    _idx(np.zeros(images), tmp_path / "t10k-images-idx3-ubyte.gz")
+    _idx(labels, tmp_path / "t10k-labels-idx1-ubyte.gz")
+    _sums(tmp_path)
+    with pytest.raises(ValueError, match=message):
+        fashion_mnist("test", root=tmp_path)
+
+
+def test_a_file_without_an_idx_header_is_refused(tmp_path):
+    import gzip
+
+    from helpers.data import fashion_mnist
+
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"not an idx file at all", mtime=0))
+    _idx([1, 2], tmp_path / "t10k-labels-idx1-ubyte.gz")
+    _sums(tmp_path)
+    with pytest.raises(ValueError, match="IDX header"):
+        fashion_mnist("test", root=tmp_path)
+
+
+def test_a_malformed_sha256sums_line_is_refused_naming_the_line(tmp_path, monkeypatch):
+    from helpers import zoo
+
+    import shutil
+
+    shutil.copy(zoo.checkpoint_path("shapes_cnn"), tmp_path / "shapes_cnn.pt")
+    (tmp_path / "SHA256SUMS").write_text(f"{'0' * 64}  shapes_cnn.pt\nthis line is broken\n")
+    monkeypatch.setattr(zoo, "MODELS_DIR", tmp_path)
+    with pytest.raises(ValueError, match=r"SHA256SUMS, line 2 is not"):
+        zoo.load("shapes_cnn", device="cpu")
+
+
+class _NotWeights(dict):
+    """Pickled as a global that weights_only loading refuses."""
+
+
+def test_a_checkpoint_that_is_not_plain_weights_gets_the_projects_refusal(tmp_path, monkeypatch):
+    import hashlib
+    import pickle
+
+    from helpers import zoo
+
+    torch.save(_NotWeights(a=torch.zeros(1)), tmp_path / "shapes_cnn.pt")
+    digest = hashlib.sha256((tmp_path / "shapes_cnn.pt").read_bytes()).hexdigest()
+    (tmp_path / "SHA256SUMS").write_text(f"{digest}  shapes_cnn.pt\n")
+    monkeypatch.setattr(zoo, "MODELS_DIR", tmp_path)
+    with pytest.raises(ValueError, match="not a state dict of shapes_cnn") as caught:
+        zoo.load("shapes_cnn", device="cpu")
+    assert "weights_only=False" not in str(caught.value)
+    assert not isinstance(caught.value, pickle.UnpicklingError)
+
+
+def test_release_never_writes_through_a_symlink_into_the_notebooks(tmp_path):
+    from helpers import release
+
+    notebooks = _tiny_notebooks(tmp_path)
+    before = (notebooks / "a.ipynb").read_bytes()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "student").symlink_to(notebooks, target_is_directory=True)
+    with pytest.raises(release.ReleaseError, match="inside"):
+        release.release(tmp_path / "out", notebooks=notebooks, html=False)
+    assert (notebooks / "a.ipynb").read_bytes() == before
+    assert not (tmp_path / "out" / "solution").exists(), "nothing is written once a path is refused"
+
+
+@pytest.mark.parametrize("marker", ["### Begin Solution", "### end SOLUTION", "## BEGIN HIDDEN TESTS"])
+def test_release_refuses_a_mis_cased_marker_naming_notebook_and_cell(tmp_path, marker):
+    from helpers import release
+
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    cells = [nbformat.v4.new_markdown_cell("intro"), nbformat.v4.new_code_cell(f"{marker}\nanswer = 42")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), folder / "b.ipynb")
+    with pytest.raises(release.ReleaseError, match=r"b\.ipynb, cell 1, line 1"):
+        release.release(tmp_path / "out", notebooks=folder, html=False)
