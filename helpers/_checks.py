@@ -56,11 +56,13 @@ def check_images(
         hint = f" — convert uint8 images with {name}.float() / 255" if x.dtype == torch.uint8 else ""
         raise TypeError(f"{name} must be a floating-point tensor; got dtype {x.dtype}{hint}")
     if x.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must be a float32 tensor; got dtype {x.dtype} — convert it with {name}.float()")
+        raise TypeError(f"{name} must be a float32 tensor; got dtype {x.dtype} — convert it with "
+                        f"{name}.float()")
     expected = model_dtype(model) if model is not None else None
     if expected is not None and x.dtype != expected:
         how = f"{name}.float()" if expected == torch.float32 else f"{name}.to({expected})"
-        raise TypeError(f"{name} must have the model's dtype {expected}; got {x.dtype} — convert it with {how}")
+        raise TypeError(f"{name} must have the model's dtype {expected}; got {x.dtype} — convert it with "
+                        f"{how}")
     if x.dim() != 4:
         raise ValueError(f"{name} must have 4 dimensions N×C×H×W; got shape {tuple(x.shape)}")
     if x.shape[0] == 0:
@@ -183,7 +185,8 @@ def check_device(value: object, name: str = "device") -> torch.device | None:
     if value is None or isinstance(value, torch.device):
         return value
     if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str such as 'cpu' or 'cuda', a torch.device or None; got {type(value).__name__}")
+        raise TypeError(f"{name} must be a str such as 'cpu' or 'cuda', a torch.device or None; got "
+                        f"{type(value).__name__}")
     try:
         return torch.device(value)
     except RuntimeError:
@@ -239,7 +242,8 @@ def num_classes(model: nn.Module, x: torch.Tensor) -> int:
     if type(model) is nn.Sequential and len(model) and isinstance(model[-1], nn.Linear):
         classes = model[-1].out_features
         if classes < 2:
-            raise ValueError(f"model must return logits N×K with K ≥ 2 classes; its last layer has {classes} output")
+            raise ValueError(f"model must return logits N×K with K ≥ 2 classes; its last layer has {classes} "
+                             "output")
         return classes
     with torch.no_grad(), frozen(model):
         return int(model(x[:1].to(model_device(model))).shape[1])
@@ -286,6 +290,7 @@ def read_sums(path: Path) -> dict[str, str]:
             continue
         parts = line.split()
         if len(parts) != 2 or not re.fullmatch(r"[0-9a-fA-F]{64}", parts[0]):
-            raise ValueError(f"{path}, line {number} is not '<64 hex digits>  <file name>': {line.strip()[:80]!r}")
+            raise ValueError(f"{path}, line {number} is not '<64 hex digits>  <file name>': "
+                             f"{line.strip()[:80]!r}")
         sums[parts[1].lstrip("*")] = parts[0].lower()
     return sums

@@ -89,9 +89,11 @@ def _load_uint8(split: str, folder: str) -> tuple[torch.Tensor, torch.Tensor]:
     if images.ndim != 3 or images.shape[1:] != (28, 28):
         raise ValueError(f"{path / image_file} must hold 28×28 images; its header says {images.shape}")
     if labels.ndim != 1 or len(labels) != len(images):
-        raise ValueError(f"{path / label_file} must hold one label per image ({len(images)}); it holds {labels.shape}")
+        raise ValueError(f"{path / label_file} must hold one label per image ({len(images)}); it holds "
+                         f"{labels.shape}")
     if len(labels) and int(labels.max()) >= len(FASHION_CLASSES):
-        raise ValueError(f"{path / label_file} must hold classes 0…{len(FASHION_CLASSES) - 1}; got {int(labels.max())}")
+        raise ValueError(f"{path / label_file} must hold classes 0…{len(FASHION_CLASSES) - 1}; got "
+                         f"{int(labels.max())}")
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
 
 
@@ -110,7 +112,8 @@ def fashion_mnist(
         raise TypeError(f"root must be a folder path (str or Path) or None; got {type(root).__name__}")
     folder = Path(root) if root is not None else DATA_DIR / "fashion-mnist"
     if root is not None and not folder.is_dir():
-        raise FileNotFoundError(f"root {folder} is not a folder holding the Fashion-MNIST files and SHA256SUMS")
+        raise FileNotFoundError(f"root {folder} is not a folder holding the Fashion-MNIST files and "
+                                "SHA256SUMS")
     images, labels = _load_uint8(split, str(folder.resolve()))
     return images.unsqueeze(1).float().div_(255.0), labels.clone()
 

@@ -244,7 +244,8 @@ def check(exercise_id: str, answer: Any) -> None:
     For a function exercise (``EXERCISES``) ``answer`` is the student's function; for a homework
     question (``QUESTIONS``) it is the value asked for."""
     if not isinstance(exercise_id, str):
-        raise ExerciseFailed(f"exercise_id must be a str such as 'saliency'; got {type(exercise_id).__name__}")
+        raise ExerciseFailed("exercise_id must be a str such as 'saliency'; got "
+                             f"{type(exercise_id).__name__}")
     if exercise_id in QUESTIONS:
         return _check_question(exercise_id, answer)
     if exercise_id not in EXERCISES:

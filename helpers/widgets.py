@@ -151,7 +151,8 @@ def epsilon_explorer(
     check_number(eps, "eps", low=0.0, high=0.3)  # the slider's range: it would clamp silently
     if class_names is not None and not (isinstance(class_names, (list, tuple)) and len(class_names) == classes
                                         and all(isinstance(c, str) for c in class_names)):
-        raise ValueError(f"class_names must be a list of {classes} strings, one per class; got {class_names!r}")
+        raise ValueError(f"class_names must be a list of {classes} strings, one per class; got "
+                         f"{class_names!r}")
     x, y = x[:1], y[:1]
     budget = widgets.FloatSlider(value=eps, min=0.0, max=0.3, step=0.005, description="ε", readout_format=".3f",
                                  continuous_update=False)

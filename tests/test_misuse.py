@@ -94,51 +94,103 @@ def _detector(m):
 CALLS: dict[str, Call | Skip] = {
     # attacks
     "helpers.attacks.blackbox.BlackBox": Call(lambda m, x, y, g: dict(model=m, output="probs", budget=100)),
-    "helpers.attacks.blackbox.BlackBox.__call__": Call(lambda m, x, y, g: dict(self=attacks.BlackBox(m), x=x)),
+    "helpers.attacks.blackbox.BlackBox.__call__": Call(
+        lambda m, x, y, g: dict(self=attacks.BlackBox(m), x=x)
+    ),
     "helpers.attacks.blackbox.Ensemble": Call(lambda m, x, y, g: dict(models=[m, tiny_cnn(seed=1)])),
     "helpers.attacks.blackbox.ensemble": Call(lambda m, x, y, g: dict(models=[m, tiny_cnn(seed=1)])),
-    "helpers.attacks.blackbox.substitute_training":
-        Call(lambda m, x, y, g: dict(blackbox=attacks.BlackBox(m, output="label"), seed_images=x,
-                                     model_fn=lambda: tiny_cnn(seed=2), rounds=1, lam=0.1, epochs=1, lr=1e-3,
-                                     generator=g, progress=False)),
-    "helpers.attacks.blackbox.simba":
-        Call(lambda m, x, y, g: dict(blackbox=attacks.BlackBox(m), x=x, y=y, eps=0.2, max_queries=5, generator=g)),
-    "helpers.attacks.blackbox.square_attack":
-        Call(lambda m, x, y, g: dict(blackbox=attacks.BlackBox(m), x=x, y=y, eps=0.2, max_queries=5, generator=g)),
-    "helpers.attacks.geometry.decision_plane":
-        Call(lambda m, x, y, g: dict(model=m, x=x[:1], u=torch.ones_like(x[:1]), v=-torch.ones_like(x[:1]), span=0.5,
-                                     resolution=3, batch_size=4)),
-    "helpers.attacks.norms.project_linf": Call(lambda m, x, y, g: dict(delta=x - 0.5, eps=0.1), differentiable=True),
-    "helpers.attacks.norms.project_l2": Call(lambda m, x, y, g: dict(delta=x - 0.5, eps=0.1), differentiable=True),
-    "helpers.attacks.norms.clip_box": Call(lambda m, x, y, g: dict(x=x), differentiable=True,
-                                           not_images=frozenset({"x"})),
+    "helpers.attacks.blackbox.substitute_training": Call(
+        lambda m, x, y, g: dict(
+            blackbox=attacks.BlackBox(m, output="label"),
+            seed_images=x,
+            model_fn=lambda: tiny_cnn(seed=2),
+            rounds=1,
+            lam=0.1,
+            epochs=1,
+            lr=1e-3,
+            generator=g,
+            progress=False,
+        )
+    ),
+    "helpers.attacks.blackbox.simba": Call(
+        lambda m, x, y, g: dict(blackbox=attacks.BlackBox(m), x=x, y=y, eps=0.2, max_queries=5, generator=g)
+    ),
+    "helpers.attacks.blackbox.square_attack": Call(
+        lambda m, x, y, g: dict(blackbox=attacks.BlackBox(m), x=x, y=y, eps=0.2, max_queries=5, generator=g)
+    ),
+    "helpers.attacks.geometry.decision_plane": Call(
+        lambda m, x, y, g: dict(
+            model=m,
+            x=x[:1],
+            u=torch.ones_like(x[:1]),
+            v=-torch.ones_like(x[:1]),
+            span=0.5,
+            resolution=3,
+            batch_size=4,
+        )
+    ),
+    "helpers.attacks.norms.project_linf": Call(
+        lambda m, x, y, g: dict(delta=x - 0.5, eps=0.1), differentiable=True
+    ),
+    "helpers.attacks.norms.project_l2": Call(
+        lambda m, x, y, g: dict(delta=x - 0.5, eps=0.1), differentiable=True
+    ),
+    "helpers.attacks.norms.clip_box": Call(
+        lambda m, x, y, g: dict(x=x), differentiable=True, not_images=frozenset({"x"})
+    ),
     "helpers.attacks.norms.linf": Call(lambda m, x, y, g: dict(a=x, b=x.flip(0)), differentiable=True),
     "helpers.attacks.norms.l2": Call(lambda m, x, y, g: dict(a=x, b=x.flip(0)), differentiable=True),
-    "helpers.attacks.physical.universal_perturbation":
-        Call(lambda m, x, y, g: dict(model=m, x=x, y=y, eps=0.1, alpha=0.02, steps=2, batch_size=4, generator=g)),
-    "helpers.attacks.physical.random_transforms":
-        Call(lambda m, x, y, g: dict(n=3, shift=0.1, rotation=10.0, generator=g)),
-    "helpers.attacks.physical.apply_patch":
-        Call(lambda m, x, y, g: dict(images=x, patch=x[0], mask=torch.ones(12, 12),
-                                     transform=attacks.random_transforms(len(x), generator=g)), differentiable=True),
-    "helpers.attacks.physical.adversarial_patch":
-        Call(lambda m, x, y, g: dict(model=m, images=x, target=1, mask=torch.ones(12, 12), steps=2, lr=0.05,
-                                     batch_size=4, generator=g)),
-    "helpers.attacks.whitebox.fgsm": Call(lambda m, x, y, g: dict(model=m, x=x, y=y, eps=0.1, targeted=False)),
-    "helpers.attacks.whitebox.ifgsm": Call(lambda m, x, y, g: dict(model=m, x=x, y=y, eps=0.1, alpha=0.02, steps=2)),
-    "helpers.attacks.whitebox.pgd":
-        Call(lambda m, x, y, g: dict(model=m, x=x, y=y, eps=0.1, alpha=0.02, steps=2, restarts=2, random_start=True,
-                                     generator=g)),
-    "helpers.attacks.whitebox.input_diversity":
-        Call(lambda m, x, y, g: dict(x=x, probability=1.0, generator=g, low=0.8), differentiable=True),
-    "helpers.attacks.whitebox.resize_pad": Skip("the unchecked inner loop of input_diversity, for the attacks"),
-    "helpers.attacks.whitebox.mifgsm":
-        Call(lambda m, x, y, g: dict(model=m, x=x, y=y, eps=0.1, alpha=0.02, steps=2, decay=1.0, diversity_prob=0.5,
-                                     generator=g)),
-    "helpers.attacks.whitebox.cw_l2":
-        Call(lambda m, x, y, g: dict(model=m, x=x, y=y, c=1.0, kappa=0.0, steps=2, lr=0.01, search_steps=2)),
-    "helpers.attacks.whitebox.deepfool": Call(lambda m, x, y, g: dict(model=m, x=x, y=y, steps=2, overshoot=0.02)),
-    "helpers.attacks.whitebox.success_rate": Call(lambda m, x, y, g: dict(model=m, x_adv=x, y=y, batch_size=4)),
+    "helpers.attacks.physical.universal_perturbation": Call(
+        lambda m, x, y, g: dict(model=m, x=x, y=y, eps=0.1, alpha=0.02, steps=2, batch_size=4, generator=g)
+    ),
+    "helpers.attacks.physical.random_transforms": Call(
+        lambda m, x, y, g: dict(n=3, shift=0.1, rotation=10.0, generator=g)
+    ),
+    "helpers.attacks.physical.apply_patch": Call(
+        lambda m, x, y, g: dict(
+            images=x,
+            patch=x[0],
+            mask=torch.ones(12, 12),
+            transform=attacks.random_transforms(len(x), generator=g),
+        ),
+        differentiable=True,
+    ),
+    "helpers.attacks.physical.adversarial_patch": Call(
+        lambda m, x, y, g: dict(
+            model=m, images=x, target=1, mask=torch.ones(12, 12), steps=2, lr=0.05, batch_size=4, generator=g
+        )
+    ),
+    "helpers.attacks.whitebox.fgsm": Call(
+        lambda m, x, y, g: dict(model=m, x=x, y=y, eps=0.1, targeted=False)
+    ),
+    "helpers.attacks.whitebox.ifgsm": Call(
+        lambda m, x, y, g: dict(model=m, x=x, y=y, eps=0.1, alpha=0.02, steps=2)
+    ),
+    "helpers.attacks.whitebox.pgd": Call(
+        lambda m, x, y, g: dict(
+            model=m, x=x, y=y, eps=0.1, alpha=0.02, steps=2, restarts=2, random_start=True, generator=g
+        )
+    ),
+    "helpers.attacks.whitebox.input_diversity": Call(
+        lambda m, x, y, g: dict(x=x, probability=1.0, generator=g, low=0.8), differentiable=True
+    ),
+    "helpers.attacks.whitebox.resize_pad": Skip(
+        "the unchecked inner loop of input_diversity, for the attacks"
+    ),
+    "helpers.attacks.whitebox.mifgsm": Call(
+        lambda m, x, y, g: dict(
+            model=m, x=x, y=y, eps=0.1, alpha=0.02, steps=2, decay=1.0, diversity_prob=0.5, generator=g
+        )
+    ),
+    "helpers.attacks.whitebox.cw_l2": Call(
+        lambda m, x, y, g: dict(model=m, x=x, y=y, c=1.0, kappa=0.0, steps=2, lr=0.01, search_steps=2)
+    ),
+    "helpers.attacks.whitebox.deepfool": Call(
+        lambda m, x, y, g: dict(model=m, x=x, y=y, steps=2, overshoot=0.02)
+    ),
+    "helpers.attacks.whitebox.success_rate": Call(
+        lambda m, x, y, g: dict(model=m, x_adv=x, y=y, batch_size=4)
+    ),
     # data, models, runtime
     "helpers.data.fashion_mnist": Call(lambda m, x, y, g: dict(split="test"), awkward=False),
     "helpers.data.shapes": Call(lambda m, x, y, g: dict(n=2, size=16, seed=0), awkward=False),
@@ -153,150 +205,283 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.models.count_parameters": Call(lambda m, x, y, g: dict(model=m)),
     "helpers.runtime.device": NO_ARGS,
     "helpers.runtime.seed_everything": Call(lambda m, x, y, g: dict(seed=3), awkward=False),
-    "helpers.training.train":
-        Call(lambda m, x, y, g: dict(model=m, images=x, labels=y, epochs=1, lr=1e-3, batch_size=4, weight_decay=0.0,
-                                     generator=g, progress=False), trains=True),
+    "helpers.training.train": Call(
+        lambda m, x, y, g: dict(
+            model=m,
+            images=x,
+            labels=y,
+            epochs=1,
+            lr=1e-3,
+            batch_size=4,
+            weight_decay=0.0,
+            generator=g,
+            progress=False,
+        ),
+        trains=True,
+    ),
     "helpers.training.predict": Call(lambda m, x, y, g: dict(model=m, images=x, batch_size=4)),
     "helpers.training.accuracy": Call(lambda m, x, y, g: dict(model=m, images=x, labels=y, batch_size=4)),
     # defenses
     "helpers.defenses.adaptive.bpda": Call(lambda m, x, y, g: dict(filter=defenses.median_filter)),
-    "helpers.defenses.adaptive.ExpectationOverTransformation":
-        Call(lambda m, x, y, g: dict(model=m, transform=defenses.median_filter, n=2)),
-    "helpers.defenses.adaptive.eot": Call(lambda m, x, y, g: dict(model=m, transform=defenses.median_filter, n=2)),
+    "helpers.defenses.adaptive.ExpectationOverTransformation": Call(
+        lambda m, x, y, g: dict(model=m, transform=defenses.median_filter, n=2)
+    ),
+    "helpers.defenses.adaptive.eot": Call(
+        lambda m, x, y, g: dict(model=m, transform=defenses.median_filter, n=2)
+    ),
     "helpers.defenses.detection.FeatureSqueezingDetector": Call(lambda m, x, y, g: dict(model=m)),
-    "helpers.defenses.detection.FeatureSqueezingDetector.score": Call(lambda m, x, y, g: dict(self=_detector(m), x=x)),
-    "helpers.defenses.detection.FeatureSqueezingDetector.fit":
-        Call(lambda m, x, y, g: dict(self=_detector(m), clean=x, fpr=0.1)),
-    "helpers.defenses.detection.FeatureSqueezingDetector.detect":
-        Call(lambda m, x, y, g: dict(self=_detector(m).fit(x), x=x)),
-    "helpers.defenses.detection.roc":
-        Call(lambda m, x, y, g: dict(clean_scores=torch.rand(5, generator=g), adversarial_scores=torch.rand(4, generator=g))),
-    "helpers.defenses.filters.gaussian_blur": Call(lambda m, x, y, g: dict(x=x, sigma=1.0), differentiable=True),
+    "helpers.defenses.detection.FeatureSqueezingDetector.score": Call(
+        lambda m, x, y, g: dict(self=_detector(m), x=x)
+    ),
+    "helpers.defenses.detection.FeatureSqueezingDetector.fit": Call(
+        lambda m, x, y, g: dict(self=_detector(m), clean=x, fpr=0.1)
+    ),
+    "helpers.defenses.detection.FeatureSqueezingDetector.detect": Call(
+        lambda m, x, y, g: dict(self=_detector(m).fit(x), x=x)
+    ),
+    "helpers.defenses.detection.roc": Call(
+        lambda m, x, y, g: dict(
+            clean_scores=torch.rand(5, generator=g), adversarial_scores=torch.rand(4, generator=g)
+        )
+    ),
+    "helpers.defenses.filters.gaussian_blur": Call(
+        lambda m, x, y, g: dict(x=x, sigma=1.0), differentiable=True
+    ),
     "helpers.defenses.filters.median_filter": Call(lambda m, x, y, g: dict(x=x, size=3), differentiable=True),
     "helpers.defenses.filters.bit_depth": Call(lambda m, x, y, g: dict(x=x, bits=3), differentiable=True),
     "helpers.defenses.filters.jpeg": Call(lambda m, x, y, g: dict(x=x, quality=50)),
-    "helpers.defenses.filters.random_resize_pad":
-        Call(lambda m, x, y, g: dict(x=x, low=0.8, generator=g), differentiable=True),
-    "helpers.defenses.filters.Defended": Call(lambda m, x, y, g: dict(model=m, filters=[defenses.median_filter])),
-    "helpers.defenses.smoothing.noise_counts":
-        Call(lambda m, x, y, g: dict(model=m, x=x, sigma=0.25, n=4, batch_size=8, generator=g)),
-    "helpers.defenses.smoothing.smoothed_predict":
-        Call(lambda m, x, y, g: dict(model=m, x=x, sigma=0.25, n=4, alpha=0.1, generator=g)),
-    "helpers.defenses.smoothing.lower_confidence_bound":
-        Call(lambda m, x, y, g: dict(successes=8, trials=10, alpha=0.01), awkward=False),
-    "helpers.defenses.smoothing.certify":
-        Call(lambda m, x, y, g: dict(model=m, x=x, sigma=0.25, n0=3, n=5, alpha=0.1, generator=g)),
-    "helpers.defenses.training.adversarial_training":
-        Call(lambda m, x, y, g: dict(model=m, images=x, labels=y, attack=lambda a, b, c: attacks.fgsm(a, b, c, eps=0.1),
-                                     rounds=1, lr=1e-3, batch_size=4, generator=g, progress=False), trains=True),
-    "helpers.defenses.training.pgd_training":
-        Call(lambda m, x, y, g: dict(model=m, images=x, labels=y, eps=0.1, alpha=0.05, steps=1, epochs=1, batch_size=4,
-                                     generator=g, progress=False), trains=True),
-    "helpers.defenses.training.fast_training":
-        Call(lambda m, x, y, g: dict(model=m, images=x, labels=y, eps=0.1, epochs=1, batch_size=4, generator=g,
-                                     progress=False), trains=True),
-    "helpers.defenses.training.noise_training":
-        Call(lambda m, x, y, g: dict(model=m, images=x, labels=y, sigma=0.1, epochs=1, batch_size=4, generator=g,
-                                     progress=False), trains=True),
-    "helpers.defenses.training.trades":
-        Call(lambda m, x, y, g: dict(model=m, images=x, labels=y, eps=0.1, alpha=0.05, steps=1, epochs=1, beta=1.0,
-                                     batch_size=4, generator=g, progress=False), trains=True),
+    "helpers.defenses.filters.random_resize_pad": Call(
+        lambda m, x, y, g: dict(x=x, low=0.8, generator=g), differentiable=True
+    ),
+    "helpers.defenses.filters.Defended": Call(
+        lambda m, x, y, g: dict(model=m, filters=[defenses.median_filter])
+    ),
+    "helpers.defenses.smoothing.noise_counts": Call(
+        lambda m, x, y, g: dict(model=m, x=x, sigma=0.25, n=4, batch_size=8, generator=g)
+    ),
+    "helpers.defenses.smoothing.smoothed_predict": Call(
+        lambda m, x, y, g: dict(model=m, x=x, sigma=0.25, n=4, alpha=0.1, generator=g)
+    ),
+    "helpers.defenses.smoothing.lower_confidence_bound": Call(
+        lambda m, x, y, g: dict(successes=8, trials=10, alpha=0.01), awkward=False
+    ),
+    "helpers.defenses.smoothing.certify": Call(
+        lambda m, x, y, g: dict(model=m, x=x, sigma=0.25, n0=3, n=5, alpha=0.1, generator=g)
+    ),
+    "helpers.defenses.training.adversarial_training": Call(
+        lambda m, x, y, g: dict(
+            model=m,
+            images=x,
+            labels=y,
+            attack=lambda a, b, c: attacks.fgsm(a, b, c, eps=0.1),
+            rounds=1,
+            lr=1e-3,
+            batch_size=4,
+            generator=g,
+            progress=False,
+        ),
+        trains=True,
+    ),
+    "helpers.defenses.training.pgd_training": Call(
+        lambda m, x, y, g: dict(
+            model=m,
+            images=x,
+            labels=y,
+            eps=0.1,
+            alpha=0.05,
+            steps=1,
+            epochs=1,
+            batch_size=4,
+            generator=g,
+            progress=False,
+        ),
+        trains=True,
+    ),
+    "helpers.defenses.training.fast_training": Call(
+        lambda m, x, y, g: dict(
+            model=m, images=x, labels=y, eps=0.1, epochs=1, batch_size=4, generator=g, progress=False
+        ),
+        trains=True,
+    ),
+    "helpers.defenses.training.noise_training": Call(
+        lambda m, x, y, g: dict(
+            model=m, images=x, labels=y, sigma=0.1, epochs=1, batch_size=4, generator=g, progress=False
+        ),
+        trains=True,
+    ),
+    "helpers.defenses.training.trades": Call(
+        lambda m, x, y, g: dict(
+            model=m,
+            images=x,
+            labels=y,
+            eps=0.1,
+            alpha=0.05,
+            steps=1,
+            epochs=1,
+            beta=1.0,
+            batch_size=4,
+            generator=g,
+            progress=False,
+        ),
+        trains=True,
+    ),
     # explain
     "helpers.explain.cam.check_layer": Call(lambda m, x, y, g: dict(model=m, layer=m[2])),
-    "helpers.explain.cam.cam_from_gradients":
-        Call(lambda m, x, y, g: dict(activation=torch.rand(2, 3, 4, 4, generator=g),
-                                     gradient=torch.randn(2, 3, 4, 4, generator=g))),
+    "helpers.explain.cam.cam_from_gradients": Call(
+        lambda m, x, y, g: dict(
+            activation=torch.rand(2, 3, 4, 4, generator=g), gradient=torch.randn(2, 3, 4, 4, generator=g)
+        )
+    ),
     "helpers.explain.cam.grad_cam": Call(lambda m, x, y, g: dict(model=m, x=x, target=y, layer=m[2])),
     "helpers.explain.features.filter_activations": Call(lambda m, x, y, g: dict(model=m, layer=m[1], x=x)),
-    "helpers.explain.features.activation_maximization":
-        Call(lambda m, x, y, g: dict(model=m, layer=m[2], channel=[0, 1], shape=(1, 12, 12), steps=2, lr=0.05, l2=1e-3,
-                                     generator=g)),
+    "helpers.explain.features.activation_maximization": Call(
+        lambda m, x, y, g: dict(
+            model=m, layer=m[2], channel=[0, 1], shape=(1, 12, 12), steps=2, lr=0.05, l2=1e-3, generator=g
+        )
+    ),
     "helpers.explain.gradients.saliency": Call(lambda m, x, y, g: dict(model=m, x=x, target=y)),
     "helpers.explain.gradients.input_x_gradient": Call(lambda m, x, y, g: dict(model=m, x=x, target=y)),
-    "helpers.explain.gradients.quadrature": Call(lambda m, x, y, g: dict(steps=4, method="riemann_trapezoid")),
-    "helpers.explain.gradients.integrated_gradients":
-        Call(lambda m, x, y, g: dict(model=m, x=x, target=y, baseline=0.0, steps=3, batch_size=5)),
-    "helpers.explain.gradients.completeness_gap":
-        Call(lambda m, x, y, g: dict(model=m, x=x, target=y, attributions=torch.rand_like(x), baseline=0.0)),
-    "helpers.explain.gradients.smoothgrad":
-        Call(lambda m, x, y, g: dict(model=m, x=x, target=y, n=2, noise_level=0.1, generator=g, batch_size=5)),
-    "helpers.explain.lrp.lrp": Call(lambda m, x, y, g: dict(model=m, x=x, target=y, rule="gamma", epsilon=0.1,
-                                                            gamma=0.25)),
-    "helpers.explain.lrp.conservation": Call(lambda m, x, y, g: dict(model=m, x=x, target=y, rule="epsilon",
-                                                                     epsilon=0.1)),
-    "helpers.explain.lrp.epsilon_step":
-        Call(lambda m, x, y, g: dict(a=torch.rand(2, 3, generator=g), weight=torch.randn(4, 3, generator=g),
-                                     bias=torch.randn(4, generator=g), relevance=torch.rand(2, 4, generator=g),
-                                     epsilon=0.1)),
-    "helpers.explain.metrics.deletion_curve":
-        Call(lambda m, x, y, g: dict(model=m, x=x, target=y, attributions=torch.rand_like(x), steps=3, baseline=0.0,
-                                     batch_size=5)),
-    "helpers.explain.metrics.insertion_curve":
-        Call(lambda m, x, y, g: dict(model=m, x=x, target=y, attributions=torch.rand_like(x), steps=3, baseline=0.0,
-                                     batch_size=5)),
+    "helpers.explain.gradients.quadrature": Call(
+        lambda m, x, y, g: dict(steps=4, method="riemann_trapezoid")
+    ),
+    "helpers.explain.gradients.integrated_gradients": Call(
+        lambda m, x, y, g: dict(model=m, x=x, target=y, baseline=0.0, steps=3, batch_size=5)
+    ),
+    "helpers.explain.gradients.completeness_gap": Call(
+        lambda m, x, y, g: dict(model=m, x=x, target=y, attributions=torch.rand_like(x), baseline=0.0)
+    ),
+    "helpers.explain.gradients.smoothgrad": Call(
+        lambda m, x, y, g: dict(model=m, x=x, target=y, n=2, noise_level=0.1, generator=g, batch_size=5)
+    ),
+    "helpers.explain.lrp.lrp": Call(
+        lambda m, x, y, g: dict(model=m, x=x, target=y, rule="gamma", epsilon=0.1, gamma=0.25)
+    ),
+    "helpers.explain.lrp.conservation": Call(
+        lambda m, x, y, g: dict(model=m, x=x, target=y, rule="epsilon", epsilon=0.1)
+    ),
+    "helpers.explain.lrp.epsilon_step": Call(
+        lambda m, x, y, g: dict(
+            a=torch.rand(2, 3, generator=g),
+            weight=torch.randn(4, 3, generator=g),
+            bias=torch.randn(4, generator=g),
+            relevance=torch.rand(2, 4, generator=g),
+            epsilon=0.1,
+        )
+    ),
+    "helpers.explain.metrics.deletion_curve": Call(
+        lambda m, x, y, g: dict(
+            model=m, x=x, target=y, attributions=torch.rand_like(x), steps=3, baseline=0.0, batch_size=5
+        )
+    ),
+    "helpers.explain.metrics.insertion_curve": Call(
+        lambda m, x, y, g: dict(
+            model=m, x=x, target=y, attributions=torch.rand_like(x), steps=3, baseline=0.0, batch_size=5
+        )
+    ),
     "helpers.explain.metrics.auc": Call(lambda m, x, y, g: dict(curve=torch.rand(3, 5, generator=g))),
-    "helpers.explain.metrics.pointing_game":
-        Call(lambda m, x, y, g: dict(attributions=x, masks=torch.ones(len(x), 1, 12, 12, dtype=torch.bool))),
-    "helpers.explain.metrics.relevance_mass":
-        Call(lambda m, x, y, g: dict(attributions=x, masks=torch.ones(len(x), 1, 12, 12, dtype=torch.bool))),
-    "helpers.explain.metrics.spearman":
-        Call(lambda m, x, y, g: dict(a=torch.rand(3, 6, generator=g), b=torch.rand(3, 6, generator=g))),
-    "helpers.explain.metrics.randomization_test":
-        Call(lambda m, x, y, g: dict(model=m, x=x, target=y, method=explain.saliency, order="independent",
-                                     absolute=True, generator=g)),
-    "helpers.explain.perturbation.window_masks":
-        Call(lambda m, x, y, g: dict(height=6, width=5, window=(2, 2), stride=(2, 1))),
-    "helpers.explain.perturbation.occlusion":
-        Call(lambda m, x, y, g: dict(model=m, x=x, target=y, window=4, stride=4, baseline=0.0, batch_size=16)),
+    "helpers.explain.metrics.pointing_game": Call(
+        lambda m, x, y, g: dict(attributions=x, masks=torch.ones(len(x), 1, 12, 12, dtype=torch.bool))
+    ),
+    "helpers.explain.metrics.relevance_mass": Call(
+        lambda m, x, y, g: dict(attributions=x, masks=torch.ones(len(x), 1, 12, 12, dtype=torch.bool))
+    ),
+    "helpers.explain.metrics.spearman": Call(
+        lambda m, x, y, g: dict(a=torch.rand(3, 6, generator=g), b=torch.rand(3, 6, generator=g))
+    ),
+    "helpers.explain.metrics.randomization_test": Call(
+        lambda m, x, y, g: dict(
+            model=m, x=x, target=y, method=explain.saliency, order="independent", absolute=True, generator=g
+        )
+    ),
+    "helpers.explain.perturbation.window_masks": Call(
+        lambda m, x, y, g: dict(height=6, width=5, window=(2, 2), stride=(2, 1))
+    ),
+    "helpers.explain.perturbation.occlusion": Call(
+        lambda m, x, y, g: dict(model=m, x=x, target=y, window=4, stride=4, baseline=0.0, batch_size=16)
+    ),
     "helpers.explain.perturbation.grid_segments": Call(lambda m, x, y, g: dict(height=12, width=12, cell=4)),
-    "helpers.explain.perturbation.lime":
-        Call(lambda m, x, y, g: dict(model=m, x=x, target=y, segments=explain.grid_segments(12, 12, 6), n_samples=8,
-                                     kernel_width=0.25, ridge=1.0, generator=g, batch_size=16)),
+    "helpers.explain.perturbation.lime": Call(
+        lambda m, x, y, g: dict(
+            model=m,
+            x=x,
+            target=y,
+            segments=explain.grid_segments(12, 12, 6),
+            n_samples=8,
+            kernel_width=0.25,
+            ridge=1.0,
+            generator=g,
+            batch_size=16,
+        )
+    ),
     # teaching tools
     "helpers.grading.Exercise": RECORD,
     "helpers.grading.Question": RECORD,
     "helpers.grading.Judgement": RECORD,
     "helpers.grading.Judgement.beaten": RECORD,
-    "helpers.grading.check":
-        Call(lambda m, x, y, g: dict(exercise_id="pointing_game", answer=explain.pointing_game), awkward=False),
-    "helpers.grading.judge": Skip("homework 6's judge: checked by tests/test_grading.py on the homework's images"),
+    "helpers.grading.check": Call(
+        lambda m, x, y, g: dict(exercise_id="pointing_game", answer=explain.pointing_game), awkward=False
+    ),
+    "helpers.grading.judge": Skip(
+        "homework 6's judge: checked by tests/test_grading.py on the homework's images"
+    ),
     "helpers.homework.HW5Data": RECORD,
     "helpers.homework.HW6Data": RECORD,
     "helpers.homework.hw5_data": NO_ARGS,
     "helpers.homework.hw5_reference": NO_ARGS,
     "helpers.homework.hw6_data": NO_ARGS,
-    "helpers.homework.hw6_baselines": Skip("attacks the homework's 128 images: tests/test_grading.py runs it"),
+    "helpers.homework.hw6_baselines": Skip(
+        "attacks the homework's 128 images: tests/test_grading.py runs it"
+    ),
     "helpers.homework.hw5_explain": Call(lambda m, x, y, g: dict(model=m, x=x, y=y, cam_layer=m[2])),
     "helpers.homework.to_uint8_and_back": Call(lambda m, x, y, g: dict(x=x)),
     "helpers.release.Block": RECORD,
-    "helpers.release.split_cell":
-        Call(lambda m, x, y, g: dict(source="### BEGIN SOLUTION\nx = 1\n### END SOLUTION", cell_type="code",
-                                     where="a.ipynb, cell 0"), awkward=False),
-    "helpers.release.student_version":
-        Call(lambda m, x, y, g: dict(nb=nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]), name="a"),
-             awkward=False),
-    "helpers.release.release":
-        Call(lambda m, x, y, g: dict(out=_tmp() / "out", notebooks=_tiny_notebooks(_tmp()), html=False), awkward=False),
+    "helpers.release.split_cell": Call(
+        lambda m, x, y, g: dict(
+            source="### BEGIN SOLUTION\nx = 1\n### END SOLUTION", cell_type="code", where="a.ipynb, cell 0"
+        ),
+        awkward=False,
+    ),
+    "helpers.release.student_version": Call(
+        lambda m, x, y, g: dict(
+            nb=nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]), name="a"
+        ),
+        awkward=False,
+    ),
+    "helpers.release.release": Call(
+        lambda m, x, y, g: dict(out=_tmp() / "out", notebooks=_tiny_notebooks(_tmp()), html=False),
+        awkward=False,
+    ),
     "helpers.release.main": CLI,
     "helpers.viz.show_images": Call(lambda m, x, y, g: dict(images=x[:2], ncols=2, size=1.0)),
     "helpers.viz.show_heatmaps": Call(lambda m, x, y, g: dict(images=x[:2], maps=x[:2], ncols=2, size=1.0)),
-    "helpers.viz.show_attributions": Call(lambda m, x, y, g: dict(images=x[:2], methods={"a": x[:2]}, size=1.0)),
-    "helpers.viz.show_curves": Call(lambda m, x, y, g: dict(x=[0.0, 0.5, 1.0], curves={"a": [1.0, 0.5, 0.2]}),
-                                    awkward=False),
+    "helpers.viz.show_attributions": Call(
+        lambda m, x, y, g: dict(images=x[:2], methods={"a": x[:2]}, size=1.0)
+    ),
+    "helpers.viz.show_curves": Call(
+        lambda m, x, y, g: dict(x=[0.0, 0.5, 1.0], curves={"a": [1.0, 0.5, 0.2]}), awkward=False
+    ),
     "helpers.viz.show_bars": Call(lambda m, x, y, g: dict(table={"a": {"b": 0.5}}), awkward=False),
-    "helpers.viz.format_table": Call(lambda m, x, y, g: dict(table={"a": {"b": 0.5}}, digits=2), awkward=False),
-    "helpers.viz.show_decision_plane":
-        Call(lambda m, x, y, g: dict(classes=torch.randint(3, (5, 5), generator=g), span=0.5,
-                                     class_names=["a", "b", "c"]), awkward=False),
+    "helpers.viz.format_table": Call(
+        lambda m, x, y, g: dict(table={"a": {"b": 0.5}}, digits=2), awkward=False
+    ),
+    "helpers.viz.show_decision_plane": Call(
+        lambda m, x, y, g: dict(
+            classes=torch.randint(3, (5, 5), generator=g), span=0.5, class_names=["a", "b", "c"]
+        ),
+        awkward=False,
+    ),
     "helpers.widgets.Explorer": Skip("the explorers' container: built by the four explorers below"),
     "helpers.widgets.Explorer.settings": Skip("reads the controls of an Explorer the explorers build"),
-    "helpers.widgets.smoothgrad_explorer":
-        Call(lambda m, x, y, g: dict(model=m, x=x[:2], target=y[:2], noise_level=0.1, n=2, seed=0)),
-    "helpers.widgets.epsilon_explorer":
-        Call(lambda m, x, y, g: dict(model=m, x=x, y=y, attack="FGSM", eps=0.05)),
+    "helpers.widgets.smoothgrad_explorer": Call(
+        lambda m, x, y, g: dict(model=m, x=x[:2], target=y[:2], noise_level=0.1, n=2, seed=0)
+    ),
+    "helpers.widgets.epsilon_explorer": Call(
+        lambda m, x, y, g: dict(model=m, x=x, y=y, attack="FGSM", eps=0.05)
+    ),
     "helpers.widgets.lrp_explorer": Call(lambda m, x, y, g: dict(model=m, x=x, target=y)),
-    "helpers.widgets.defense_explorer":
-        Call(lambda m, x, y, g: dict(model=m, x=x, y=y, eps=0.1, name="JPEG (quality)")),
+    "helpers.widgets.defense_explorer": Call(
+        lambda m, x, y, g: dict(model=m, x=x, y=y, eps=0.1, name="JPEG (quality)")
+    ),
     "helpers.zoo.Recipe": RECORD,
     "helpers.zoo.Recipe.describe": RECORD,
     "helpers.zoo.names": NO_ARGS,
@@ -305,8 +490,9 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.zoo.load": Call(lambda m, x, y, g: dict(name="shapes_cnn", device="cpu"), awkward=False),
     "helpers.zoo.retrain": Skip("trains a zoo model for minutes: tests/test_zoo.py reproduces one"),
     "helpers.zoo.evaluate": Skip("evaluates a zoo model on its test split for minutes: tests/test_zoo.py"),
-    "helpers.zoo.robust_accuracy": Call(lambda m, x, y, g: dict(model=m, images=x, labels=y, eps=0.1),
-                                        awkward=False),  # PGD-50 × 5 restarts: pgd's own entry takes the awkward inputs
+    "helpers.zoo.robust_accuracy": Call(
+        lambda m, x, y, g: dict(model=m, images=x, labels=y, eps=0.1), awkward=False
+    ),  # PGD-50 × 5 restarts: pgd's own entry takes the awkward inputs
     "helpers.zoo.main": CLI,
 }
 
@@ -316,15 +502,34 @@ NEGATIVE_OK: dict[str, set[str]] = {}
 EXTRA: list[tuple[str, str, Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], Any]]] = [
     ("helpers.attacks.physical.random_transforms", "scale", lambda m, x, y, g: (0.0, 0.0)),
     ("helpers.attacks.physical.random_transforms", "brightness", lambda m, x, y, g: (1.2, 0.8)),
-    ("helpers.attacks.physical.apply_patch", "transform",
-     lambda m, x, y, g: {**attacks.random_transforms(len(x), generator=g), "scale": torch.zeros(len(x))}),
+    (
+        "helpers.attacks.physical.apply_patch",
+        "transform",
+        lambda m, x, y, g: {**attacks.random_transforms(len(x), generator=g), "scale": torch.zeros(len(x))},
+    ),
     ("helpers.attacks.physical.apply_patch", "patch", lambda m, x, y, g: x[0] * float("nan")),
     ("helpers.attacks.physical.apply_patch", "mask", lambda m, x, y, g: torch.full((12, 12), 2.0)),
-    ("helpers.explain.gradients.integrated_gradients", "baseline", lambda m, x, y, g: torch.full_like(x, float("nan"))),
+    (
+        "helpers.explain.gradients.integrated_gradients",
+        "baseline",
+        lambda m, x, y, g: torch.full_like(x, float("nan")),
+    ),
     ("helpers.explain.gradients.integrated_gradients", "baseline", lambda m, x, y, g: 2.0),
-    ("helpers.explain.metrics.relevance_mass", "attributions", lambda m, x, y, g: torch.full_like(x, float("nan"))),
-    ("helpers.explain.metrics.pointing_game", "attributions", lambda m, x, y, g: torch.full_like(x, float("inf"))),
-    ("helpers.explain.metrics.deletion_curve", "attributions", lambda m, x, y, g: torch.full_like(x, float("nan"))),
+    (
+        "helpers.explain.metrics.relevance_mass",
+        "attributions",
+        lambda m, x, y, g: torch.full_like(x, float("nan")),
+    ),
+    (
+        "helpers.explain.metrics.pointing_game",
+        "attributions",
+        lambda m, x, y, g: torch.full_like(x, float("inf")),
+    ),
+    (
+        "helpers.explain.metrics.deletion_curve",
+        "attributions",
+        lambda m, x, y, g: torch.full_like(x, float("nan")),
+    ),
     ("helpers.defenses.filters.gaussian_blur", "sigma", lambda m, x, y, g: 10.0),
     ("helpers.zoo.load", "name", lambda m, x, y, g: ["fmnist_cnn"]),
     ("helpers.zoo.load", "device", lambda m, x, y, g: "banana"),
@@ -344,7 +549,11 @@ def _public_callables() -> dict[str, Any]:
             continue
         module = importlib.import_module(info.name)
         for name, obj in vars(module).items():
-            if name.startswith("_") or not callable(obj) or getattr(obj, "__module__", None) != module.__name__:
+            if (
+                name.startswith("_")
+                or not callable(obj)
+                or getattr(obj, "__module__", None) != module.__name__
+            ):
                 continue
             if inspect.isclass(obj) and issubclass(obj, BaseException):
                 continue  # an exception is raised, not called with data
@@ -352,7 +561,8 @@ def _public_callables() -> dict[str, Any]:
             if inspect.isclass(obj) and not issubclass(obj, nn.Module | nbformat.NotebookNode):
                 for attr, member in vars(obj).items():
                     if (not attr.startswith("_") or attr == "__call__") and (
-                            inspect.isfunction(member) or isinstance(member, property)):
+                        inspect.isfunction(member) or isinstance(member, property)
+                    ):
                         found[f"{module.__name__}.{name}.{attr}"] = member
     return found
 
@@ -362,8 +572,10 @@ PUBLIC = _public_callables()
 
 def test_every_public_callable_has_an_entry():
     missing = sorted(set(PUBLIC) - set(CALLS))
-    assert not missing, ("add these public callables to CALLS in tests/test_misuse.py (a valid call, or a Skip "
-                         f"with its reason): {missing}")
+    assert not missing, (
+        "add these public callables to CALLS in tests/test_misuse.py (a valid call, or a Skip "
+        f"with its reason): {missing}"
+    )
     stale = sorted(set(CALLS) - set(PUBLIC))
     assert not stale, f"CALLS names callables that no longer exist: {stale}"
 
@@ -390,7 +602,7 @@ def _nan_model() -> nn.Module:
 
 
 BAD_MODELS: dict[str, Callable[[], Any]] = {
-    "not a module": lambda: (lambda x: x),
+    "not a module": lambda: lambda x: x,
     "returns shape N": lambda: _ShapeN().eval(),
     "returns N×1": lambda: tiny_cnn(classes=1).eval(),
     "returns NaN logits": _nan_model,
@@ -428,8 +640,13 @@ def _bad_labels(y: Any, n: int) -> dict[str, Any]:
 
 def _bad_numbers(value: Any, annotation: str) -> dict[str, tuple[Any, str]]:
     """name → (value, "refuse" | "refuse-negative" | "refuse-or-finite")."""
-    bad = {"NaN": (float("nan"), "refuse"), "inf": (float("inf"), "refuse"), "-inf": (-float("inf"), "refuse"),
-           "negative": (-1 if isinstance(value, int) else -0.5, "refuse-negative"), "zero": (0 * value, "refuse-or-finite")}
+    bad = {
+        "NaN": (float("nan"), "refuse"),
+        "inf": (float("inf"), "refuse"),
+        "-inf": (-float("inf"), "refuse"),
+        "negative": (-1 if isinstance(value, int) else -0.5, "refuse-negative"),
+        "zero": (0 * value, "refuse-or-finite"),
+    }
     if annotation.startswith("int"):
         bad["a float for an int"] = (2.5, "refuse")
     return bad
@@ -439,7 +656,9 @@ def _bad_numbers(value: Any, annotation: str) -> dict[str, tuple[Any, str]]:
 
 
 def _annotation(param: inspect.Parameter) -> str:
-    return param.annotation if isinstance(param.annotation, str) else getattr(param.annotation, "__name__", "")
+    return (
+        param.annotation if isinstance(param.annotation, str) else getattr(param.annotation, "__name__", "")
+    )
 
 
 def _target(name: str, obj: Any, kwargs: dict[str, Any]) -> tuple[Callable, dict[str, Any]]:
@@ -504,8 +723,10 @@ def _snapshot(kwargs: dict[str, Any]):
 def _check_left_alone(snapshot, case: str) -> list[str]:
     tensors, modes, flags = snapshot
     problems = []
-    if any(not (before.shape == t.shape and torch.equal(before.nan_to_num(), t.detach().nan_to_num()))
-           for t, before in tensors):
+    if any(
+        not (before.shape == t.shape and torch.equal(before.nan_to_num(), t.detach().nan_to_num()))
+        for t, before in tensors
+    ):
         problems.append(f"{case}: an input tensor was modified in place")
     if any(m.training != mode for m, mode in modes):
         problems.append(f"{case}: a submodule's train/eval mode was left changed")
@@ -525,8 +746,18 @@ def _own_error(error: BaseException) -> bool:
     return isinstance(error, (TypeError, ValueError)) or type(error).__module__.startswith("helpers")
 
 
-def _run(name: str, obj: Any, kwargs: dict[str, Any], case: str, *, argument: str | None, expect: str,
-         trains: bool = False, ran: list[int] | None = None, differentiable: bool = False) -> list[str]:
+def _run(
+    name: str,
+    obj: Any,
+    kwargs: dict[str, Any],
+    case: str,
+    *,
+    argument: str | None,
+    expect: str,
+    trains: bool = False,
+    ran: list[int] | None = None,
+    differentiable: bool = False,
+) -> list[str]:
     """Call, and return what went wrong: ``expect`` is "refuse", "succeed", "refuse-or-finite" or
     "refuse-if-run" (``ran`` counts the bad model's forward passes)."""
     function, kwargs = _target(name, obj, kwargs)
@@ -605,9 +836,15 @@ def _awkward_inputs() -> dict[str, Callable[[], tuple[nn.Module, torch.Tensor, t
         m.requires_grad_(False)
         return m, x, y
 
-    return {"batch of 1": batch_of_one, "channels_last": channels_last, "non-contiguous": non_contiguous,
-            "x requires grad": requires_grad, "model in train mode": train_mode,
-            "one dropout left in train mode": one_dropout_in_train_mode, "frozen model": frozen}
+    return {
+        "batch of 1": batch_of_one,
+        "channels_last": channels_last,
+        "non-contiguous": non_contiguous,
+        "x requires grad": requires_grad,
+        "model in train mode": train_mode,
+        "one dropout left in train mode": one_dropout_in_train_mode,
+        "frozen model": frozen,
+    }
 
 
 def _misuse(name: str) -> list[str]:
@@ -633,10 +870,16 @@ def _misuse(name: str) -> list[str]:
             continue
         cases: list[tuple[str, Any, str]] = []
         if arg in IMAGE_NAMES - entry.not_images and isinstance(value, torch.Tensor) and value.dim() == 4:
-            cases += [(what, bad, "refuse" if must else "refuse-or-finite")
-                      for what, (bad, must) in _bad_images(value, has_model).items()]
+            cases += [
+                (what, bad, "refuse" if must else "refuse-or-finite")
+                for what, (bad, must) in _bad_images(value, has_model).items()
+            ]
         elif arg in LABEL_NAMES and (isinstance(value, torch.Tensor) or type(value) is int):
-            n = value.shape[0] if isinstance(value, torch.Tensor) else len(valid.get("x", valid.get("images", [0])))
+            n = (
+                value.shape[0]
+                if isinstance(value, torch.Tensor)
+                else len(valid.get("x", valid.get("images", [0])))
+            )
             cases += [(what, bad, "refuse") for what, bad in _bad_labels(value, n).items()]
             if type(value) is int:
                 cases.pop(2)  # an int has no length to get wrong
@@ -665,15 +908,29 @@ def _misuse(name: str) -> list[str]:
         if extra_name == name:
             kwargs = fresh()
             kwargs[arg] = make(tiny_cnn().eval(), *tiny_batch(4), torch.Generator().manual_seed(0))
-            problems += _run(name, obj, kwargs, f"{name}({arg}=<{type(kwargs[arg]).__name__} from EXTRA>)",
-                             argument=arg, expect="refuse")
+            problems += _run(
+                name,
+                obj,
+                kwargs,
+                f"{name}({arg}=<{type(kwargs[arg]).__name__} from EXTRA>)",
+                argument=arg,
+                expect="refuse",
+            )
 
     if entry.awkward:
         for what, make in _awkward_inputs().items():
             m, xa, ya = make()
             kwargs = entry.build(m, xa, ya, torch.Generator().manual_seed(0))
-            problems += _run(name, obj, kwargs, f"{name}[{what}]", argument=None, expect="succeed",
-                             trains=entry.trains and what == "frozen model", differentiable=entry.differentiable)
+            problems += _run(
+                name,
+                obj,
+                kwargs,
+                f"{name}[{what}]",
+                argument=None,
+                expect="succeed",
+                trains=entry.trains and what == "frozen model",
+                differentiable=entry.differentiable,
+            )
     return problems
 
 
@@ -693,8 +950,15 @@ def _bad_model_case(name, obj, fresh, arg, what, make, wrap: bool = False) -> li
     expect = "refuse" if what in ("not a module", "float64 model, float32 images") else "refuse-if-run"
     if what.startswith("float64") and not any(k in IMAGE_NAMES for k in kwargs):
         expect = "refuse-or-finite"  # nothing to compare the model's dtype with
-    return _run(name, obj, kwargs, f"{name}({arg}: {what})", argument="model" if not wrap else "model",
-                expect=expect, ran=ran)
+    return _run(
+        name,
+        obj,
+        kwargs,
+        f"{name}({arg}: {what})",
+        argument="model" if not wrap else "model",
+        expect=expect,
+        ran=ran,
+    )
 
 
 @pytest.fixture
@@ -737,8 +1001,10 @@ def test_wrappers_are_views():
     assert not any(m.training for m in m1.modules()) and all(m.training for m in m2.modules())
     inner = tiny_cnn().eval()
     inner[7].train()  # a dropout the user left in train mode on purpose
-    for wrapper in (defenses.Defended(nn.Sequential(inner), defenses.median_filter),
-                    defenses.eot(inner, defenses.median_filter, 2)):
+    for wrapper in (
+        defenses.Defended(nn.Sequential(inner), defenses.median_filter),
+        defenses.eot(inner, defenses.median_filter, 2),
+    ):
         assert [m.training for m in inner.modules()] == [i == 8 for i in range(len(list(inner.modules())))]
         del wrapper
 
@@ -763,11 +1029,14 @@ def _sums(folder: Path) -> None:
     (folder / "SHA256SUMS").write_text("".join(lines))
 
 
-@pytest.mark.parametrize("images, labels, message", [
-    ((10, 28, 28), [200, 255, 3], "one label per image"),
-    ((3, 28, 28), [200, 255, 3], "classes 0…9"),
-    ((3, 20, 20), [1, 2, 3], "28×28"),
-])
+@pytest.mark.parametrize(
+    "images, labels, message",
+    [
+        ((10, 28, 28), [200, 255, 3], "one label per image"),
+        ((3, 28, 28), [200, 255, 3], "classes 0…9"),
+        ((3, 20, 20), [1, 2, 3], "28×28"),
+    ],
+)
 def test_a_custom_fashion_mnist_root_is_checked_for_consistency(tmp_path, images, labels, message):
     """A root's own SHA256SUMS vouches only for itself: counts, label range and image size are checked."""
     import numpy as np
@@ -794,9 +1063,9 @@ def test_a_file_without_an_idx_header_is_refused(tmp_path):
 
 
 def test_a_malformed_sha256sums_line_is_refused_naming_the_line(tmp_path, monkeypatch):
-    from helpers import zoo
-
     import shutil
+
+    from helpers import zoo
 
     shutil.copy(zoo.checkpoint_path("shapes_cnn"), tmp_path / "shapes_cnn.pt")
     (tmp_path / "SHA256SUMS").write_text(f"{'0' * 64}  shapes_cnn.pt\nthis line is broken\n")
@@ -848,3 +1117,35 @@ def test_release_refuses_a_mis_cased_marker_naming_notebook_and_cell(tmp_path, m
     nbformat.write(nbformat.v4.new_notebook(cells=cells), folder / "b.ipynb")
     with pytest.raises(release.ReleaseError, match=r"b\.ipynb, cell 1, line 1"):
         release.release(tmp_path / "out", notebooks=folder, html=False)
+
+
+def _boom(*_):
+    raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        lambda m, x, y: helpers.training.train(m, x, y, epochs=1, lr=1e-3, loss_fn=_boom, progress=False),
+        lambda m, x, y: defenses.adversarial_training(m, x, y, attack=_boom, rounds=1, progress=False),
+        lambda m, x, y: defenses.pgd_training(
+            m, x, y, eps=0.1, alpha=0.05, steps=1, epochs=1, progress=False,
+            generator=torch.Generator().manual_seed(0),
+        ) and _boom(),
+        lambda m, x, y: attacks.fgsm(defenses.Defended(m, _boom), x, y, eps=0.1),
+        lambda m, x, y: attacks.pgd(defenses.eot(m, _boom, 2), x, y, eps=0.1, alpha=0.05, steps=1),
+    ],
+    ids=["train", "adversarial_training", "pgd_training", "Defended", "eot"],
+)
+def test_every_submodule_mode_comes_back_on_an_error_path(run):
+    """An error half-way (a failing loss, attack or filter) leaves each submodule in the mode it was in."""
+    import helpers.training  # noqa: F401
+
+    model = tiny_cnn().eval()
+    model[7].train()  # a dropout the user left in train mode on purpose
+    modes = [m.training for m in model.modules()]
+    x, y = tiny_batch(4)
+    with pytest.raises(RuntimeError, match="boom"):
+        run(model, x, y)
+    assert [m.training for m in model.modules()] == modes
+    assert all(p.grad is None for p in model.parameters())

@@ -43,7 +43,8 @@ def _check_pair(a: object, b: object) -> None:
     _check_tensor(a, "a")
     _check_tensor(b, "b")
     if a.shape != b.shape or a.dim() < 1 or a.shape[0] == 0:
-        raise ValueError(f"a and b must be batches of the same non-empty shape; got {tuple(a.shape)} and {tuple(b.shape)}")
+        raise ValueError(f"a and b must be batches of the same non-empty shape; got {tuple(a.shape)} and "
+                         f"{tuple(b.shape)}")
 
 
 def linf(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -44,7 +44,8 @@ def attribution(method: Attribution) -> Attribution:
             target = check_labels(target, x.shape[0], "target", num_classes=num_classes(model, x))
             result = method(model, x.detach(), target.to(x.device), **options).detach()
         if not bool(torch.isfinite(result).all()):
-            raise ValueError(f"model gave a NaN or infinite {method.__name__.lstrip('_')} for x — check its weights")
+            raise ValueError(f"model gave a NaN or infinite {method.__name__.lstrip('_')} for x — check its "
+                             "weights")
         return result
 
     public.raw = method  # type: ignore[attr-defined]

@@ -50,7 +50,8 @@ def cam_from_gradients(activation: torch.Tensor, gradient: torch.Tensor, *, relu
         if not bool(torch.isfinite(value).all()):
             raise ValueError(f"{name} contains NaN or infinite values")
     if activation.shape != gradient.shape:
-        raise ValueError(f"gradient must be shaped like activation {tuple(activation.shape)}; got {tuple(gradient.shape)}")
+        raise ValueError(f"gradient must be shaped like activation {tuple(activation.shape)}; got "
+                         f"{tuple(gradient.shape)}")
     check_bool(relu, "relu")
     weights = gradient.mean(dim=(2, 3), keepdim=True)
     cam = (weights * activation).sum(1, keepdim=True)

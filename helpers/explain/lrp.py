@@ -283,7 +283,8 @@ def epsilon_step(
     n, j, k = a.shape[0], a.shape[1], weight.shape[0]
     for name, value, shape in (("weight", weight, (k, j)), ("bias", bias, (k,)), ("relevance", relevance, (n, k))):
         if tuple(value.shape) != shape:
-            raise ValueError(f"{name} must have shape {shape} to match a {tuple(a.shape)}; got {tuple(value.shape)}")
+            raise ValueError(f"{name} must have shape {shape} to match a {tuple(a.shape)}; got "
+                             f"{tuple(value.shape)}")
     for name, value in (("a", a), ("weight", weight), ("bias", bias), ("relevance", relevance)):
         if not value.is_floating_point() or value.dtype != a.dtype or not bool(torch.isfinite(value).all()):
             raise ValueError(f"{name} must be a finite float tensor of a's dtype {a.dtype}")
