@@ -2,16 +2,27 @@
 
 Each check raises ``TypeError`` or ``ValueError`` whose message names the argument, says what was
 expected and what came, so a student never has to read a deep torch traceback.
+
+The dtype policy: images are float32 (float64 where the model itself is float64, as in the oracle
+tests); any other dtype is refused with a message that says how to convert, never computed in
+silently. Numbers must be finite; a model's output is checked once, in ``check_logits``, every time
+a function of the library runs it (``frozen`` and ``watched`` attach the check).
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
+import numbers
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 from torch import nn
+
+FLOAT_DTYPES = (torch.float32, torch.float64)
 
 
 def check_model(model: object, name: str = "model") -> nn.Module:
@@ -20,17 +31,44 @@ def check_model(model: object, name: str = "model") -> nn.Module:
     return model
 
 
-def check_images(x: object, name: str = "x", *, channels: int | None = None) -> torch.Tensor:
-    """Images: a floating tensor N×C×H×W with every value in [0, 1]."""
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter or buffer (CPU for a model with neither)."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def model_dtype(model: nn.Module) -> torch.dtype | None:
+    """The floating dtype the model computes in (its first floating parameter or buffer), or None."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return None
+
+
+def check_images(
+    x: object, name: str = "x", *, channels: int | None = None, model: nn.Module | None = None
+) -> torch.Tensor:
+    """Images: a float32 (or, for a float64 model, float64) tensor N×C×H×W with every value in [0, 1]."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of images N×C×H×W; got {type(x).__name__}")
     if not x.is_floating_point():
-        hint = " — convert uint8 images with x.float() / 255" if x.dtype == torch.uint8 else ""
+        hint = f" — convert uint8 images with {name}.float() / 255" if x.dtype == torch.uint8 else ""
         raise TypeError(f"{name} must be a floating-point tensor; got dtype {x.dtype}{hint}")
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be a float32 tensor; got dtype {x.dtype} — convert it with "
+                        f"{name}.float()")
+    expected = model_dtype(model) if model is not None else None
+    if expected is not None and x.dtype != expected:
+        how = f"{name}.float()" if expected == torch.float32 else f"{name}.to({expected})"
+        raise TypeError(f"{name} must have the model's dtype {expected}; got {x.dtype} — convert it with "
+                        f"{how}")
     if x.dim() != 4:
         raise ValueError(f"{name} must have 4 dimensions N×C×H×W; got shape {tuple(x.shape)}")
     if x.shape[0] == 0:
         raise ValueError(f"{name} must hold at least one image; got shape {tuple(x.shape)}")
+    if x.numel() == 0:
+        raise ValueError(f"{name} must have at least one pixel per image; got shape {tuple(x.shape)}")
     if channels is not None and x.shape[1] != channels:
         raise ValueError(f"{name} must have {channels} channel(s); got shape {tuple(x.shape)}")
     lo, hi = (float(v) for v in torch.aminmax(x.detach()))  # one pass; NaN and ±inf reach the extremes
@@ -81,8 +119,8 @@ def check_labels(
     """Labels: an int64 tensor of shape N (an int is broadcast to all N images)."""
     if isinstance(y, bool):
         raise TypeError(f"{name} must be an int or an int64 tensor of shape ({n},); got bool")
-    if isinstance(y, int):
-        y = torch.full((n,), y, dtype=torch.int64)
+    if isinstance(y, numbers.Integral):
+        y = torch.full((n,), int(y), dtype=torch.int64)
     if not isinstance(y, torch.Tensor):
         raise TypeError(
             f"{name} must be an int or an int64 tensor of shape ({n},); got {type(y).__name__}"
@@ -94,7 +132,7 @@ def check_labels(
     if y.shape != (n,):
         raise ValueError(f"{name} must have shape ({n},) to match the images; got {tuple(y.shape)}")
     if num_classes is not None and n > 0:
-        lo, hi = int(y.min()), int(y.max())
+        lo, hi = (int(v) for v in torch.aminmax(y))
         if lo < 0 or hi >= num_classes:
             raise ValueError(
                 f"{name} must hold classes in 0…{num_classes - 1}; got values from {lo} to {hi}"
@@ -102,27 +140,71 @@ def check_labels(
     return y
 
 
+def check_number(
+    value: object,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """A finite real number (NaN and ±inf refused) in the interval given by ``low`` and ``high``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number; got {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value}")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high:
+        left = "-∞" if low is None else f"{low:g}"
+        right = "∞" if high is None else f"{high:g}"
+        interval = f"{'(' if low_open or low is None else '['}{left}, {right}{')' if high_open or high is None else ']'}"
+        raise ValueError(f"{name} must be in {interval}; got {value:g}")
+    return value
+
+
 def check_positive(value: object, name: str, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A finite number > 0 (≥ 0 with ``allow_zero``); NaN and infinity are refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number; got {type(value).__name__}")
     if value != value or (value < 0 if allow_zero else value <= 0):
         bound = "≥ 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {bound}; got {value}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value}")
     return float(value)
 
 
-def check_int(value: object, name: str, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+def check_int(value: object, name: str, *, minimum: int = 1, maximum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int; got {type(value).__name__}")
+    value = int(value)
     if value < minimum:
         raise ValueError(f"{name} must be ≥ {minimum}; got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be ≤ {maximum}; got {value}")
     return value
 
 
+def check_bool(value: object, name: str) -> bool:
+    """True or False — not a string such as ``"False"``, which Python would treat as true."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False; got {value!r} ({type(value).__name__})")
+    return value
+
+
+def bool_options(function: object) -> set[str]:
+    """The names of ``function``'s keyword options annotated ``bool`` (checked by the public wrappers)."""
+    return {name for name, p in inspect.signature(function).parameters.items()
+            if p.kind == p.KEYWORD_ONLY and p.annotation in ("bool", bool)}
+
+
 def check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-    return value  # type: ignore[return-value]
+    return value
 
 
 def check_generator(generator: object, name: str = "generator") -> torch.Generator | None:
@@ -131,34 +213,117 @@ def check_generator(generator: object, name: str = "generator") -> torch.Generat
     return generator
 
 
-def num_classes(model: nn.Module, x: torch.Tensor) -> int:
-    """The number of logits the model returns: read off a plain ``nn.Sequential`` that ends in ``nn.Linear``
-    (its output is that layer's), else measured by a forward pass on one image."""
-    if type(model) is nn.Sequential and len(model) and isinstance(model[-1], nn.Linear):
-        return model[-1].out_features
-    with torch.no_grad(), frozen(model):
-        return int(model(x[:1]).shape[1])
+def check_device(value: object, name: str = "device") -> torch.device | None:
+    """None, or a device torch knows: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or a ``torch.device``."""
+    if value is None or isinstance(value, torch.device):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str such as 'cpu' or 'cuda', a torch.device or None; got "
+                        f"{type(value).__name__}")
+    try:
+        return torch.device(value)
+    except RuntimeError:
+        raise ValueError(f"{name} must name a device such as 'cpu', 'cuda' or 'mps'; got {value!r}") from None
+
+
+def check_callable(value: object, name: str, what: str = "x -> x") -> object:
+    if not callable(value):
+        raise TypeError(f"{name} must be callable {what}; got {type(value).__name__}")
+    return value
+
+
+def check_logits(logits: object, n: int | None = None, name: str = "model") -> torch.Tensor:
+    """A model's output: finite logits N×K with K ≥ 2 classes, one row per input image."""
+    if not isinstance(logits, torch.Tensor):
+        raise TypeError(f"{name} must return a tensor of logits N×K; it returned {type(logits).__name__}")
+    if logits.dim() != 2 or (n is not None and logits.shape[0] != n) or logits.shape[1] < 2:
+        rows = "N" if n is None else str(n)
+        raise ValueError(
+            f"{name} must return logits {rows}×K with K ≥ 2 classes for {rows} images; got shape {tuple(logits.shape)}"
+        )
+    if not bool(torch.isfinite(logits.detach()).all()):
+        raise ValueError(f"{name} returned NaN or infinite logits — check its weights and inputs")
+    return logits
+
+
+_WATCHED: set[int] = set()
 
 
 @contextlib.contextmanager
-def frozen(model: nn.Module) -> Iterator[nn.Module]:
-    """Evaluate ``model`` in eval mode with its parameters frozen, then restore both.
+def watched(model: nn.Module) -> Iterator[nn.Module]:
+    """Check every output of ``model`` with ``check_logits`` while the block runs."""
+    if id(model) in _WATCHED:  # an inner function of the library already watches it
+        yield model
+        return
 
-    The tensor contract: a function that runs the model restores ``model.training`` and every
-    parameter's ``requires_grad`` and leaves no ``.grad`` behind.
-    """
-    modes = [(m, m.training) for m in model.modules()]  # per module: a wrapper may hold an eval-mode model
-    flags = [(p, p.requires_grad) for p in model.parameters()]
-    grads = [(p, p.grad) for p in model.parameters()]
-    model.eval()
-    for p, _ in flags:
-        p.requires_grad_(False)
+    def hook(_module: nn.Module, inputs: tuple, output: object) -> None:
+        first = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) and inputs[0].dim() > 0 else None
+        check_logits(output, None if first is None else first.shape[0])
+
+    handle = model.register_forward_hook(hook)
+    _WATCHED.add(id(model))
+    try:
+        yield model
+    finally:
+        _WATCHED.discard(id(model))
+        handle.remove()
+
+
+def num_classes(model: nn.Module, x: torch.Tensor) -> int:
+    """The number of logits the model returns: read off a plain ``nn.Sequential`` that ends in ``nn.Linear``
+    (its output is that layer's), else measured by a forward pass on one image (which checks the output)."""
+    if type(model) is nn.Sequential and len(model) and isinstance(model[-1], nn.Linear):
+        classes = model[-1].out_features
+        if classes < 2:
+            raise ValueError(f"model must return logits N×K with K ≥ 2 classes; its last layer has {classes} "
+                             "output")
+        return classes
+    with torch.no_grad(), frozen(model):
+        return int(model(x[:1].to(model_device(model))).shape[1])
+
+
+@contextlib.contextmanager
+def modes_kept(model: nn.Module) -> Iterator[nn.Module]:
+    """Restore the train/eval mode of every submodule of ``model`` when the block ends, errors included."""
+    modes = [(m, m.training) for m in model.modules()]
     try:
         yield model
     finally:
         for m, mode in modes:
             m.training = mode
-        for p, flag in flags:
-            p.requires_grad_(flag)
-        for p, grad in grads:
-            p.grad = grad
+
+
+@contextlib.contextmanager
+def frozen(model: nn.Module) -> Iterator[nn.Module]:
+    """Evaluate ``model`` in eval mode with its parameters frozen and its output checked, then restore both.
+
+    The tensor contract: a function that runs the model restores every submodule's mode and every
+    parameter's ``requires_grad`` and leaves no ``.grad`` behind, on every exit path.
+    """
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    grads = [(p, p.grad) for p in model.parameters()]
+    with modes_kept(model), watched(model):
+        model.eval()
+        for p, _ in flags:
+            p.requires_grad_(False)
+        try:
+            yield model
+        finally:
+            for p, flag in flags:
+                p.requires_grad_(flag)
+            for p, grad in grads:
+                p.grad = grad
+
+
+def read_sums(path: Path) -> dict[str, str]:
+    """The ``sha256sum`` file ``path`` as {file name: digest}; a malformed line is refused, naming the line."""
+    sums = {}
+    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or not re.fullmatch(r"[0-9a-fA-F]{64}", parts[0]):
+            raise ValueError(f"{path}, line {number} is not '<64 hex digits>  <file name>': "
+                             f"{line.strip()[:80]!r}")
+        sums[parts[1].lstrip("*")] = parts[0].lower()
+    return sums

@@ -9,13 +9,14 @@ import functools
 import gzip
 import hashlib
 import io
+import math
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from helpers import _assets
-from helpers._checks import check_choice, check_int
+from helpers._checks import check_choice, check_int, read_sums
 
 DATA_DIR = _assets.DATA_ROOT  # helpers/assets/data, or $HELPERS_DATA_DIR (see helpers/_assets.py)
 
@@ -44,12 +45,7 @@ def _expected_sums(folder: Path) -> dict[str, str]:
     sums_file = folder / "SHA256SUMS"
     if not sums_file.is_file():
         raise FileNotFoundError(f"{sums_file} is missing; {_assets.restore_hint(folder)}")
-    sums = {}
-    for line in sums_file.read_text().splitlines():
-        if line.strip():
-            digest, name = line.split()
-            sums[name.lstrip("*")] = digest
-    return sums
+    return read_sums(sums_file)
 
 
 def _verified_bytes(path: Path, expected_sha256: str, what: str) -> bytes:
@@ -69,10 +65,20 @@ def _verified_bytes(path: Path, expected_sha256: str, what: str) -> bytes:
 
 
 def _read_idx(path: Path, expected_sha256: str) -> np.ndarray:
-    """Read one gzipped IDX file after checking its SHA-256."""
-    data = gzip.decompress(_verified_bytes(path, expected_sha256, "Fashion-MNIST"))
-    ndim = data[3]
+    """Read one gzipped IDX file after checking its SHA-256 and its header."""
+    raw = _verified_bytes(path, expected_sha256, "Fashion-MNIST")
+    try:
+        data = gzip.decompress(raw)
+    except (OSError, EOFError) as error:
+        raise ValueError(f"Fashion-MNIST file {path} is not a gzip file ({error})") from None
+    # the IDX header: two zero bytes, 0x08 (unsigned bytes), the number of dimensions, then each size
+    ndim = data[3] if len(data) >= 4 else 0
+    if len(data) < 4 + 4 * ndim or data[:3] != b"\x00\x00\x08" or ndim not in (1, 3):
+        raise ValueError(f"Fashion-MNIST file {path} does not start with an IDX header of unsigned bytes")
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    if len(data) - 4 - 4 * ndim != math.prod(dims):
+        raise ValueError(f"Fashion-MNIST file {path} holds {len(data) - 4 - 4 * ndim} bytes after its header, "
+                         f"not the {math.prod(dims)} its header announces {tuple(dims)}")
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
@@ -86,6 +92,15 @@ def _load_uint8(split: str, folder: str) -> tuple[torch.Tensor, torch.Tensor]:
             raise ValueError(f"{path / 'SHA256SUMS'} has no entry for {name}; {_assets.restore_hint(path)}")
     images = _read_idx(path / image_file, sums[image_file])
     labels = _read_idx(path / label_file, sums[label_file])
+    # a custom root's SHA256SUMS vouches only for itself: check that the files make a data set
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"{path / image_file} must hold 28×28 images; its header says {images.shape}")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise ValueError(f"{path / label_file} must hold one label per image ({len(images)}); it holds "
+                         f"{labels.shape}")
+    if len(labels) and int(labels.max()) >= len(FASHION_CLASSES):
+        raise ValueError(f"{path / label_file} must hold classes 0…{len(FASHION_CLASSES) - 1}; got "
+                         f"{int(labels.max())}")
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
 
 

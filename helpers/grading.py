@@ -307,6 +307,9 @@ def check(exercise_id: str, answer: Any, *, hidden: bool = False) -> None:
     For a function exercise (``EXERCISES``) ``answer`` is the student's function; for a homework
     question (``QUESTIONS``) it is the value asked for. With ``hidden`` a function exercise runs its hidden
     tests (``HIDDEN_CASES``) instead, and prints nothing when they pass."""
+    if not isinstance(exercise_id, str):
+        raise ExerciseFailed("exercise_id must be a str such as 'saliency'; got "
+                             f"{type(exercise_id).__name__}")
     if hidden and exercise_id not in HIDDEN_CASES:
         raise ValueError(f"hidden: exercise {exercise_id!r} has no hidden tests; those with: {', '.join(HIDDEN_CASES)}")
     if exercise_id in QUESTIONS:

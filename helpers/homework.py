@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from helpers import zoo
+from helpers._checks import check_images, check_labels, check_model, num_classes
 from helpers.attacks import BlackBox, ensemble, fgsm, ifgsm, mifgsm
 from helpers.data import fashion_mnist, shapes_split
 from helpers.explain import (
@@ -61,6 +62,9 @@ def hw5_data() -> HW5Data:
 
 def hw5_explain(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cam_layer: nn.Module) -> dict[str, torch.Tensor]:
     """The reference explanations, with the settings the homework prescribes."""
+    check_model(model)
+    check_images(x, model=model)
+    check_labels(y, x.shape[0], "y", num_classes=num_classes(model, x))
     return {
         "saliency": saliency(model, x, y),
         "SmoothGrad": smoothgrad(model, x, y, n=16, noise_level=0.15, generator=torch.Generator().manual_seed(0)),
@@ -113,6 +117,7 @@ def hw6_data() -> HW6Data:
 
 def to_uint8_and_back(x: torch.Tensor) -> torch.Tensor:
     """What a submitted PNG holds: pixels rounded to the nearest of the 256 grey levels."""
+    check_images(x)
     return torch.round(x * 255).to(torch.uint8).to(x.dtype) / 255
 
 

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers._checks import check_int, check_model
+
 # Per-channel statistics of the training splits (measured once; see `python -m helpers.zoo`).
 FASHION_MEAN, FASHION_STD = (0.2860,), (0.3530,)
 SHAPES_MEAN, SHAPES_STD = (0.233, 0.233, 0.233), (0.229, 0.229, 0.229)
@@ -117,6 +119,7 @@ def shapes_cnn(num_classes: int = 4) -> nn.Sequential:
     3×32×32 → conv 16 → pool → conv 32 → pool → conv 64 → global average → logits. Global average
     pooling keeps a spatial map up to the last layer, which suits Grad-CAM.
     """
+    check_int(num_classes, "num_classes", minimum=2)
     return nn.Sequential(
         Normalize(SHAPES_MEAN, SHAPES_STD),
         nn.Conv2d(3, 16, 3, padding=1),
@@ -206,6 +209,7 @@ def char_cnn(num_classes: int = 3) -> nn.Sequential:
 
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable numbers in ``model``."""
+    check_model(model)
     return sum(p.numel() for p in model.parameters())
 
 

@@ -57,10 +57,17 @@ class Block:
     lines: tuple[str, ...]
 
 
-def _marker(line: str) -> str | None:
+_ANY_MARKER = re.compile(r"#+\s*(begin|end)\s+(solution|hidden\s+tests)\b", re.IGNORECASE)
+
+
+def _marker(line: str, where: str = "", number: int = 0) -> str | None:
     for marker in (BEGIN_HIDDEN, END_HIDDEN, BEGIN_SOLUTION, END_SOLUTION):  # hidden first: longer prefix
         if marker in line:
             return marker
+    near = _ANY_MARKER.search(line)
+    if near:  # "### Begin Solution" would leak the solution to students: refuse it
+        raise ReleaseError(f"{where}, line {number}: {near.group()!r} is not a marker; write it exactly as "
+                           f"{BEGIN_SOLUTION!r}, {END_SOLUTION!r}, {BEGIN_HIDDEN!r} or {END_HIDDEN!r}")
     return None
 
 
@@ -70,12 +77,15 @@ def split_cell(source: str, cell_type: str, where: str) -> tuple[str, list[Block
     A solution block becomes the stub at the indentation of its ``BEGIN`` line; a hidden-test block
     disappears. Raises ``ReleaseError`` naming ``where`` on a nested or unbalanced marker.
     """
+    for name, value in (("source", source), ("cell_type", cell_type), ("where", where)):
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a str; got {type(value).__name__}")
     out: list[str] = []
     blocks: list[Block] = []
     open_kind: str | None = None
     body: list[str] = []
     for number, line in enumerate(source.splitlines(), start=1):
-        marker = _marker(line)
+        marker = _marker(line, where, number)
         if marker is None:
             (body if open_kind else out).append(line)
             continue
@@ -108,6 +118,10 @@ def student_version(nb: nbformat.NotebookNode, name: str,
                     points: Mapping[str, int] = marking.POINTS) -> tuple[nbformat.NotebookNode, list[int]]:
     """The student notebook made from solution notebook ``nb`` (left untouched) and the indices of the
     cells whose source changed; ``points``: what each exercise is worth (``helpers.marking``)."""
+    if not isinstance(nb, nbformat.NotebookNode) or "cells" not in nb:
+        raise TypeError(f"nb must be a notebook read with nbformat.read; got {type(nb).__name__}")
+    if not isinstance(name, str):
+        raise TypeError(f"name must be the notebook's file name, a str; got {type(name).__name__}")
     student = marking.annotate(nb, name, points)
     changed: list[int] = []
     for index, cell in enumerate(student.cells):
@@ -145,7 +159,15 @@ def _html(nb: nbformat.NotebookNode) -> str:
     return _UUID.sub(lambda m: names.setdefault(m.group(), f"output-view-{len(names)}"), body)
 
 
-def _write_if_changed(path: Path, text: str) -> None:
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _write_if_changed(path: Path, text: str, notebooks: Path) -> None:
+    """Write ``path``, unless it resolves (through any symlink) into the source ``notebooks``."""
+    if _inside(path.resolve(), notebooks.resolve()):
+        raise ReleaseError(f"{path} resolves to {path.resolve()}, inside {notebooks.resolve()}: the release never "
+                           "writes into the source notebooks (is a folder of the release a symlink?)")
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
 
@@ -166,6 +188,12 @@ def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: 
 
     Every notebook is checked before anything is written, so a malformed marker leaves ``out`` as it was.
     """
+    for name, flag in (("execute", execute), ("html", html)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be True or False; got {flag!r}")
+    for name, path in (("out", out), ("notebooks", notebooks)):
+        if not isinstance(path, (str, Path)):
+            raise TypeError(f"{name} must be a folder path (str or Path); got {type(path).__name__}")
     notebooks = Path(notebooks)
     out = _check_out(Path(out), notebooks)
     sources = sorted(notebooks.glob("*.ipynb"))
@@ -176,6 +204,11 @@ def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: 
         solution = marking.annotate(nbformat.read(path, as_version=4), path.name, points)
         made[path.name] = (solution, *student_version(solution, path.name, points))
 
+    for kind in ("student", "solution"):
+        folder = out / kind
+        if _inside(folder.resolve(), notebooks.resolve()):
+            raise ReleaseError(f"{folder} resolves to {folder.resolve()}, inside {notebooks.resolve()}: the release "
+                               "never writes into the source notebooks (is it a symlink?)")
     for kind in ("student", "solution"):
         folder = out / kind
         folder.mkdir(parents=True, exist_ok=True)
@@ -191,9 +224,9 @@ def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: 
             execute_node(solution, path.parent)
         for kind, nb in (("student", student), ("solution", solution)):
             target = out / kind / path.name
-            _write_if_changed(target, nbformat.writes(nb) + "\n")
+            _write_if_changed(target, nbformat.writes(nb) + "\n", notebooks)
             if html:
-                _write_if_changed(target.with_suffix(".html"), _html(nb))
+                _write_if_changed(target.with_suffix(".html"), _html(nb), notebooks)
     return {name: changed for name, (_, _, changed) in made.items()}
 
 

@@ -11,6 +11,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from helpers._checks import (
+    check_bool,
+    check_callable,
     check_choice,
     check_generator,
     check_images,
@@ -21,22 +23,20 @@ from helpers._checks import (
     check_tokens,
     check_waveforms,
     frozen,
+    model_device,
+    modes_kept,
+    num_classes,
+    watched,
 )
 
 INPUTS = {"images": check_images, "waveforms": check_waveforms, "tokens": check_tokens}
 
 
-def check_inputs(x: object, name: str, inputs: str) -> torch.Tensor:
-    """Check ``x`` against the tensor contract of its kind: ``"images"`` N×C×H×W in [0, 1], ``"waveforms"``
-    N×T in [−1, 1] or ``"tokens"`` int64 N×L character indices."""
-    return INPUTS[check_choice(inputs, "inputs", tuple(INPUTS))](x, name)
-
-
-def model_device(model: nn.Module) -> torch.device:
-    """The device of the model's first parameter or buffer (CPU for a model with neither)."""
-    for tensor in (*model.parameters(), *model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
+def check_inputs(x: object, name: str, inputs: str, model: nn.Module | None = None) -> torch.Tensor:
+    """Check ``x`` against the tensor contract of its kind: ``"images"`` N×C×H×W in [0, 1] (in the dtype of
+    ``model``), ``"waveforms"`` N×T in [−1, 1] or ``"tokens"`` int64 N×L character indices."""
+    check = INPUTS[check_choice(inputs, "inputs", tuple(INPUTS))]
+    return check(x, name, model=model) if check is check_images else check(x, name)
 
 
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -69,63 +69,80 @@ def train(
     ``loss_fn`` draw from a torch RNG seeded from ``generator`` (the global RNG is left as it was), so
     the same generator gives identical weights on the CPU. ``epoch_end(epoch, model)`` is called after
     every epoch and stops training by returning True (adversarial training uses it to catch
-    catastrophic overfitting). Updates ``model`` in place, restores its train/eval mode, and returns
-    the mean training loss of each epoch. ``inputs`` names the kind of data (``"images"``, ``"waveforms"``
-    or ``"tokens"``) whose contract ``images`` is checked against.
+    catastrophic overfitting). Updates ``model`` in place, restores every submodule's train/eval mode
+    (errors included), and returns the mean training loss of each epoch. ``inputs`` names the kind of data
+    (``"images"``, ``"waveforms"`` or ``"tokens"``) whose contract ``images`` is checked against.
     """
     check_model(model)
-    check_inputs(images, "images", inputs)
-    labels = check_labels(labels, images.shape[0], "labels")
+    check_inputs(images, "images", inputs, model)
+    labels = check_labels(labels, images.shape[0], "labels", num_classes=num_classes(model, images))
     check_int(epochs, "epochs")
     check_positive(lr, "lr")
     check_int(batch_size, "batch_size")
     check_positive(weight_decay, "weight_decay", allow_zero=True)
+    check_callable(loss_fn, "loss_fn", "(model, x, y) -> loss")
+    if epoch_end is not None:
+        check_callable(epoch_end, "epoch_end", "(epoch, model) -> bool")
     check_generator(generator)
+    check_bool(progress, "progress")
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
 
     device = model_device(model)
     params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameters: every parameter has requires_grad=False")
     optimiser = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     steps_per_epoch = math.ceil(images.shape[0] / batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, epochs * steps_per_epoch)
-    was_training = model.training
     history: list[float] = []
     bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, desc="train", unit="batch")
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
-        model.train()
-        try:
-            for epoch in range(epochs):
-                order = torch.randperm(images.shape[0], generator=generator)
-                total = 0.0
-                for start in range(0, images.shape[0], batch_size):
-                    batch = order[start : start + batch_size]
-                    xb, yb = images[batch].to(device), labels[batch].to(device)
-                    loss = loss_fn(model, xb, yb)
-                    optimiser.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimiser.step()
-                    schedule.step()
-                    total += loss.item() * len(batch)
-                    bar.update(1)
-                history.append(total / images.shape[0])
-                bar.set_postfix(epoch=epoch + 1, loss=f"{history[-1]:.4f}")
-                if epoch_end is not None and epoch_end(epoch, model):
-                    break
-        finally:
-            bar.close()
-            optimiser.zero_grad(set_to_none=True)
-            model.train(was_training)
+        with modes_kept(model), watched(model):
+            model.train()
+            try:
+                for epoch in range(epochs):
+                    order = torch.randperm(images.shape[0], generator=generator)
+                    total = 0.0
+                    for start in range(0, images.shape[0], batch_size):
+                        batch = order[start : start + batch_size]
+                        xb, yb = images[batch].to(device), labels[batch].to(device)
+                        loss = _check_loss(loss_fn(model, xb, yb), epoch)
+                        optimiser.zero_grad(set_to_none=True)
+                        loss.backward()
+                        optimiser.step()
+                        schedule.step()
+                        total += loss.item() * len(batch)
+                        bar.update(1)
+                    history.append(total / images.shape[0])
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{history[-1]:.4f}")
+                    if epoch_end is not None and epoch_end(epoch, model):
+                        break
+            finally:
+                bar.close()
+                optimiser.zero_grad(set_to_none=True)
     return history
 
 
-def predict(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000, inputs: str = "images") -> torch.Tensor:
+def _check_loss(loss: object, epoch: int) -> torch.Tensor:
+    """The batch loss must be one finite number: a NaN would silently turn every weight into NaN."""
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+        got = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+        raise ValueError(f"loss_fn must return a scalar loss tensor; got {got}")
+    if not bool(torch.isfinite(loss.detach())):
+        raise ValueError(f"the training loss became {float(loss)} in epoch {epoch + 1}: lr may be too large")
+    return loss
+
+
+def predict(
+    model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000, inputs: str = "images"
+) -> torch.Tensor:
     """The model's logits for ``images``, computed in eval mode in batches on the model's device.
 
     Returns a detached ``N×classes`` tensor on the device of ``images``. ``inputs``: as in ``train``.
     """
     check_model(model)
-    check_inputs(images, "images", inputs)
+    check_inputs(images, "images", inputs, model)
     check_int(batch_size, "batch_size")
     device = model_device(model)
     with torch.no_grad(), frozen(model):
@@ -134,11 +151,19 @@ def predict(model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000, i
 
 
 def accuracy(
-    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, batch_size: int = 1000, inputs: str = "images"
+    model: nn.Module,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    batch_size: int = 1000,
+    inputs: str = "images",
 ) -> float:
-    """Share of ``images`` whose arg-max logit equals ``labels`` (a float in [0, 1]). ``inputs``: as in ``train``."""
-    labels = check_labels(labels, check_inputs(images, "images", inputs).shape[0], "labels")
+    """Share of ``images`` whose arg-max logit equals ``labels`` (a float in [0, 1]). ``inputs``: as in
+    ``train``."""
+    check_model(model)
+    labels = check_labels(labels, check_inputs(images, "images", inputs, model).shape[0], "labels")
     logits = predict(model, images, batch_size=batch_size, inputs=inputs)
+    check_labels(labels, images.shape[0], "labels", num_classes=logits.shape[1])
     return (logits.argmax(1) == labels.to(logits.device)).float().mean().item()
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from helpers._checks import check_images
+from helpers._checks import check_bool, check_images, check_int, check_number, check_positive
 
 
 def _show_figures_in_notebooks() -> None:
@@ -39,6 +39,18 @@ def _grid(n: int, ncols: int, size: float, rows_per_item: int = 1) -> tuple[Figu
     return fig, axes
 
 
+def _check_texts(**texts: object) -> None:
+    for name, text in texts.items():
+        if not isinstance(text, str):
+            raise TypeError(f"{name} must be a str; got {type(text).__name__}")
+
+
+def _check_size(size: object) -> tuple[float, float]:
+    if not (isinstance(size, (tuple, list)) and len(size) == 2):
+        raise TypeError(f"size must be a pair (width, height) in inches; got {size!r}")
+    return check_positive(size[0], "size"), check_positive(size[1], "size")
+
+
 def _as_hwc(image: torch.Tensor) -> np.ndarray:
     image = image.detach().float().cpu()
     return (image[0] if image.shape[0] == 1 else image.permute(1, 2, 0)).numpy()
@@ -53,6 +65,8 @@ def show_images(
 ) -> Figure:
     """A grid of images (``N×C×H×W`` in [0, 1]; one channel in grey, three in colour)."""
     check_images(images, "images")
+    check_int(ncols, "ncols")
+    check_positive(size, "size")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"titles must have one entry per image ({len(images)}); got {len(titles)}")
     fig, axes = _grid(len(images), ncols, size)
@@ -81,6 +95,11 @@ def show_heatmaps(
     from 0 to its maximum.
     """
     check_images(images, "images")
+    if signed is not None:
+        check_bool(signed, "signed")
+    check_int(ncols, "ncols")
+    check_positive(size, "size")
+    check_number(alpha, "alpha", low=0.0, high=1.0)
     if not isinstance(maps, torch.Tensor):
         raise TypeError(f"maps must be a torch.Tensor; got {type(maps).__name__}")
     maps = maps.detach().float().cpu()
@@ -124,6 +143,7 @@ def show_attributions(
     non-negative maps in ``inferno`` (0 to max).
     """
     check_images(images, "images")
+    check_positive(size, "size")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"titles must have one entry per image ({len(images)}); got {len(titles)}")
     for name, maps in methods.items():
@@ -166,6 +186,9 @@ def show_curves(
     size: tuple[float, float] = (4.5, 3.0),
 ) -> Figure:
     """Line plots of ``curves`` against ``x``: all in one panel, or one panel each (``panels=True``)."""
+    _check_texts(xlabel=xlabel, ylabel=ylabel, title=title)
+    check_bool(panels, "panels")
+    size = _check_size(size)
     xs = torch.as_tensor(x).detach().cpu().numpy()
     count = len(curves) if panels else 1
     fig = Figure(figsize=(size[0] * count, size[1]), layout="constrained")
@@ -188,6 +211,8 @@ def show_bars(
 ) -> Figure:
     """Grouped bars: ``table[row][column]`` — one group per row (e.g. a method), one bar per column
     (e.g. a metric), with each value written above its bar."""
+    _check_texts(ylabel=ylabel, title=title)
+    size = _check_size(size)
     rows = list(table)
     columns = list(dict.fromkeys(c for values in table.values() for c in values))
     fig = Figure(figsize=size, layout="constrained")
@@ -210,6 +235,7 @@ def show_bars(
 
 def format_table(table: dict[str, dict[str, float]], *, digits: int = 3) -> str:
     """A fixed-width text table of ``table[row][column]`` (stable text for notebooks)."""
+    check_int(digits, "digits", minimum=0)
     columns = list(dict.fromkeys(c for values in table.values() for c in values))
     first = max(len(r) for r in table)
     widths = [max(len(c), digits + 3) for c in columns]
@@ -226,6 +252,9 @@ def show_decision_plane(
 ) -> Figure:
     """A class map over a square grid [−span, span]² (rows: the y axis from −span up), one colour per
     class, with the origin marked — e.g. from ``helpers.attacks.geometry.decision_plane``."""
+    check_positive(span, "span")
+    _check_texts(xlabel=xlabel, ylabel=ylabel, title=title)
+    size = _check_size(size)
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 

@@ -19,7 +19,17 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from helpers import attacks
-from helpers._checks import check_choice, check_images, check_labels, check_model, frozen
+from helpers._checks import (
+    check_choice,
+    check_images,
+    check_int,
+    check_labels,
+    check_model,
+    check_number,
+    check_positive,
+    frozen,
+    num_classes,
+)
 from helpers.defenses import filters
 from helpers.explain import lrp, saliency, smoothgrad
 from helpers.viz import show_attributions, show_heatmaps
@@ -82,7 +92,11 @@ def smoothgrad_explorer(
     seed, so only the settings change the picture.
     """
     check_model(model)
-    check_images(x)
+    x = check_images(x, model=model).detach()
+    check_labels(target, x.shape[0], "target", num_classes=num_classes(model, x))
+    check_number(noise_level, "noise_level", low=0.0, high=0.5)  # the slider's range: it would clamp silently
+    check_int(n, "n", maximum=100)
+    check_int(seed, "seed", minimum=0)
     level = widgets.FloatSlider(value=noise_level, min=0.0, max=0.5, step=0.05, description="noise level",
                                 readout_format=".0%", continuous_update=False)
     samples = widgets.IntSlider(value=n, min=1, max=100, step=1, description="n", continuous_update=False)
@@ -130,9 +144,15 @@ def epsilon_explorer(
     """An ε slider (0–0.3) and an attack picker for the first image of ``x``: the adversarial image, its
     perturbation (amplified to full contrast) and the model's probabilities (true class in green)."""
     check_model(model)
-    check_images(x)
-    y = check_labels(y, x.shape[0], "y").to(x.device)
+    x = check_images(x, model=model).detach()
+    classes = num_classes(model, x)
+    y = check_labels(y, x.shape[0], "y", num_classes=classes).to(x.device)
     check_choice(attack, "attack", tuple(ATTACKS))
+    check_number(eps, "eps", low=0.0, high=0.3)  # the slider's range: it would clamp silently
+    if class_names is not None and not (isinstance(class_names, (list, tuple)) and len(class_names) == classes
+                                        and all(isinstance(c, str) for c in class_names)):
+        raise ValueError(f"class_names must be a list of {classes} strings, one per class; got "
+                         f"{class_names!r}")
     x, y = x[:1], y[:1]
     budget = widgets.FloatSlider(value=eps, min=0.0, max=0.3, step=0.005, description="ε", readout_format=".3f",
                                  continuous_update=False)
@@ -163,9 +183,9 @@ def lrp_explorer(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor, 
     """A picker for LRP's rule or composite: the images of ``x`` (up to 6) with their relevance maps
     (red positive, blue negative) under the chosen rule; every choice is one forward and one backward pass."""
     check_model(model)
-    check_images(x)
+    x = check_images(x, model=model).detach()
     check_choice(choice, "choice", tuple(LRP_CHOICES))
-    target = check_labels(target, x.shape[0], "target").to(x.device)[:6]
+    target = check_labels(target, x.shape[0], "target", num_classes=num_classes(model, x)).to(x.device)[:6]
     x = x[:6]
     picker = widgets.Dropdown(options=list(LRP_CHOICES), value=choice, description="rule")
     picture = widgets.Image(format="png")
@@ -215,9 +235,10 @@ def defense_explorer(model: nn.Module, x: torch.Tensor, y: int | torch.Tensor, *
     against the bare model — the unaware attacker of notebook 09): the first attacked image before and
     after the filter, and the accuracy behind the filter on clean and attacked images of ``x``."""
     check_model(model)
-    check_images(x)
-    y = check_labels(y, x.shape[0], "y").to(x.device)
+    x = check_images(x, model=model).detach()
+    y = check_labels(y, x.shape[0], "y", num_classes=num_classes(model, x)).to(x.device)
     check_choice(name, "name", tuple(FILTERS))
+    check_positive(eps, "eps")
     x_adv = attacks.pgd(model, x, y, eps=eps, alpha=eps / 4, steps=10, generator=torch.Generator().manual_seed(0))
     picker = widgets.Dropdown(options=list(FILTERS), value=name, description="filter")
     low, high, step, default = FILTERS[name][1]

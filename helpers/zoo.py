@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import io
 import json
+import pickle
 import platform
 import sys
 import time
@@ -27,6 +28,16 @@ from torch import nn
 
 from helpers import _assets
 from helpers import models as _models
+from helpers._checks import (
+    check_device,
+    check_images,
+    check_labels,
+    check_model,
+    check_positive,
+    model_device,
+    num_classes,
+    read_sums,
+)
 from helpers.data import fashion_mnist, shapes_split, spoken_digits, words
 from helpers.runtime import device as default_device
 from helpers.runtime import seed_everything
@@ -139,8 +150,8 @@ def names() -> list[str]:
 
 
 def _recipe(name: object) -> Recipe:
-    if name not in RECIPES:
-        raise ValueError(f"unknown zoo model {name!r}; known models: {', '.join(RECIPES)}")
+    if not isinstance(name, str) or name not in RECIPES:
+        raise ValueError(f"name: unknown zoo model {name!r}; known models: {', '.join(RECIPES)}")
     return RECIPES[name]  # type: ignore[index]
 
 
@@ -149,10 +160,7 @@ def _sums_file() -> Path:
 
 
 def _read_sums() -> dict[str, str]:
-    if not _sums_file().is_file():
-        return {}
-    pairs = (line.split() for line in _sums_file().read_text().splitlines() if line.strip())
-    return {file: digest for digest, file in pairs}
+    return read_sums(_sums_file()) if _sums_file().is_file() else {}
 
 
 def checkpoint_path(name: str) -> Path:
@@ -166,6 +174,7 @@ def load(name: str, device: str | torch.device | None = None) -> nn.Module:
     refused. Each call returns a fresh model that the caller may change freely.
     """
     recipe = _recipe(name)
+    device = check_device(device)
     path = checkpoint_path(name)
     restore = f"{_assets.restore_hint(path)}; or rebuild it with `python -m helpers.zoo train {name}`"
     if not path.is_file():
@@ -180,9 +189,14 @@ def load(name: str, device: str | torch.device | None = None) -> nn.Module:
             f"checkpoint {path.name} is corrupted or was modified: SHA-256 {digest[:12]}… does not "
             f"match {expected[:12]}… in {_sums_file()}; {restore}"
         )
-    state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    model = recipe.build()
-    model.load_state_dict(state)
+    try:
+        state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+        model = recipe.build()
+        model.load_state_dict(state)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, KeyError, TypeError) as error:
+        # torch's own message would advise weights_only=False, which would run whatever code the file holds
+        raise ValueError(f"checkpoint {path.name} is not a state dict of {recipe.build.__name__}() that can be "
+                         f"loaded safely ({type(error).__name__}); {restore}") from None
     return model.to(default_device() if device is None else device).eval()
 
 
@@ -227,7 +241,7 @@ def retrain(name: str, *, device: str | torch.device | None = None, progress: bo
     result is equally good but not bit-identical).
     """
     recipe = _recipe(name)
-    dev = torch.device(device) if device is not None else default_device()
+    dev = check_device(device) or default_device()
     generator = seed_everything(recipe.seed)
     model = recipe.build().to(dev)
     images, labels = _training_data(recipe)
@@ -274,6 +288,10 @@ def robust_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     the margin loss (each image counts as robust only if all 5 restarts fail)."""
     from helpers.attacks import pgd, success_rate
 
+    check_model(model)
+    check_images(images, "images", model=model)
+    labels = check_labels(labels, images.shape[0], "labels", num_classes=num_classes(model, images))
+    check_positive(eps, "eps")
     setting = ROBUST_SETTING
     dev = _device_of(model)
     x_adv = torch.cat([pgd(model, images[i : i + 250].to(dev), labels[i : i + 250].to(dev), eps=eps, alpha=eps / 10,
@@ -291,6 +309,8 @@ def evaluate(name: str, *, device: str | torch.device | None = None, robust: boo
     from helpers.attacks import pgd, success_rate  # attacks build on the zoo's models, not the reverse
 
     recipe = _recipe(name)
+    if not isinstance(robust, bool):
+        raise TypeError(f"robust must be True or False; got {robust!r}")
     model = load(name, device=device)
     images, labels = _test_data(recipe)
     metrics = {"clean_accuracy": accuracy(model, images, labels, inputs=INPUTS[recipe.data])}
@@ -308,7 +328,7 @@ def evaluate(name: str, *, device: str | torch.device | None = None, robust: boo
 
 
 def _device_of(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
+    return model_device(model)
 
 
 def _card_rows(info: dict[str, dict]) -> list[str]:

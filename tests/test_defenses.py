@@ -221,7 +221,7 @@ def test_training_functions_run_end_to_end(method):
         (lambda x: certify(tiny_cnn(), x, sigma=0.1, n0=0), "n0 must be ≥ 1"),
         (lambda x: certify(tiny_cnn(), x, sigma=0.1, alpha=1.0), r"alpha must be in \(0, 1\)"),
         (lambda x: smoothed_predict(tiny_cnn(), x, sigma=0.1, n=10, alpha=0.0), r"alpha must be in \(0, 1\)"),
-        (lambda x: FeatureSqueezingDetector(tiny_cnn()).fit(x, fpr=1.5), r"fpr must be a float in \(0, 1\)"),
+        (lambda x: FeatureSqueezingDetector(tiny_cnn()).fit(x, fpr=1.5), r"fpr must be in \(0, 1\)"),
     ],
 )
 def test_bad_input(call, message):

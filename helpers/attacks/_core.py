@@ -9,7 +9,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_images, check_labels, check_model, frozen, num_classes
+from helpers._checks import (
+    bool_options,
+    check_bool,
+    check_images,
+    check_labels,
+    check_model,
+    frozen,
+    num_classes,
+)
 
 LOSSES = ("ce", "margin")
 
@@ -18,12 +26,16 @@ def attack(method: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
     """Turn ``method(model, x, y, **options)`` into a public attack: check ``x`` (images in [0, 1]) and
     ``y`` (an int or int64 labels of shape N within the model's classes; with ``targeted=True`` the
     target classes), run with the model in eval mode and its parameters frozen (both restored
-    afterwards) and return a detached ``x_adv``."""
+    afterwards) and return a detached ``x_adv``. Options annotated ``bool`` (``targeted``, …) must be
+    True or False."""
+    flags = bool_options(method)
 
     @functools.wraps(method)
     def public(model: nn.Module, x: torch.Tensor, y: int | torch.Tensor, **options) -> torch.Tensor:
         check_model(model)
-        check_images(x)
+        check_images(x, model=model)
+        for name in flags & options.keys():
+            check_bool(options[name], name)
         with frozen(model):
             y = check_labels(y, x.shape[0], "y", num_classes=num_classes(model, x))
             return method(model, x.detach(), y.to(x.device), **options).detach()

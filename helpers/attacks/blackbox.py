@@ -10,24 +10,29 @@ available (Papernot et al. 2017); and *query attacks* that climb the black box's
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from helpers._checks import (
+    check_bool,
+    check_callable,
     check_choice,
     check_generator,
     check_images,
     check_int,
     check_labels,
     check_model,
+    check_number,
     check_positive,
     frozen,
+    model_device,
+    num_classes,
 )
 from helpers.attacks.norms import clip_box, project_linf
-from helpers.training import model_device, train
+from helpers.training import train
 
 OUTPUTS = ("probs", "logits", "label")
 
@@ -55,7 +60,7 @@ class BlackBox:
         self.queries = 0
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        check_images(x)
+        check_images(x, model=self._model)
         if self.budget is not None and self.queries + x.shape[0] > self.budget:
             raise QueryBudgetExceeded(
                 f"this query of {x.shape[0]} images would exceed the budget: {self.queries} of {self.budget} "
@@ -69,6 +74,10 @@ class BlackBox:
         if self.output == "probs":
             return logits.softmax(1)
         return logits.argmax(1)
+
+    def _check_labels(self, y: object, x: torch.Tensor, name: str = "y") -> torch.Tensor:
+        """``y`` checked against the number of classes the black box answers with (spends no query)."""
+        return check_labels(y, x.shape[0], name, num_classes=num_classes(self._model, x)).to(x.device)
 
     def __repr__(self) -> str:
         budget = "unlimited" if self.budget is None else self.budget
@@ -88,8 +97,16 @@ class Ensemble(nn.Module):
 
     def __init__(self, models: Sequence[nn.Module]) -> None:
         super().__init__()
+        if isinstance(models, (nn.Module, torch.Tensor, str)) or not isinstance(models, Iterable):
+            raise TypeError(f"models must be a list of nn.Module; got {type(models).__name__}")
+        models = list(models)
+        if not models:
+            raise ValueError("models must hold at least one model")
+        for i, m in enumerate(models):
+            check_model(m, f"models[{i}]")
         self.members = nn.ModuleList(models)
-        self.train(any(m.training for m in models))
+        # its own flag only: the recursive train() would change the members' modes (a wrapper is a view)
+        self.training = self.members.training = any(m.training for m in models)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.stack([m(x) for m in self.members]).mean(0)
@@ -97,11 +114,6 @@ class Ensemble(nn.Module):
 
 def ensemble(models: Sequence[nn.Module]) -> nn.Module:
     """An ``nn.Module`` whose logits are the mean of the members' logits — attack it like any model."""
-    models = list(models)
-    if not models:
-        raise ValueError("models must hold at least one model")
-    for i, m in enumerate(models):
-        check_model(m, f"models[{i}]")
     return Ensemble(models)
 
 
@@ -125,16 +137,19 @@ def substitute_training(
     each round. Returns the last substitute (eval mode) and the number of queries spent.
     """
     _check_blackbox(blackbox, scores=False)
-    check_images(seed_images, "seed_images")
+    check_images(seed_images, "seed_images", model=blackbox._model)
+    check_callable(model_fn, "model_fn", "() -> nn.Module")
     check_int(rounds, "rounds")
     check_positive(lam, "lam")
     check_int(epochs, "epochs")
+    check_positive(lr, "lr")
     check_generator(generator)
+    check_bool(progress, "progress")
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     before = blackbox.queries
     data = seed_images.detach().clone()
     labels = _labels(blackbox, data)
-    substitute = model_fn()
+    substitute = check_model(model_fn(), "model_fn()")
     for round_ in range(rounds):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(torch.randint(2**62, (1,), generator=g)))
@@ -200,12 +215,15 @@ def simba(
     misclassified or has spent ``max_queries``. Returns ``(x_adv, queries per image)``.
     """
     _check_blackbox(blackbox, scores=True)
-    check_images(x)
+    check_images(x, model=blackbox._model)
     check_positive(eps, "eps", allow_zero=True)
     check_int(max_queries, "max_queries")
     check_choice(basis, "basis", ("pixel", "dct"))
+    if step is not None:
+        check_positive(step, "step")
     check_generator(generator)
-    y = check_labels(y, x.shape[0], "y").to(x.device)
+    y = blackbox._check_labels(y, x)
+    x = x.detach()
     n, channels, height, width = x.shape
     if basis == "pixel":
         count = channels * height * width
@@ -271,13 +289,13 @@ def square_attack(
     Returns ``(x_adv, queries per image)``; x_adv stays within ε (L∞) and [0, 1].
     """
     _check_blackbox(blackbox, scores=True)
-    check_images(x)
+    check_images(x, model=blackbox._model)
     check_positive(eps, "eps", allow_zero=True)
     check_int(max_queries, "max_queries")
-    if not (isinstance(p_init, (int, float)) and 0.0 < p_init <= 1.0):
-        raise ValueError(f"p_init must be in (0, 1]; got {p_init!r}")
+    check_number(p_init, "p_init", low=0.0, high=1.0, low_open=True)
     check_generator(generator)
-    y = check_labels(y, x.shape[0], "y").to(x.device)
+    y = blackbox._check_labels(y, x)
+    x = x.detach()
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     n, channels, height, width = x.shape
 

@@ -26,14 +26,18 @@ def decision_plane(
     int64 grid ``resolution × resolution`` (rows: b from −span to span, columns: a).
     """
     check_model(model)
-    check_images(x)
+    check_images(x, model=model)
     if x.shape[0] != 1:
         raise ValueError(f"x must be one image 1×C×H×W; got shape {tuple(x.shape)}")
     for name, d in (("u", u), ("v", v)):
-        if not isinstance(d, torch.Tensor) or d.shape != x.shape or float(d.abs().max()) == 0:
-            raise ValueError(f"{name} must be a non-zero direction shaped like x {tuple(x.shape)}")
+        if not isinstance(d, torch.Tensor) or not d.is_floating_point() or d.shape != x.shape:
+            got = f"{tuple(d.shape)} {d.dtype}" if isinstance(d, torch.Tensor) else type(d).__name__
+            raise ValueError(f"{name} must be a floating direction shaped like x {tuple(x.shape)}; got {got}")
+        if not bool(torch.isfinite(d).all()) or float(d.abs().max()) == 0:
+            raise ValueError(f"{name} must be a non-zero direction with finite values")
     check_positive(span, "span")
     check_int(resolution, "resolution", minimum=2)
+    check_int(batch_size, "batch_size")
     u, v = (d.detach().to(x) / d.abs().max() for d in (u, v))
     steps = torch.linspace(-span, span, resolution, device=x.device, dtype=x.dtype)
     b, a = torch.meshgrid(steps, steps, indexing="ij")

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers._checks import (
+    check_bool,
     check_generator,
     check_images,
     check_int,
@@ -43,7 +44,7 @@ def universal_perturbation(
     ``(images + δ).clamp(0, 1)``.
     """
     check_model(model)
-    check_images(x)
+    check_images(x, model=model)
     check_positive(eps, "eps", allow_zero=True)
     step = eps / 10 if alpha is None else check_positive(alpha, "alpha")
     check_int(steps, "steps")
@@ -74,6 +75,10 @@ def random_transforms(
     """``n`` random physical changes: a shift of up to ``shift`` of the image size, a rotation of up to
     ``rotation`` degrees, a scale in ``scale`` and a brightness factor in ``brightness`` (each uniform)."""
     check_int(n, "n")
+    check_positive(shift, "shift", allow_zero=True)
+    check_positive(rotation, "rotation", allow_zero=True)
+    scale = _check_range(scale, "scale", positive=True)
+    brightness = _check_range(brightness, "brightness", positive=False)
     check_generator(generator)
 
     def uniform(low: float, high: float) -> torch.Tensor:
@@ -87,6 +92,34 @@ def random_transforms(
     }
 
 
+def _check_range(value: object, name: str, *, positive: bool) -> tuple[float, float]:
+    """A pair (low, high) of finite numbers, low ≤ high, both > 0 (``positive``) or ≥ 0."""
+    if not (isinstance(value, (tuple, list)) and len(value) == 2):
+        raise TypeError(f"{name} must be a pair (low, high); got {value!r}")
+    low, high = (check_positive(v, name, allow_zero=not positive) for v in value)
+    if low > high:
+        raise ValueError(f"{name} must be a pair (low, high) with low ≤ high; got {tuple(value)}")
+    return low, high
+
+
+_TRANSFORM_KEYS = {"shift": 2, "angle": 1, "scale": 1, "brightness": 1}
+
+
+def _check_transform(transform: object, n: int) -> dict[str, torch.Tensor]:
+    """A ``random_transforms`` dict for ``n`` images: its four keys, finite values, scales and brightness > 0."""
+    if not isinstance(transform, dict) or set(transform) != set(_TRANSFORM_KEYS):
+        raise ValueError(f"transform must be a dict from random_transforms with keys {sorted(_TRANSFORM_KEYS)}; "
+                         f"got {sorted(transform) if isinstance(transform, dict) else type(transform).__name__}")
+    for key, dims in _TRANSFORM_KEYS.items():
+        value = transform[key]
+        if not isinstance(value, torch.Tensor) or not value.is_floating_point() or value.dim() != dims \
+                or len(value) != n or (dims == 2 and value.shape[1] != 2):
+            raise ValueError(f"transform must describe {n} changes, one per image; its {key!r} does not")
+        if not bool(torch.isfinite(value).all()) or (key in ("scale", "brightness") and not bool((value > 0).all())):
+            raise ValueError(f"transform[{key!r}] must be finite" + (" and > 0" if key in ("scale", "brightness") else ""))
+    return transform  # type: ignore[return-value]
+
+
 def _warp(images: torch.Tensor, transform: dict[str, torch.Tensor]) -> torch.Tensor:
     """Rotate, scale and shift each image about its centre (bilinear, zeros outside)."""
     angle, scale = transform["angle"].to(images), transform["scale"].to(images)
@@ -97,6 +130,18 @@ def _warp(images: torch.Tensor, transform: dict[str, torch.Tensor]) -> torch.Ten
                          torch.stack([-sin, cos, -(-sin * shift[:, 0] + cos * shift[:, 1]) * 2], 1)], 1)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def _check_mask(mask: object, images: torch.Tensor) -> torch.Tensor:
+    if not isinstance(mask, torch.Tensor) or mask.shape != images.shape[2:]:
+        got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"mask must be H×W {tuple(images.shape[2:])}; got {got}")
+    if mask.dtype != torch.bool:
+        if not mask.is_floating_point():
+            raise TypeError(f"mask must be bool or float with values in [0, 1]; got dtype {mask.dtype}")
+        if not bool(torch.isfinite(mask).all()) or float(mask.min()) < 0 or float(mask.max()) > 1:
+            raise ValueError("mask must hold values in [0, 1] (no NaN or infinity)")
+    return mask
 
 
 def apply_patch(
@@ -115,15 +160,13 @@ def apply_patch(
     if not isinstance(patch, torch.Tensor) or patch.shape != images.shape[1:]:
         got = tuple(patch.shape) if isinstance(patch, torch.Tensor) else type(patch).__name__
         raise ValueError(f"patch must be shaped like one image {tuple(images.shape[1:])}; got {got}")
-    if not isinstance(mask, torch.Tensor) or mask.shape != images.shape[2:]:
-        got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
-        raise ValueError(f"mask must be H×W {tuple(images.shape[2:])}; got {got}")
+    check_images(patch[None], "patch")
+    _check_mask(mask, images)
     n = images.shape[0]
     p = patch.to(images).expand(n, -1, -1, -1)
     m = mask.to(images).expand(n, 1, -1, -1)
     if transform is not None:
-        if any(len(v) != n for v in transform.values()):
-            raise ValueError(f"transform must describe {n} changes, one per image")
+        _check_transform(transform, n)
         p, m = _warp(p, transform), _warp(m, transform)
     pasted = images * (1 - m) + p * m
     if transform is not None:
@@ -153,11 +196,15 @@ def adversarial_patch(
     in [0, 1] (only the masked part matters).
     """
     check_model(model)
-    check_images(images, "images")
+    check_images(images, "images", model=model)
+    _check_mask(mask, images)
     check_int(steps, "steps")
     check_positive(lr, "lr")
+    check_bool(eot, "eot")
     check_int(batch_size, "batch_size")
     check_generator(generator)
+    if eot:
+        random_transforms(1, **transform_ranges)  # checks the ranges before any work
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     logit = torch.full(images.shape[1:], 0.0, device=images.device).requires_grad_(True)  # patch = σ(logit)
     optimiser = torch.optim.Adam([logit], lr=lr * 10)

@@ -20,12 +20,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers._checks import (
+    check_bool,
     check_choice,
     check_generator,
     check_images,
     check_int,
     check_labels,
     check_model,
+    check_number,
     check_positive,
     frozen,
     num_classes,
@@ -145,6 +147,15 @@ def pgd(
 def input_diversity(x: torch.Tensor, probability: float, generator: torch.Generator | None, low: float = 0.9) -> torch.Tensor:
     """Random resize-and-pad (Xie et al. 2019), keeping the image size: with ``probability``, shrink the
     batch to s×s with s uniform in [⌈low·H⌉, H] and pad it back to H×W at a random offset with zeros."""
+    check_images(x)
+    check_number(probability, "probability", low=0.0, high=1.0)
+    check_generator(generator)
+    check_number(low, "low", low=0.0, high=1.0, low_open=True)
+    return resize_pad(x, probability, generator, low)
+
+
+def resize_pad(x: torch.Tensor, probability: float, generator: torch.Generator | None, low: float) -> torch.Tensor:
+    """``input_diversity`` without its checks, for the attacks' inner loops."""
     where = generator.device if generator is not None else "cpu"
     if float(torch.rand((), generator=generator, device=where)) >= probability:
         return x
@@ -181,14 +192,13 @@ def mifgsm(
     """
     _check_iterative(eps, alpha, steps)
     check_positive(decay, "decay", allow_zero=True)
-    if not (isinstance(diversity_prob, (int, float)) and 0.0 <= diversity_prob <= 1.0):
-        raise ValueError(f"diversity_prob must be in [0, 1]; got {diversity_prob!r}")
+    check_number(diversity_prob, "diversity_prob", low=0.0, high=1.0)
     check_generator(generator)
     momentum = torch.zeros_like(x)
     x_adv = x.clone()
     for _ in range(steps):
         x_in = x_adv.detach().requires_grad_(True)
-        logits = model(input_diversity(x_in, diversity_prob, generator) if diversity_prob > 0 else x_in)
+        logits = model(resize_pad(x_in, diversity_prob, generator, 0.9) if diversity_prob > 0 else x_in)
         (grad,) = torch.autograd.grad(attacker_loss(logits, y, "ce", targeted).sum(), x_in)
         momentum = decay * momentum + grad / grad.abs().mean(dim=tuple(range(1, x.dim())), keepdim=True).clamp_min(1e-12)
         x_adv = clip_box(x + project_linf(x_adv + alpha * momentum.sign() - x, eps))
@@ -303,7 +313,8 @@ def success_rate(model: nn.Module, x_adv: torch.Tensor, y: int | torch.Tensor, *
                  batch_size: int = 1000) -> float:
     """Share of ``x_adv`` classified other than ``y`` (targeted: classified as the targets ``y``)."""
     check_model(model)
-    check_images(x_adv, "x_adv")
+    check_images(x_adv, "x_adv", model=model)
+    check_bool(targeted, "targeted")
     check_int(batch_size, "batch_size")
     with torch.no_grad(), frozen(model):
         y = check_labels(y, x_adv.shape[0], "y", num_classes=num_classes(model, x_adv)).to(x_adv.device)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from helpers._checks import check_int, check_model
+from helpers._checks import check_callable, check_int, check_model
 from helpers.defenses.filters import Filter
 
 
@@ -20,8 +20,7 @@ def bpda(filter: Filter) -> Filter:
     the direction an attacker needs ("obfuscated gradients"); since they keep the image almost the same,
     ∂filter(x)/∂x ≈ I is a good enough approximation to attack straight through them.
     """
-    if not callable(filter):
-        raise TypeError(f"filter must be callable x -> x; got {type(filter).__name__}")
+    check_callable(filter, "filter")
 
     def straight_through(x: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
@@ -37,8 +36,11 @@ class ExpectationOverTransformation(nn.Module):
 
     def __init__(self, model: nn.Module, transform: Callable[[torch.Tensor], torch.Tensor], n: int) -> None:
         super().__init__()
+        check_model(model)
+        check_callable(transform, "transform")
+        check_int(n, "n")
         self.model, self.transform, self.n = model, transform, n
-        self.train(model.training)
+        self.training = model.training  # its own flag only: never the recursive train() (a wrapper is a view)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # n separate calls: a randomised model or transform may draw once per call, not per image
@@ -49,10 +51,6 @@ def eot(model: nn.Module, transform: Callable[[torch.Tensor], torch.Tensor], n: 
     """Expectation over transformation (Athalye et al. 2018) against a *randomised* defense: a module whose
     logits are the mean of ``model(transform(x))`` over ``n`` random draws, so that any white-box attack run
     on it follows  ∇ E_t[L(f(t(x)))] ≈ 1/n Σ ∇ L(f(t_i(x)))  instead of one draw's accidental gradient."""
-    check_model(model)
-    check_int(n, "n")
-    if not callable(transform):
-        raise TypeError(f"transform must be callable x -> x; got {type(transform).__name__}")
     return ExpectationOverTransformation(model, transform, n)
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from helpers._checks import check_images, check_model, frozen
+from helpers._checks import check_callable, check_images, check_model, check_number, frozen
 from helpers.defenses.filters import Filter, bit_depth, median_filter
 
 
@@ -28,11 +28,13 @@ class FeatureSqueezingDetector:
             functools.partial(bit_depth, bits=4), functools.partial(median_filter, size=3)]
         if not self.squeezers:
             raise ValueError("squeezers must hold at least one filter")
+        for i, squeeze in enumerate(self.squeezers):
+            check_callable(squeeze, f"squeezers[{i}]")
         self.threshold: float | None = None
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """The detection score of each image (shape N): the largest L1 change of the softmax."""
-        check_images(x)
+        check_images(x, model=self.model)
         with torch.no_grad(), frozen(self.model):
             probs = self.model(x).softmax(1)
             changes = [(probs - self.model(squeeze(x)).softmax(1)).abs().sum(1) for squeeze in self.squeezers]
@@ -40,8 +42,8 @@ class FeatureSqueezingDetector:
 
     def fit(self, clean: torch.Tensor, fpr: float = 0.05) -> FeatureSqueezingDetector:
         """Set the threshold to the (1 − ``fpr``) quantile of the clean images' scores."""
-        if not (isinstance(fpr, float) and 0.0 < fpr < 1.0):
-            raise ValueError(f"fpr must be a float in (0, 1); got {fpr!r}")
+        check_images(clean, "clean", model=self.model)
+        check_number(fpr, "fpr", low=0.0, high=1.0, low_open=True, high_open=True)
         self.threshold = float(torch.quantile(self.score(clean).double(), 1.0 - fpr))
         return self
 
@@ -55,6 +57,13 @@ class FeatureSqueezingDetector:
 def roc(clean_scores: torch.Tensor, adversarial_scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(false-positive rate, true-positive rate) for every threshold, from the scores of clean (negative)
     and adversarial (positive) images; both curves start at (0, 0) and end at (1, 1)."""
+    for name, scores in (("clean_scores", clean_scores), ("adversarial_scores", adversarial_scores)):
+        if not isinstance(scores, torch.Tensor) or scores.dim() != 1 or len(scores) == 0 \
+                or not scores.is_floating_point():
+            got = f"{tuple(scores.shape)} {scores.dtype}" if isinstance(scores, torch.Tensor) else type(scores).__name__
+            raise ValueError(f"{name} must be a non-empty float tensor of shape (N,); got {got}")
+        if not bool(torch.isfinite(scores).all()):
+            raise ValueError(f"{name} contains NaN or infinite values")
     scores = torch.cat([clean_scores, adversarial_scores]).double().cpu()
     positive = torch.cat([torch.zeros(len(clean_scores)), torch.ones(len(adversarial_scores))]).double()
     order = scores.argsort(descending=True)

@@ -14,7 +14,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_generator, check_images, check_model, check_positive
+from helpers._checks import (
+    check_callable,
+    check_generator,
+    check_images,
+    check_model,
+    check_number,
+    check_positive,
+)
 
 Filter = Callable[[torch.Tensor], torch.Tensor]
 
@@ -27,6 +34,10 @@ def gaussian_blur(x: torch.Tensor, sigma: float, kernel_size: int | None = None)
     size = 2 * math.ceil(3 * sigma) + 1 if kernel_size is None else kernel_size
     if isinstance(size, bool) or not isinstance(size, int) or size < 1 or size % 2 == 0:
         raise ValueError(f"kernel_size must be a positive odd int; got {kernel_size!r}")
+    if size // 2 >= min(x.shape[-2:]):
+        what = f"kernel_size {size}" if kernel_size is not None else f"sigma {sigma:g} (a kernel of {size} pixels)"
+        raise ValueError(f"{what} is too large for {tuple(x.shape[-2:])} images: the kernel must be narrower than "
+                         "twice the image")
     half = (size - 1) / 2
     t = torch.linspace(-half, half, size, dtype=x.dtype, device=x.device)
     kernel = torch.exp(-0.5 * (t / sigma) ** 2)
@@ -91,11 +102,12 @@ def random_resize_pad(x: torch.Tensor, *, low: float = 0.8, generator: torch.Gen
     """A *randomised* filter (Xie et al. 2018): shrink the batch to a random size s ∈ [⌈low·H⌉, H] and pad
     it back to H×W at a random offset. The defense changes from query to query — until the attacker
     averages over it (EOT, ``helpers.defenses.adaptive.eot``)."""
-    from helpers.attacks.whitebox import input_diversity
+    from helpers.attacks.whitebox import resize_pad
 
     check_images(x)
+    check_number(low, "low", low=0.0, high=1.0, low_open=True)
     check_generator(generator)
-    return input_diversity(x, 1.0, generator, low=low)
+    return resize_pad(x, 1.0, generator, low)
 
 
 class Defended(nn.Module):
@@ -105,11 +117,12 @@ class Defended(nn.Module):
         super().__init__()
         check_model(model)
         for i, f in enumerate(filters):
-            if not callable(f):
-                raise TypeError(f"filters[{i}] must be callable x -> x; got {type(f).__name__}")
+            check_callable(f, f"filters[{i}]")
         self.model = model
         self.filters = list(filters)
-        self.train(model.training)  # the wrapper is in the mode of the model it wraps
+        # a wrapper is a view of the model it holds: it takes the model's mode as its own flag only,
+        # never calling the recursive train(), which would change the modes of the model's submodules
+        self.training = model.training
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for f in self.filters:

@@ -12,13 +12,20 @@ import torch
 from scipy.stats import beta, binomtest, norm
 from torch import nn
 
-from helpers._checks import check_generator, check_images, check_int, check_model, check_positive, frozen
+from helpers._checks import (
+    check_generator,
+    check_images,
+    check_int,
+    check_model,
+    check_number,
+    check_positive,
+    frozen,
+    num_classes,
+)
 
 
 def _check_alpha(alpha: float) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 < alpha < 1.0:
-        raise ValueError(f"alpha must be in (0, 1); got {alpha!r}")
-    return float(alpha)
+    return check_number(alpha, "alpha", low=0.0, high=1.0, low_open=True, high_open=True)
 
 
 def noise_counts(
@@ -35,7 +42,7 @@ def noise_counts(
     The noisy copies of all images are drawn and classified together, ``batch_size`` at a time.
     """
     check_model(model)
-    check_images(x)
+    check_images(x, model=model)
     check_positive(sigma, "sigma")
     check_int(n, "n")
     check_int(batch_size, "batch_size")
@@ -43,7 +50,7 @@ def noise_counts(
     where = generator.device if generator is not None else x.device
     per_batch = max(1, batch_size // x.shape[0])  # noise samples per image in one forward pass
     with torch.no_grad(), frozen(model):
-        counts = torch.zeros(x.shape[0], model(x[:1]).shape[1], dtype=torch.long, device=x.device)
+        counts = torch.zeros(x.shape[0], num_classes(model, x), dtype=torch.long, device=x.device)
         remaining = n
         while remaining > 0:
             k = min(per_batch, remaining)
@@ -82,6 +89,9 @@ def smoothed_predict(
 
 def lower_confidence_bound(successes: int, trials: int, alpha: float) -> float:
     """The exact one-sided (1 − α) Clopper–Pearson lower bound of a binomial proportion."""
+    check_int(trials, "trials")
+    check_int(successes, "successes", minimum=0, maximum=trials)
+    _check_alpha(alpha)
     return 0.0 if successes == 0 else float(beta.ppf(alpha, successes, trials - successes + 1))
 
 
@@ -105,6 +115,7 @@ def certify(
     """
     check_int(n0, "n0")
     _check_alpha(alpha)
+    check_positive(sigma, "sigma")
     guess = noise_counts(model, x, sigma=sigma, n=n0, batch_size=batch_size, generator=generator).argmax(1)
     counts = noise_counts(model, x, sigma=sigma, n=n, batch_size=batch_size, generator=generator)
     n_a = counts.gather(1, guess[:, None]).squeeze(1).tolist()

@@ -17,12 +17,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers._checks import (
+    check_bool,
+    check_callable,
     check_generator,
     check_images,
     check_int,
     check_labels,
     check_model,
     check_positive,
+    modes_kept,
+    num_classes,
 )
 from helpers.attacks import fgsm, pgd
 from helpers.attacks.norms import clip_box, project_linf
@@ -33,8 +37,8 @@ Attack = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
 def _check_training(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     check_model(model)
-    check_images(images, "images")
-    return check_labels(labels, images.shape[0], "labels")
+    check_images(images, "images", model=model)
+    return check_labels(labels, images.shape[0], "labels", num_classes=num_classes(model, images))
 
 
 def adversarial_training(
@@ -62,24 +66,40 @@ def adversarial_training(
     ``on_round(round, model)`` measures after it (e.g. robust accuracy on test images).
     """
     labels = _check_training(model, images, labels)
+    check_callable(attack, "attack", "(model, x, y) -> x_adv")
     check_int(rounds, "rounds")
     check_int(epochs_per_round, "epochs_per_round")
+    check_positive(lr, "lr")
+    check_int(batch_size, "batch_size")
     check_int(attack_batch_size, "attack_batch_size")
+    if on_round is not None:
+        check_callable(on_round, "on_round", "(round, model) -> dict")
     check_generator(generator)
+    check_bool(progress, "progress")
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     device = model_device(model)
     data, targets, history = images, labels, []
-    for _ in range(rounds):
-        adversarial = torch.cat([attack(model, images[i : i + attack_batch_size].to(device),
-                                        labels[i : i + attack_batch_size].to(device)).to(images.device)
-                                 for i in range(0, len(images), attack_batch_size)])
-        history.append({"fooled before training": 1.0 - accuracy(model, adversarial, labels)})
-        data, targets = torch.cat([data, adversarial]), torch.cat([targets, labels])
-        train(model, data, targets, epochs=epochs_per_round, lr=lr, batch_size=batch_size, generator=g,
-              progress=progress)
-        if on_round is not None:
-            history[-1].update(on_round(len(history), model))
+    with modes_kept(model):  # whatever the attack or on_round do, every submodule's mode comes back
+        for _ in range(rounds):
+            adversarial = torch.cat([_attacked(attack, model, images[i : i + attack_batch_size].to(device),
+                                               labels[i : i + attack_batch_size].to(device)).to(images.device)
+                                     for i in range(0, len(images), attack_batch_size)])
+            history.append({"fooled before training": 1.0 - accuracy(model, adversarial, labels)})
+            data, targets = torch.cat([data, adversarial]), torch.cat([targets, labels])
+            train(model, data, targets, epochs=epochs_per_round, lr=lr, batch_size=batch_size, generator=g,
+                  progress=progress)
+            if on_round is not None:
+                history[-1].update(on_round(len(history), model))
     return history
+
+
+def _attacked(attack: Attack, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``attack(model, x, y)``, which must return images shaped like ``x`` in [0, 1]."""
+    x_adv = attack(model, x, y)
+    if not isinstance(x_adv, torch.Tensor) or x_adv.shape != x.shape:
+        got = tuple(x_adv.shape) if isinstance(x_adv, torch.Tensor) else type(x_adv).__name__
+        raise ValueError(f"attack must return x_adv shaped like its input {tuple(x.shape)}; got {got}")
+    return check_images(x_adv.detach(), "attack(model, x, y)", model=model)
 
 
 def pgd_training(
@@ -138,7 +158,13 @@ def fast_training(
     labels = _check_training(model, images, labels)
     check_positive(eps, "eps")
     step = 1.25 * eps if alpha is None else check_positive(alpha, "alpha")
-    check_x, check_y = (images[:256], labels[:256]) if check_set is None else check_set
+    if check_set is None:
+        check_x, check_y = images[:256], labels[:256]
+    elif not (isinstance(check_set, (tuple, list)) and len(check_set) == 2):
+        raise TypeError(f"check_set must be a pair (images, labels); got {type(check_set).__name__}")
+    else:
+        check_x = check_images(check_set[0], "check_set[0]", model=model)
+        check_y = check_labels(check_set[1], check_x.shape[0], "check_set[1]", num_classes=num_classes(model, check_x))
     device = model_device(model)
     best = {"accuracy": -1.0, "state": None}
 

@@ -6,11 +6,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from helpers._checks import check_bool, check_model
 from helpers.explain._core import attribution
 
 
 def check_layer(model: nn.Module, layer: object) -> nn.Module:
     """``layer`` must be one of ``model``'s own modules (e.g. ``model[4]``)."""
+    check_model(model)
     if not isinstance(layer, nn.Module) or not any(m is layer for m in model.modules()):
         got = type(layer).__name__ if not isinstance(layer, nn.Module) else f"a {type(layer).__name__} of another model"
         raise ValueError(f"layer must be a module of the model (e.g. model[4]); got {got}")
@@ -41,6 +43,16 @@ def _layer_output_and_gradient(
 def cam_from_gradients(activation: torch.Tensor, gradient: torch.Tensor, *, relu: bool = True) -> torch.Tensor:
     """Grad-CAM's map from a feature map A (N×K×h×w) and ∂f_c/∂A: ReLU(Σ_k α_k A_k), α_k the spatial
     mean of the gradient of channel k. Returns N×1×h×w."""
+    for name, value in (("activation", activation), ("gradient", gradient)):
+        if not isinstance(value, torch.Tensor) or value.dim() != 4 or not value.is_floating_point():
+            got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise ValueError(f"{name} must be a float feature map N×K×h×w; got {got}")
+        if not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{name} contains NaN or infinite values")
+    if activation.shape != gradient.shape:
+        raise ValueError(f"gradient must be shaped like activation {tuple(activation.shape)}; got "
+                         f"{tuple(gradient.shape)}")
+    check_bool(relu, "relu")
     weights = gradient.mean(dim=(2, 3), keepdim=True)
     cam = (weights * activation).sum(1, keepdim=True)
     return cam.clamp(min=0) if relu else cam

@@ -28,7 +28,7 @@ def filter_activations(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> t
     """The output of ``layer`` (a module of ``model``) for images ``x``: N×K×h×w for a convolution,
     one map per filter. Evaluated in eval mode without gradients; detached, on ``x``'s device."""
     check_model(model)
-    check_images(x)
+    check_images(x, model=model)
     check_layer(model, layer)
     with torch.no_grad(), frozen(model):
         return _capture(model, layer, x).detach()

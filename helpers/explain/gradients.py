@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from helpers._checks import check_choice, check_generator, check_int, check_positive
-from helpers.explain._core import Attribution, attribution, target_gradient, target_logit
+from helpers.explain._core import Attribution, attribution, baseline_image, target_gradient, target_logit
 
 IG_METHODS = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre")
 SMOOTHGRAD_KINDS = ("smoothgrad", "smoothgrad_sq", "vargrad")
@@ -65,21 +65,6 @@ def quadrature(steps: int, method: str) -> tuple[torch.Tensor, torch.Tensor]:
     return alphas, weights
 
 
-def _baseline(x: torch.Tensor, baseline: torch.Tensor | float | None) -> torch.Tensor:
-    if baseline is None:
-        return torch.zeros_like(x)
-    if isinstance(baseline, (int, float)) and not isinstance(baseline, bool):
-        return torch.full_like(x, float(baseline))
-    if not isinstance(baseline, torch.Tensor):
-        raise TypeError(f"baseline must be None, a number or a tensor; got {type(baseline).__name__}")
-    try:
-        return torch.broadcast_to(baseline.to(x), x.shape)
-    except RuntimeError:
-        raise ValueError(
-            f"baseline must broadcast to x's shape {tuple(x.shape)}; got {tuple(baseline.shape)}"
-        ) from None
-
-
 @attribution
 def integrated_gradients(
     model: nn.Module,
@@ -102,7 +87,7 @@ def integrated_gradients(
     """
     alphas, weights = quadrature(steps, method)
     alphas, weights = alphas.to(x), weights.to(x)
-    start = _baseline(x, baseline)
+    start = baseline_image(x, baseline)
     diff = x - start
     n = x.shape[0]
     chunk = check_int(batch_size, "batch_size") if batch_size is not None else steps * n
@@ -129,6 +114,8 @@ def completeness_gap(
     if not isinstance(attributions, torch.Tensor) or attributions.shape != getattr(x, "shape", None):
         got = tuple(attributions.shape) if isinstance(attributions, torch.Tensor) else type(attributions).__name__
         raise ValueError(f"attributions must be a tensor shaped like x {tuple(getattr(x, 'shape', ()))}; got {got}")
+    if not attributions.is_floating_point() or not bool(torch.isfinite(attributions).all()):
+        raise ValueError("attributions must be a float tensor without NaN or infinite values")
     return _completeness_gap(model, x, target, attributions=attributions, baseline=baseline)
 
 
@@ -136,7 +123,7 @@ def completeness_gap(
 def _completeness_gap(
     model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, attributions: torch.Tensor, baseline
 ) -> torch.Tensor:
-    change = target_logit(model, x, target) - target_logit(model, _baseline(x, baseline), target)
+    change = target_logit(model, x, target) - target_logit(model, baseline_image(x, baseline), target)
     return attributions.detach().to(x).flatten(1).sum(1) - change
 
 
@@ -169,6 +156,8 @@ def smoothgrad(
     check_int(n, "n")
     check_positive(noise_level, "noise_level", allow_zero=True)
     check_choice(kind, "kind", SMOOTHGRAD_KINDS)
+    if method_kwargs is not None and not isinstance(method_kwargs, dict):
+        raise TypeError(f"method_kwargs must be a dict or None; got {type(method_kwargs).__name__}")
     check_generator(generator)
     raw = getattr(method, "raw", None)
     if raw is None:

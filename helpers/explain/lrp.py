@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_choice, check_positive
+from helpers._checks import check_choice, check_images, check_model, check_positive
 from helpers.explain._core import attribution
 from helpers.models import Normalize
 
@@ -241,6 +241,8 @@ def conservation(
     conservation every entry equals the target logit; biases, ε and the stabilisers let some
     relevance leak (or enter), which this makes visible layer by layer.
     """
+    check_model(model)
+    check_images(x, model=model)
     names = _layer_names(model, rule, composite)
     sums = _layer_sums(model, x, target, rule=rule, epsilon=epsilon, gamma=gamma, composite=composite)
     return dict(zip(names, sums.unbind(1)))
@@ -278,6 +280,14 @@ def epsilon_step(
         if not isinstance(value, torch.Tensor) or value.dim() != dims:
             got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
             raise ValueError(f"{name} must be a {dims}-dimensional tensor; got {got}")
+    n, j, k = a.shape[0], a.shape[1], weight.shape[0]
+    for name, value, shape in (("weight", weight, (k, j)), ("bias", bias, (k,)), ("relevance", relevance, (n, k))):
+        if tuple(value.shape) != shape:
+            raise ValueError(f"{name} must have shape {shape} to match a {tuple(a.shape)}; got "
+                             f"{tuple(value.shape)}")
+    for name, value in (("a", a), ("weight", weight), ("bias", bias), ("relevance", relevance)):
+        if not value.is_floating_point() or value.dtype != a.dtype or not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{name} must be a finite float tensor of a's dtype {a.dtype}")
     check_positive(epsilon, "epsilon", allow_zero=True)
     z = a @ weight.T + bias  # N×K
     s = relevance / _stabilize(z, epsilon)  # N×K

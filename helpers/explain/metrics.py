@@ -9,23 +9,29 @@ import torch
 from torch import nn
 
 from helpers._checks import (
+    check_bool,
+    check_callable,
     check_choice,
     check_generator,
     check_images,
     check_int,
     check_labels,
     check_model,
+    check_number,
     frozen,
     num_classes,
 )
 
 
-def _check_maps(attributions: object, x: torch.Tensor, name: str = "attributions") -> torch.Tensor:
+def _check_maps(attributions: object, x: object, name: str = "attributions") -> torch.Tensor:
     """Attribution maps N×C×H×W or N×1×H×W matching ``x``, summed over channels to N×H·W."""
-    if not isinstance(attributions, torch.Tensor) or attributions.dim() != 4 or attributions.shape[0] != x.shape[0] \
-            or attributions.shape[2:] != x.shape[2:]:
+    shape = tuple(x.shape) if isinstance(x, torch.Tensor) else None
+    if not isinstance(attributions, torch.Tensor) or shape is None or len(shape) != 4 or attributions.dim() != 4 \
+            or attributions.shape[0] != shape[0] or attributions.shape[2:] != shape[2:] or attributions.numel() == 0:
         got = tuple(attributions.shape) if isinstance(attributions, torch.Tensor) else type(attributions).__name__
-        raise ValueError(f"{name} must be N×C×H×W or N×1×H×W maps matching x {tuple(x.shape)}; got {got}")
+        raise ValueError(f"{name} must be N×C×H×W or N×1×H×W maps matching x {shape}; got {got}")
+    if not attributions.is_floating_point() or not bool(torch.isfinite(attributions).all()):
+        raise ValueError(f"{name} must be float maps without NaN or infinite values")
     return attributions.detach().to(x.device, x.dtype).sum(1).flatten(1)
 
 
@@ -34,8 +40,9 @@ def _perturbation_curve(
     baseline: float, insert: bool, batch_size: int,
 ) -> torch.Tensor:
     check_model(model)
-    check_images(x)
+    check_images(x, model=model)
     check_int(steps, "steps")
+    check_number(baseline, "baseline", low=0.0, high=1.0)
     check_int(batch_size, "batch_size")
     order = _check_maps(attributions, x).argsort(dim=1, descending=True)  # most relevant first
     n, pixels = order.shape
@@ -82,6 +89,8 @@ def auc(curve: torch.Tensor) -> torch.Tensor:
     if not isinstance(curve, torch.Tensor) or curve.dim() not in (1, 2) or curve.shape[-1] < 2:
         got = tuple(curve.shape) if isinstance(curve, torch.Tensor) else type(curve).__name__
         raise ValueError(f"curve must be a tensor (N, points) or (points,) with at least 2 points; got {got}")
+    if not curve.is_floating_point() or not bool(torch.isfinite(curve).all()):
+        raise ValueError("curve must be a float tensor without NaN or infinite values")
     return torch.trapezoid(curve, dx=1.0 / (curve.shape[-1] - 1), dim=-1)
 
 
@@ -117,6 +126,14 @@ def relevance_mass(attributions: torch.Tensor, masks: torch.Tensor) -> float:
 
 def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Spearman rank correlation of each row of ``a`` with the same row of ``b`` (N×D → N)."""
+    for name, t in (("a", a), ("b", b)):
+        if not isinstance(t, torch.Tensor) or t.dim() != 2 or t.shape[1] < 2:
+            got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            raise ValueError(f"{name} must be a tensor N×D with D ≥ 2; got {got}")
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{name} contains NaN or infinite values")
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape; got {tuple(a.shape)} and {tuple(b.shape)}")
     def ranks(t: torch.Tensor) -> torch.Tensor:
         return t.argsort(1).argsort(1).to(torch.float64)
 
@@ -147,14 +164,16 @@ def randomization_test(
     layer=m[4])``. Returns {"trained": 1.0, "<index>: <layer>": correlation, …}.
     """
     check_model(model)
-    check_images(x)
+    check_images(x, model=model)
+    check_callable(method, "method", "(model, x, target) -> maps")
     check_choice(order, "order", ("top_down", "independent"))
+    check_bool(absolute, "absolute")
     check_generator(generator)
     g = generator if generator is not None else torch.Generator().manual_seed(0)
 
     def explain(m: nn.Module) -> torch.Tensor:
-        maps = method(m, x, target)
-        maps = maps.detach().sum(1).flatten(1)
+        maps = _check_maps(method(m, x, target), x, "method(model, x, target)")
+        maps = maps.detach()
         return maps.abs() if absolute else maps
 
     reference = explain(model)

@@ -12,26 +12,15 @@ import torch
 from torch import nn
 
 from helpers._checks import check_choice, check_generator, check_int, check_positive
-from helpers.explain._core import attribution
+from helpers.explain._core import attribution, baseline_image
 
 
 def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
     pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
-    if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(v, int) and v >= 1 for v in pair)):
+    if not (isinstance(pair, tuple) and len(pair) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in pair)):
         raise ValueError(f"{name} must be a positive int or a pair (height, width) of them; got {value!r}")
     return pair
-
-
-def _fill(x: torch.Tensor, baseline: float | torch.Tensor) -> torch.Tensor:
-    """The baseline image that hidden pixels are replaced with (a number or a tensor broadcast to x)."""
-    if isinstance(baseline, torch.Tensor):
-        try:
-            return torch.broadcast_to(baseline.to(x), x.shape)
-        except RuntimeError:
-            raise ValueError(f"baseline must broadcast to x's shape {tuple(x.shape)}; got {tuple(baseline.shape)}") from None
-    if isinstance(baseline, bool) or not isinstance(baseline, (int, float)):
-        raise TypeError(f"baseline must be a number or a tensor; got {type(baseline).__name__}")
-    return torch.full_like(x, float(baseline))
 
 
 def _scores(
@@ -58,6 +47,11 @@ def window_masks(height: int, width: int, window: tuple[int, int], stride: tuple
                  device: torch.device | None = None) -> torch.Tensor:
     """Bool masks P×H×W of the sliding windows: positions 0, s, 2s, … with the last one clipped at
     the border, ceil((H − h)/s) + 1 per axis (Captum's ``Occlusion`` layout)."""
+    check_int(height, "height")
+    check_int(width, "width")
+    window, stride = _pair(window, "window"), _pair(stride, "stride")
+    if window[0] > height or window[1] > width:
+        raise ValueError(f"window {window} must fit in the image ({height}×{width})")
     masks = []
     rows = [i * stride[0] for i in range(math.ceil((height - window[0]) / stride[0]) + 1)]
     cols = [j * stride[1] for j in range(math.ceil((width - window[1]) / stride[1]) + 1)]
@@ -95,7 +89,7 @@ def occlusion(
             raise ValueError(f"stride {stride} must not exceed the window {window}, or pixels would be skipped")
     check_int(batch_size, "batch_size")
     masks = window_masks(height, width, window, stride, device=x.device).to(x.dtype)  # P×H×W
-    fill = _fill(x, baseline)
+    fill = baseline_image(x, baseline)
     n, p = x.shape[0], masks.shape[0]
 
     def occluded(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -164,7 +158,7 @@ def lime(
     where = generator.device if generator is not None else x.device
     z = torch.randint(0, 2, (n_samples, count), generator=generator, device=where).to(x.device, x.dtype)
     z[0] = 1.0
-    fill = _fill(x, baseline)
+    fill = baseline_image(x, baseline)
 
     def shown(index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         image, pattern = index // n_samples, index % n_samples

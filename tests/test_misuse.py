@@ -1,0 +1,1151 @@
+"""The tensor contract under misuse: every public callable of ``helpers``, fed bad and awkward arguments.
+
+The test walks the package itself (as ``test_contract`` does), so a new public function is covered
+without editing this file — except that it must get an entry in ``CALLS`` (a valid call, or a reason it
+is skipped), and the test fails, naming it, until it has one. From the valid call it derives the
+variants by the arguments' names, values and annotations:
+
+- images (``x``, ``images``, ``x_adv``, …): other ranks and dtypes, NaN / ±inf pixels, an empty batch,
+  values outside [0, 1], not a tensor — each must be refused;
+- labels (``y``, ``labels``, ``target``): out of range, negative, wrong length, float, 2-D — refused;
+- models: not a module, a model returning shape N, N×1 or NaN logits — refused by every function that
+  runs the model (one that only stores it must not return anything non-finite);
+- numbers: NaN, ±inf and negative values refused, 0 refused or a finite result, a float for an int;
+  ``bool`` options given the string ``"False"`` and ``str`` options given a list — refused;
+- valid-but-awkward input: a batch of 1, channels_last, a non-contiguous view, ``x`` requiring grad, a
+  model in train mode with dropout, an eval-mode model with one dropout left in train mode, a frozen
+  model — each must give a finite, detached result.
+
+A refusal must be a ``TypeError`` / ``ValueError`` (or the project's own exception) raised from a frame
+of ``helpers``, never from inside torch, numpy or matplotlib, and its message must name the argument.
+After every call, refused or not: the inputs are unchanged, every submodule's mode and every
+parameter's ``requires_grad`` is as it was, and no ``.grad`` is left on the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import math
+import pkgutil
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import nbformat
+import pytest
+import torch
+from torch import nn
+
+import helpers
+from helpers import attacks, defenses, explain
+from tests.conftest import tiny_batch, tiny_cnn
+
+matplotlib.use("Agg")
+HELPERS_DIR = str(Path(helpers.__file__).resolve().parent)
+IMAGE_NAMES = {"x", "images", "x_adv", "seed_images", "clean"}
+LABEL_NAMES = {"y", "labels", "target"}
+CLASSES = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """A valid call: ``build(model, x, y, generator) -> {argument: value}`` (``self`` binds a method).
+    ``awkward=False`` where the function needs fixed data, so the awkward batches do not apply."""
+
+    build: Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], dict[str, Any]]
+    awkward: bool = True
+    trains: bool = False  # a frozen model is refused with a clear error, not trained
+    differentiable: bool = False  # a building block used inside autograd: its result keeps the graph
+    not_images: frozenset[str] = frozenset()  # arguments named like images that take any values (clip_box)
+
+
+@dataclasses.dataclass(frozen=True)
+class Skip:
+    reason: str
+
+
+RECORD = Skip("a record type: its fields are stored, not computed on")
+CLI = Skip("a command line: argparse checks its arguments")
+NO_ARGS = Skip("takes no argument to misuse")
+
+
+def _tiny_notebooks(tmp: Path) -> Path:
+    folder = tmp / "nbs"
+    folder.mkdir(exist_ok=True)
+    cell = nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION")
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), folder / "a.ipynb")
+    return folder
+
+
+def _tmp() -> Path:
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="misuse-"))
+
+
+def _detector(m):
+    return defenses.FeatureSqueezingDetector(m)
+
+
+CALLS: dict[str, Call | Skip] = {
+    # attacks
+    "helpers.attacks.blackbox.BlackBox": Call(lambda m, x, y, g: dict(model=m, output="probs", budget=100)),
+    "helpers.attacks.blackbox.BlackBox.__call__": Call(
+        lambda m, x, y, g: dict(self=attacks.BlackBox(m), x=x)
+    ),
+    "helpers.attacks.blackbox.Ensemble": Call(lambda m, x, y, g: dict(models=[m, tiny_cnn(seed=1)])),
+    "helpers.attacks.blackbox.ensemble": Call(lambda m, x, y, g: dict(models=[m, tiny_cnn(seed=1)])),
+    "helpers.attacks.blackbox.substitute_training": Call(
+        lambda m, x, y, g: dict(
+            blackbox=attacks.BlackBox(m, output="label"),
+            seed_images=x,
+            model_fn=lambda: tiny_cnn(seed=2),
+            rounds=1,
+            lam=0.1,
+            epochs=1,
+            lr=1e-3,
+            generator=g,
+            progress=False,
+        )
+    ),
+    "helpers.attacks.blackbox.simba": Call(
+        lambda m, x, y, g: dict(blackbox=attacks.BlackBox(m), x=x, y=y, eps=0.2, max_queries=5, generator=g)
+    ),
+    "helpers.attacks.blackbox.square_attack": Call(
+        lambda m, x, y, g: dict(blackbox=attacks.BlackBox(m), x=x, y=y, eps=0.2, max_queries=5, generator=g)
+    ),
+    "helpers.attacks.geometry.decision_plane": Call(
+        lambda m, x, y, g: dict(
+            model=m,
+            x=x[:1],
+            u=torch.ones_like(x[:1]),
+            v=-torch.ones_like(x[:1]),
+            span=0.5,
+            resolution=3,
+            batch_size=4,
+        )
+    ),
+    "helpers.attacks.norms.project_linf": Call(
+        lambda m, x, y, g: dict(delta=x - 0.5, eps=0.1), differentiable=True
+    ),
+    "helpers.attacks.norms.project_l2": Call(
+        lambda m, x, y, g: dict(delta=x - 0.5, eps=0.1), differentiable=True
+    ),
+    "helpers.attacks.norms.clip_box": Call(
+        lambda m, x, y, g: dict(x=x), differentiable=True, not_images=frozenset({"x"})
+    ),
+    "helpers.attacks.norms.linf": Call(lambda m, x, y, g: dict(a=x, b=x.flip(0)), differentiable=True),
+    "helpers.attacks.norms.l2": Call(lambda m, x, y, g: dict(a=x, b=x.flip(0)), differentiable=True),
+    "helpers.attacks.physical.universal_perturbation": Call(
+        lambda m, x, y, g: dict(model=m, x=x, y=y, eps=0.1, alpha=0.02, steps=2, batch_size=4, generator=g)
+    ),
+    "helpers.attacks.physical.random_transforms": Call(
+        lambda m, x, y, g: dict(n=3, shift=0.1, rotation=10.0, generator=g)
+    ),
+    "helpers.attacks.physical.apply_patch": Call(
+        lambda m, x, y, g: dict(
+            images=x,
+            patch=x[0],
+            mask=torch.ones(12, 12),
+            transform=attacks.random_transforms(len(x), generator=g),
+        ),
+        differentiable=True,
+    ),
+    "helpers.attacks.physical.adversarial_patch": Call(
+        lambda m, x, y, g: dict(
+            model=m, images=x, target=1, mask=torch.ones(12, 12), steps=2, lr=0.05, batch_size=4, generator=g
+        )
+    ),
+    "helpers.attacks.whitebox.fgsm": Call(
+        lambda m, x, y, g: dict(model=m, x=x, y=y, eps=0.1, targeted=False)
+    ),
+    "helpers.attacks.whitebox.ifgsm": Call(
+        lambda m, x, y, g: dict(model=m, x=x, y=y, eps=0.1, alpha=0.02, steps=2)
+    ),
+    "helpers.attacks.whitebox.pgd": Call(
+        lambda m, x, y, g: dict(
+            model=m, x=x, y=y, eps=0.1, alpha=0.02, steps=2, restarts=2, random_start=True, generator=g
+        )
+    ),
+    "helpers.attacks.whitebox.input_diversity": Call(
+        lambda m, x, y, g: dict(x=x, probability=1.0, generator=g, low=0.8), differentiable=True
+    ),
+    "helpers.attacks.whitebox.resize_pad": Skip(
+        "the unchecked inner loop of input_diversity, for the attacks"
+    ),
+    "helpers.attacks.whitebox.mifgsm": Call(
+        lambda m, x, y, g: dict(
+            model=m, x=x, y=y, eps=0.1, alpha=0.02, steps=2, decay=1.0, diversity_prob=0.5, generator=g
+        )
+    ),
+    "helpers.attacks.whitebox.cw_l2": Call(
+        lambda m, x, y, g: dict(model=m, x=x, y=y, c=1.0, kappa=0.0, steps=2, lr=0.01, search_steps=2)
+    ),
+    "helpers.attacks.whitebox.deepfool": Call(
+        lambda m, x, y, g: dict(model=m, x=x, y=y, steps=2, overshoot=0.02)
+    ),
+    "helpers.attacks.whitebox.success_rate": Call(
+        lambda m, x, y, g: dict(model=m, x_adv=x, y=y, batch_size=4)
+    ),
+    # data, models, runtime
+    "helpers.data.fashion_mnist": Call(lambda m, x, y, g: dict(split="test"), awkward=False),
+    "helpers.data.shapes": Call(lambda m, x, y, g: dict(n=2, size=16, seed=0), awkward=False),
+    "helpers.data.shapes_split": Call(lambda m, x, y, g: dict(split="test", n=2), awkward=False),
+    "helpers.models.Normalize": Call(lambda m, x, y, g: dict(mean=(0.5,), std=(0.25,)), awkward=False),
+    "helpers.models.fashion_cnn": NO_ARGS,
+    "helpers.models.fashion_blackbox": NO_ARGS,
+    "helpers.models.fashion_proxy": NO_ARGS,
+    "helpers.models.shapes_cnn": Call(lambda m, x, y, g: dict(num_classes=4), awkward=False),
+    "helpers.models.BinaryLogits": NO_ARGS,
+    "helpers.models.elephant_toy": NO_ARGS,
+    "helpers.models.count_parameters": Call(lambda m, x, y, g: dict(model=m)),
+    "helpers.runtime.device": NO_ARGS,
+    "helpers.runtime.seed_everything": Call(lambda m, x, y, g: dict(seed=3), awkward=False),
+    "helpers.training.train": Call(
+        lambda m, x, y, g: dict(
+            model=m,
+            images=x,
+            labels=y,
+            epochs=1,
+            lr=1e-3,
+            batch_size=4,
+            weight_decay=0.0,
+            generator=g,
+            progress=False,
+        ),
+        trains=True,
+    ),
+    "helpers.training.predict": Call(lambda m, x, y, g: dict(model=m, images=x, batch_size=4)),
+    "helpers.training.accuracy": Call(lambda m, x, y, g: dict(model=m, images=x, labels=y, batch_size=4)),
+    # defenses
+    "helpers.defenses.adaptive.bpda": Call(lambda m, x, y, g: dict(filter=defenses.median_filter)),
+    "helpers.defenses.adaptive.ExpectationOverTransformation": Call(
+        lambda m, x, y, g: dict(model=m, transform=defenses.median_filter, n=2)
+    ),
+    "helpers.defenses.adaptive.eot": Call(
+        lambda m, x, y, g: dict(model=m, transform=defenses.median_filter, n=2)
+    ),
+    "helpers.defenses.detection.FeatureSqueezingDetector": Call(lambda m, x, y, g: dict(model=m)),
+    "helpers.defenses.detection.FeatureSqueezingDetector.score": Call(
+        lambda m, x, y, g: dict(self=_detector(m), x=x)
+    ),
+    "helpers.defenses.detection.FeatureSqueezingDetector.fit": Call(
+        lambda m, x, y, g: dict(self=_detector(m), clean=x, fpr=0.1)
+    ),
+    "helpers.defenses.detection.FeatureSqueezingDetector.detect": Call(
+        lambda m, x, y, g: dict(self=_detector(m).fit(x), x=x)
+    ),
+    "helpers.defenses.detection.roc": Call(
+        lambda m, x, y, g: dict(
+            clean_scores=torch.rand(5, generator=g), adversarial_scores=torch.rand(4, generator=g)
+        )
+    ),
+    "helpers.defenses.filters.gaussian_blur": Call(
+        lambda m, x, y, g: dict(x=x, sigma=1.0), differentiable=True
+    ),
+    "helpers.defenses.filters.median_filter": Call(lambda m, x, y, g: dict(x=x, size=3), differentiable=True),
+    "helpers.defenses.filters.bit_depth": Call(lambda m, x, y, g: dict(x=x, bits=3), differentiable=True),
+    "helpers.defenses.filters.jpeg": Call(lambda m, x, y, g: dict(x=x, quality=50)),
+    "helpers.defenses.filters.random_resize_pad": Call(
+        lambda m, x, y, g: dict(x=x, low=0.8, generator=g), differentiable=True
+    ),
+    "helpers.defenses.filters.Defended": Call(
+        lambda m, x, y, g: dict(model=m, filters=[defenses.median_filter])
+    ),
+    "helpers.defenses.smoothing.noise_counts": Call(
+        lambda m, x, y, g: dict(model=m, x=x, sigma=0.25, n=4, batch_size=8, generator=g)
+    ),
+    "helpers.defenses.smoothing.smoothed_predict": Call(
+        lambda m, x, y, g: dict(model=m, x=x, sigma=0.25, n=4, alpha=0.1, generator=g)
+    ),
+    "helpers.defenses.smoothing.lower_confidence_bound": Call(
+        lambda m, x, y, g: dict(successes=8, trials=10, alpha=0.01), awkward=False
+    ),
+    "helpers.defenses.smoothing.certify": Call(
+        lambda m, x, y, g: dict(model=m, x=x, sigma=0.25, n0=3, n=5, alpha=0.1, generator=g)
+    ),
+    "helpers.defenses.training.adversarial_training": Call(
+        lambda m, x, y, g: dict(
+            model=m,
+            images=x,
+            labels=y,
+            attack=lambda a, b, c: attacks.fgsm(a, b, c, eps=0.1),
+            rounds=1,
+            lr=1e-3,
+            batch_size=4,
+            generator=g,
+            progress=False,
+        ),
+        trains=True,
+    ),
+    "helpers.defenses.training.pgd_training": Call(
+        lambda m, x, y, g: dict(
+            model=m,
+            images=x,
+            labels=y,
+            eps=0.1,
+            alpha=0.05,
+            steps=1,
+            epochs=1,
+            batch_size=4,
+            generator=g,
+            progress=False,
+        ),
+        trains=True,
+    ),
+    "helpers.defenses.training.fast_training": Call(
+        lambda m, x, y, g: dict(
+            model=m, images=x, labels=y, eps=0.1, epochs=1, batch_size=4, generator=g, progress=False
+        ),
+        trains=True,
+    ),
+    "helpers.defenses.training.noise_training": Call(
+        lambda m, x, y, g: dict(
+            model=m, images=x, labels=y, sigma=0.1, epochs=1, batch_size=4, generator=g, progress=False
+        ),
+        trains=True,
+    ),
+    "helpers.defenses.training.trades": Call(
+        lambda m, x, y, g: dict(
+            model=m,
+            images=x,
+            labels=y,
+            eps=0.1,
+            alpha=0.05,
+            steps=1,
+            epochs=1,
+            beta=1.0,
+            batch_size=4,
+            generator=g,
+            progress=False,
+        ),
+        trains=True,
+    ),
+    # explain
+    "helpers.explain.cam.check_layer": Call(lambda m, x, y, g: dict(model=m, layer=m[2])),
+    "helpers.explain.cam.cam_from_gradients": Call(
+        lambda m, x, y, g: dict(
+            activation=torch.rand(2, 3, 4, 4, generator=g), gradient=torch.randn(2, 3, 4, 4, generator=g)
+        )
+    ),
+    "helpers.explain.cam.grad_cam": Call(lambda m, x, y, g: dict(model=m, x=x, target=y, layer=m[2])),
+    "helpers.explain.features.filter_activations": Call(lambda m, x, y, g: dict(model=m, layer=m[1], x=x)),
+    "helpers.explain.features.activation_maximization": Call(
+        lambda m, x, y, g: dict(
+            model=m, layer=m[2], channel=[0, 1], shape=(1, 12, 12), steps=2, lr=0.05, l2=1e-3, generator=g
+        )
+    ),
+    "helpers.explain.gradients.saliency": Call(lambda m, x, y, g: dict(model=m, x=x, target=y)),
+    "helpers.explain.gradients.input_x_gradient": Call(lambda m, x, y, g: dict(model=m, x=x, target=y)),
+    "helpers.explain.gradients.quadrature": Call(
+        lambda m, x, y, g: dict(steps=4, method="riemann_trapezoid")
+    ),
+    "helpers.explain.gradients.integrated_gradients": Call(
+        lambda m, x, y, g: dict(model=m, x=x, target=y, baseline=0.0, steps=3, batch_size=5)
+    ),
+    "helpers.explain.gradients.completeness_gap": Call(
+        lambda m, x, y, g: dict(model=m, x=x, target=y, attributions=torch.rand_like(x), baseline=0.0)
+    ),
+    "helpers.explain.gradients.smoothgrad": Call(
+        lambda m, x, y, g: dict(model=m, x=x, target=y, n=2, noise_level=0.1, generator=g, batch_size=5)
+    ),
+    "helpers.explain.lrp.lrp": Call(
+        lambda m, x, y, g: dict(model=m, x=x, target=y, rule="gamma", epsilon=0.1, gamma=0.25)
+    ),
+    "helpers.explain.lrp.conservation": Call(
+        lambda m, x, y, g: dict(model=m, x=x, target=y, rule="epsilon", epsilon=0.1)
+    ),
+    "helpers.explain.lrp.epsilon_step": Call(
+        lambda m, x, y, g: dict(
+            a=torch.rand(2, 3, generator=g),
+            weight=torch.randn(4, 3, generator=g),
+            bias=torch.randn(4, generator=g),
+            relevance=torch.rand(2, 4, generator=g),
+            epsilon=0.1,
+        )
+    ),
+    "helpers.explain.metrics.deletion_curve": Call(
+        lambda m, x, y, g: dict(
+            model=m, x=x, target=y, attributions=torch.rand_like(x), steps=3, baseline=0.0, batch_size=5
+        )
+    ),
+    "helpers.explain.metrics.insertion_curve": Call(
+        lambda m, x, y, g: dict(
+            model=m, x=x, target=y, attributions=torch.rand_like(x), steps=3, baseline=0.0, batch_size=5
+        )
+    ),
+    "helpers.explain.metrics.auc": Call(lambda m, x, y, g: dict(curve=torch.rand(3, 5, generator=g))),
+    "helpers.explain.metrics.pointing_game": Call(
+        lambda m, x, y, g: dict(attributions=x, masks=torch.ones(len(x), 1, 12, 12, dtype=torch.bool))
+    ),
+    "helpers.explain.metrics.relevance_mass": Call(
+        lambda m, x, y, g: dict(attributions=x, masks=torch.ones(len(x), 1, 12, 12, dtype=torch.bool))
+    ),
+    "helpers.explain.metrics.spearman": Call(
+        lambda m, x, y, g: dict(a=torch.rand(3, 6, generator=g), b=torch.rand(3, 6, generator=g))
+    ),
+    "helpers.explain.metrics.randomization_test": Call(
+        lambda m, x, y, g: dict(
+            model=m, x=x, target=y, method=explain.saliency, order="independent", absolute=True, generator=g
+        )
+    ),
+    "helpers.explain.perturbation.window_masks": Call(
+        lambda m, x, y, g: dict(height=6, width=5, window=(2, 2), stride=(2, 1))
+    ),
+    "helpers.explain.perturbation.occlusion": Call(
+        lambda m, x, y, g: dict(model=m, x=x, target=y, window=4, stride=4, baseline=0.0, batch_size=16)
+    ),
+    "helpers.explain.perturbation.grid_segments": Call(lambda m, x, y, g: dict(height=12, width=12, cell=4)),
+    "helpers.explain.perturbation.lime": Call(
+        lambda m, x, y, g: dict(
+            model=m,
+            x=x,
+            target=y,
+            segments=explain.grid_segments(12, 12, 6),
+            n_samples=8,
+            kernel_width=0.25,
+            ridge=1.0,
+            generator=g,
+            batch_size=16,
+        )
+    ),
+    # teaching tools
+    "helpers.grading.Exercise": RECORD,
+    "helpers.grading.Question": RECORD,
+    "helpers.grading.Judgement": RECORD,
+    "helpers.grading.Judgement.beaten": RECORD,
+    "helpers.grading.check": Call(
+        lambda m, x, y, g: dict(exercise_id="pointing_game", answer=explain.pointing_game), awkward=False
+    ),
+    "helpers.grading.judge": Skip(
+        "homework 6's judge: checked by tests/test_grading.py on the homework's images"
+    ),
+    "helpers.homework.HW5Data": RECORD,
+    "helpers.homework.HW6Data": RECORD,
+    "helpers.homework.hw5_data": NO_ARGS,
+    "helpers.homework.hw5_reference": NO_ARGS,
+    "helpers.homework.hw6_data": NO_ARGS,
+    "helpers.homework.hw6_baselines": Skip(
+        "attacks the homework's 128 images: tests/test_grading.py runs it"
+    ),
+    "helpers.homework.hw5_explain": Call(lambda m, x, y, g: dict(model=m, x=x, y=y, cam_layer=m[2])),
+    "helpers.homework.to_uint8_and_back": Call(lambda m, x, y, g: dict(x=x)),
+    "helpers.release.Block": RECORD,
+    "helpers.release.split_cell": Call(
+        lambda m, x, y, g: dict(
+            source="### BEGIN SOLUTION\nx = 1\n### END SOLUTION", cell_type="code", where="a.ipynb, cell 0"
+        ),
+        awkward=False,
+    ),
+    "helpers.release.student_version": Call(
+        lambda m, x, y, g: dict(
+            nb=nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]), name="a"
+        ),
+        awkward=False,
+    ),
+    "helpers.release.release": Call(
+        lambda m, x, y, g: dict(out=_tmp() / "out", notebooks=_tiny_notebooks(_tmp()), html=False),
+        awkward=False,
+    ),
+    "helpers.release.main": CLI,
+    "helpers.viz.show_images": Call(lambda m, x, y, g: dict(images=x[:2], ncols=2, size=1.0)),
+    "helpers.viz.show_heatmaps": Call(lambda m, x, y, g: dict(images=x[:2], maps=x[:2], ncols=2, size=1.0)),
+    "helpers.viz.show_attributions": Call(
+        lambda m, x, y, g: dict(images=x[:2], methods={"a": x[:2]}, size=1.0)
+    ),
+    "helpers.viz.show_curves": Call(
+        lambda m, x, y, g: dict(x=[0.0, 0.5, 1.0], curves={"a": [1.0, 0.5, 0.2]}), awkward=False
+    ),
+    "helpers.viz.show_bars": Call(lambda m, x, y, g: dict(table={"a": {"b": 0.5}}), awkward=False),
+    "helpers.viz.format_table": Call(
+        lambda m, x, y, g: dict(table={"a": {"b": 0.5}}, digits=2), awkward=False
+    ),
+    "helpers.viz.show_decision_plane": Call(
+        lambda m, x, y, g: dict(
+            classes=torch.randint(3, (5, 5), generator=g), span=0.5, class_names=["a", "b", "c"]
+        ),
+        awkward=False,
+    ),
+    "helpers.widgets.Explorer": Skip("the explorers' container: built by the four explorers below"),
+    "helpers.widgets.Explorer.settings": Skip("reads the controls of an Explorer the explorers build"),
+    "helpers.widgets.smoothgrad_explorer": Call(
+        lambda m, x, y, g: dict(model=m, x=x[:2], target=y[:2], noise_level=0.1, n=2, seed=0)
+    ),
+    "helpers.widgets.epsilon_explorer": Call(
+        lambda m, x, y, g: dict(model=m, x=x, y=y, attack="FGSM", eps=0.05)
+    ),
+    "helpers.widgets.lrp_explorer": Call(lambda m, x, y, g: dict(model=m, x=x, target=y)),
+    "helpers.widgets.defense_explorer": Call(
+        lambda m, x, y, g: dict(model=m, x=x, y=y, eps=0.1, name="JPEG (quality)")
+    ),
+    "helpers.zoo.Recipe": RECORD,
+    "helpers.zoo.Recipe.describe": RECORD,
+    "helpers.zoo.names": NO_ARGS,
+    "helpers.zoo.model_card": NO_ARGS,
+    "helpers.zoo.checkpoint_path": Call(lambda m, x, y, g: dict(name="fmnist_cnn"), awkward=False),
+    "helpers.zoo.load": Call(lambda m, x, y, g: dict(name="shapes_cnn", device="cpu"), awkward=False),
+    "helpers.zoo.retrain": Skip("trains a zoo model for minutes: tests/test_zoo.py reproduces one"),
+    "helpers.zoo.evaluate": Skip("evaluates a zoo model on its test split for minutes: tests/test_zoo.py"),
+    "helpers.zoo.robust_accuracy": Call(
+        lambda m, x, y, g: dict(model=m, images=x, labels=y, eps=0.1), awkward=False
+    ),  # PGD-50 × 5 restarts: pgd's own entry takes the awkward inputs
+    "helpers.zoo.main": CLI,
+}
+
+# Where a negative number has a meaning (none yet): qualified name → argument names.
+NEGATIVE_OK: dict[str, set[str]] = {}
+# Arguments whose misuse the battery cannot derive from the valid call: (name, argument, bad value builder).
+EXTRA: list[tuple[str, str, Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], Any]]] = [
+    ("helpers.attacks.physical.random_transforms", "scale", lambda m, x, y, g: (0.0, 0.0)),
+    ("helpers.attacks.physical.random_transforms", "brightness", lambda m, x, y, g: (1.2, 0.8)),
+    (
+        "helpers.attacks.physical.apply_patch",
+        "transform",
+        lambda m, x, y, g: {**attacks.random_transforms(len(x), generator=g), "scale": torch.zeros(len(x))},
+    ),
+    ("helpers.attacks.physical.apply_patch", "patch", lambda m, x, y, g: x[0] * float("nan")),
+    ("helpers.attacks.physical.apply_patch", "mask", lambda m, x, y, g: torch.full((12, 12), 2.0)),
+    (
+        "helpers.explain.gradients.integrated_gradients",
+        "baseline",
+        lambda m, x, y, g: torch.full_like(x, float("nan")),
+    ),
+    ("helpers.explain.gradients.integrated_gradients", "baseline", lambda m, x, y, g: 2.0),
+    (
+        "helpers.explain.metrics.relevance_mass",
+        "attributions",
+        lambda m, x, y, g: torch.full_like(x, float("nan")),
+    ),
+    (
+        "helpers.explain.metrics.pointing_game",
+        "attributions",
+        lambda m, x, y, g: torch.full_like(x, float("inf")),
+    ),
+    (
+        "helpers.explain.metrics.deletion_curve",
+        "attributions",
+        lambda m, x, y, g: torch.full_like(x, float("nan")),
+    ),
+    ("helpers.defenses.filters.gaussian_blur", "sigma", lambda m, x, y, g: 10.0),
+    ("helpers.zoo.load", "name", lambda m, x, y, g: ["fmnist_cnn"]),
+    ("helpers.zoo.load", "device", lambda m, x, y, g: "banana"),
+    ("helpers.grading.check", "exercise_id", lambda m, x, y, g: ["fgsm"]),
+    ("helpers.attacks.whitebox.fgsm", "targeted", lambda m, x, y, g: "False"),
+    ("helpers.attacks.blackbox.ensemble", "models", lambda m, x, y, g: []),
+    ("helpers.attacks.blackbox.ensemble", "models", lambda m, x, y, g: m),
+    ("helpers.attacks.geometry.decision_plane", "u", lambda m, x, y, g: torch.full_like(x[:1], float("nan"))),
+]
+
+
+def _public_callables() -> dict[str, Any]:
+    """Every public function, class and public method of a class defined in ``helpers``."""
+    found = {}
+    for info in pkgutil.walk_packages(helpers.__path__, "helpers."):
+        if info.name.rsplit(".", 1)[-1].startswith("_"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if (
+                name.startswith("_")
+                or not callable(obj)
+                or getattr(obj, "__module__", None) != module.__name__
+            ):
+                continue
+            if inspect.isclass(obj) and issubclass(obj, BaseException):
+                continue  # an exception is raised, not called with data
+            found[f"{module.__name__}.{name}"] = obj
+            if inspect.isclass(obj) and not issubclass(obj, nn.Module | nbformat.NotebookNode):
+                for attr, member in vars(obj).items():
+                    if (not attr.startswith("_") or attr == "__call__") and (
+                        inspect.isfunction(member) or isinstance(member, property)
+                    ):
+                        found[f"{module.__name__}.{name}.{attr}"] = member
+    return found
+
+
+PUBLIC = _public_callables()
+
+
+def test_every_public_callable_has_an_entry():
+    missing = sorted(set(PUBLIC) - set(CALLS))
+    assert not missing, (
+        "add these public callables to CALLS in tests/test_misuse.py (a valid call, or a Skip "
+        f"with its reason): {missing}"
+    )
+    stale = sorted(set(CALLS) - set(PUBLIC))
+    assert not stale, f"CALLS names callables that no longer exist: {stale}"
+
+
+# ---------------------------------------------------------------------------------------------- the battery
+
+
+class _ShapeN(nn.Module):
+    """Returns one number per image instead of N×K logits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = tiny_cnn()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x)[:, 0]
+
+
+def _nan_model() -> nn.Module:
+    model = tiny_cnn().eval()
+    with torch.no_grad():
+        model[-1].weight[0, 0] = float("nan")
+    return model
+
+
+BAD_MODELS: dict[str, Callable[[], Any]] = {
+    "not a module": lambda: lambda x: x,
+    "returns shape N": lambda: _ShapeN().eval(),
+    "returns N×1": lambda: tiny_cnn(classes=1).eval(),
+    "returns NaN logits": _nan_model,
+    "float64 model, float32 images": lambda: tiny_cnn().double().eval(),
+}
+
+
+def _bad_images(x: torch.Tensor, has_model: bool) -> dict[str, tuple[Any, bool]]:
+    """name → (value, must be refused)."""
+    nan, inf = x.clone(), x.clone()
+    nan[0, 0, 1, 1], inf[-1, 0, 2, 2] = float("nan"), float("inf")
+    return {
+        "float64": (x.double(), has_model),
+        "float16": (x.half(), True),
+        "uint8 0-255": ((x * 255).to(torch.uint8), True),
+        "0-255 floats": (x * 255, True),
+        "rank 3": (x[0], True),
+        "rank 5": (x[None], True),
+        "NaN pixel": (nan, True),
+        "inf pixel": (inf, True),
+        "empty batch": (x[:0], True),
+        "a list": (x.tolist(), True),
+    }
+
+
+def _bad_labels(y: Any, n: int) -> dict[str, Any]:
+    return {
+        "class K": torch.full((n,), CLASSES),
+        "class -1": torch.full((n,), -1),
+        "one label too many": torch.zeros(n + 1, dtype=torch.int64),
+        "float labels": torch.zeros(n),
+        "2-D labels": torch.zeros(n, 1, dtype=torch.int64),
+    }
+
+
+def _bad_numbers(value: Any, annotation: str) -> dict[str, tuple[Any, str]]:
+    """name → (value, "refuse" | "refuse-negative" | "refuse-or-finite")."""
+    bad = {
+        "NaN": (float("nan"), "refuse"),
+        "inf": (float("inf"), "refuse"),
+        "-inf": (-float("inf"), "refuse"),
+        "negative": (-1 if isinstance(value, int) else -0.5, "refuse-negative"),
+        "zero": (0 * value, "refuse-or-finite"),
+    }
+    if annotation.startswith("int"):
+        bad["a float for an int"] = (2.5, "refuse")
+    return bad
+
+
+# ------------------------------------------------------------------------------------------------- running
+
+
+def _annotation(param: inspect.Parameter) -> str:
+    return (
+        param.annotation if isinstance(param.annotation, str) else getattr(param.annotation, "__name__", "")
+    )
+
+
+def _target(name: str, obj: Any, kwargs: dict[str, Any]) -> tuple[Callable, dict[str, Any]]:
+    kwargs = dict(kwargs)
+    this = kwargs.pop("self", None)
+    if this is not None:
+        method = name.rsplit(".", 1)[-1]
+        return getattr(this, method), kwargs
+    return obj, kwargs
+
+
+def _invoke(function: Callable, kwargs: dict[str, Any]) -> Any:
+    params = inspect.signature(function).parameters
+    args, rest = [], dict(kwargs)
+    if any(p.kind == p.VAR_POSITIONAL for p in params.values()):
+        for p in params.values():
+            if p.kind == p.POSITIONAL_OR_KEYWORD and p.name in rest:
+                args.append(rest.pop(p.name))
+            elif p.kind == p.VAR_POSITIONAL:
+                args.extend(rest.pop(p.name, []))
+    return function(*args, **rest)
+
+
+def _tensors(value: Any, depth: int = 0):
+    if depth > 3:
+        return
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _tensors(item, depth + 1)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _tensors(item, depth + 1)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for field in dataclasses.fields(value):
+            yield from _tensors(getattr(value, field.name), depth + 1)
+
+
+def _modules(kwargs: dict[str, Any]) -> list[nn.Module]:
+    found = []
+    for value in kwargs.values():
+        if isinstance(value, nn.Module):
+            found.append(value)
+        elif isinstance(value, attacks.BlackBox):
+            found.append(value._model)
+        elif isinstance(value, defenses.FeatureSqueezingDetector):
+            found.append(value.model)
+        elif isinstance(value, list):
+            found += [v for v in value if isinstance(v, nn.Module)]
+    return found
+
+
+def _snapshot(kwargs: dict[str, Any]):
+    tensors = [(t, t.detach().clone()) for v in kwargs.values() for t in _tensors(v)]
+    modules = _modules(kwargs)
+    modes = [(m, m.training) for model in modules for m in model.modules()]
+    flags = [(p, p.requires_grad, p.grad) for model in modules for p in model.parameters()]
+    return tensors, modes, flags
+
+
+def _check_left_alone(snapshot, case: str) -> list[str]:
+    tensors, modes, flags = snapshot
+    problems = []
+    if any(
+        not (before.shape == t.shape and torch.equal(before.nan_to_num(), t.detach().nan_to_num()))
+        for t, before in tensors
+    ):
+        problems.append(f"{case}: an input tensor was modified in place")
+    if any(m.training != mode for m, mode in modes):
+        problems.append(f"{case}: a submodule's train/eval mode was left changed")
+    if any(p.requires_grad != flag for p, flag, _ in flags):
+        problems.append(f"{case}: a parameter's requires_grad was left changed")
+    if any(p.grad is not grad for p, _, grad in flags):
+        problems.append(f"{case}: .grad was left on a parameter")
+    return problems
+
+
+def _last_frame(error: BaseException) -> str:
+    return traceback.extract_tb(error.__traceback__)[-1].filename
+
+
+def _own_error(error: BaseException) -> bool:
+    """A refusal of the project's own: TypeError / ValueError, or an exception class helpers defines."""
+    return isinstance(error, (TypeError, ValueError)) or type(error).__module__.startswith("helpers")
+
+
+def _run(
+    name: str,
+    obj: Any,
+    kwargs: dict[str, Any],
+    case: str,
+    *,
+    argument: str | None,
+    expect: str,
+    trains: bool = False,
+    ran: list[int] | None = None,
+    differentiable: bool = False,
+) -> list[str]:
+    """Call, and return what went wrong: ``expect`` is "refuse", "succeed", "refuse-or-finite" or
+    "refuse-if-run" (``ran`` counts the bad model's forward passes)."""
+    function, kwargs = _target(name, obj, kwargs)
+    snapshot = _snapshot(kwargs)
+    problems = []
+    try:
+        result = _invoke(function, kwargs)
+    except Exception as error:  # noqa: BLE001 - every exception is judged below
+        where = _last_frame(error)
+        if not _own_error(error) or not where.startswith(HELPERS_DIR):
+            problems.append(f"{case}: {type(error).__name__} from {where}: {str(error)[:160]}")
+        elif expect == "succeed" and not (trains and "trainable" in str(error)):
+            problems.append(f"{case}: refused a valid call: {type(error).__name__}: {str(error)[:160]}")
+        elif argument is not None and argument.split("[")[0] not in str(error):
+            problems.append(f"{case}: the message does not name {argument!r}: {str(error)[:160]}")
+    else:
+        if expect == "refuse" or (expect == "refuse-if-run" and ran and ran[0] > 0):
+            problems.append(f"{case}: returned a result instead of refusing")
+        for out in _tensors(result):
+            if out.is_floating_point() and not bool(torch.isfinite(out).all()):
+                problems.append(f"{case}: returned NaN or infinite values")
+                break
+            if not differentiable and (out.requires_grad or out.grad_fn is not None):
+                problems.append(f"{case}: returned a tensor attached to the graph")
+                break
+        if isinstance(result, float) and not math.isfinite(result):
+            problems.append(f"{case}: returned {result}")
+    return problems + _check_left_alone(snapshot, case)
+
+
+def _counting(model: nn.Module) -> list[int]:
+    """Count the forward passes of any leaf module of ``model`` (lrp runs the layers, not the model)."""
+    count = [0]
+
+    def hook(*_):
+        count[0] += 1
+
+    for m in model.modules():
+        if not list(m.children()):
+            m.register_forward_pre_hook(hook)
+    return count
+
+
+def _awkward_inputs() -> dict[str, Callable[[], tuple[nn.Module, torch.Tensor, torch.Tensor]]]:
+    def base():
+        x, y = tiny_batch(4)
+        return tiny_cnn().eval(), x, y
+
+    def batch_of_one():
+        m, x, y = base()
+        return m, x[:1], y[:1]
+
+    def channels_last():
+        m, x, y = base()
+        return m, x.contiguous(memory_format=torch.channels_last), y
+
+    def non_contiguous():
+        m, x, y = base()
+        return m, x.transpose(2, 3).contiguous().transpose(2, 3), y
+
+    def requires_grad():
+        m, x, y = base()
+        return m, x.clone().requires_grad_(True), y
+
+    def train_mode():
+        m, x, y = base()
+        return m.train(), x, y
+
+    def one_dropout_in_train_mode():
+        m, x, y = base()
+        m[7].train()
+        return m, x, y
+
+    def frozen():
+        m, x, y = base()
+        m.requires_grad_(False)
+        return m, x, y
+
+    return {
+        "batch of 1": batch_of_one,
+        "channels_last": channels_last,
+        "non-contiguous": non_contiguous,
+        "x requires grad": requires_grad,
+        "model in train mode": train_mode,
+        "one dropout left in train mode": one_dropout_in_train_mode,
+        "frozen model": frozen,
+    }
+
+
+def _misuse(name: str) -> list[str]:
+    entry, obj = CALLS[name], PUBLIC[name]
+    if isinstance(entry, Skip):
+        return []
+    g = torch.Generator().manual_seed(0)
+    x, y = tiny_batch(4)
+    model = tiny_cnn().eval()
+    valid = entry.build(model, x, y, g)
+    function, _ = _target(name, obj, valid)
+    params = {p.name: p for p in inspect.signature(function).parameters.values()}
+    problems = _run(name, obj, valid, f"{name}(valid call)", argument=None, expect="succeed")
+    has_model = any(isinstance(v, (nn.Module, attacks.BlackBox)) for v in valid.values()) or "self" in valid
+
+    def fresh() -> dict[str, Any]:
+        torch.manual_seed(0)
+        return entry.build(tiny_cnn().eval(), *tiny_batch(4), torch.Generator().manual_seed(0))
+
+    for arg, param in params.items():
+        value = valid.get(arg, param.default)
+        if value is inspect.Parameter.empty:
+            continue
+        cases: list[tuple[str, Any, str]] = []
+        if arg in IMAGE_NAMES - entry.not_images and isinstance(value, torch.Tensor) and value.dim() == 4:
+            cases += [
+                (what, bad, "refuse" if must else "refuse-or-finite")
+                for what, (bad, must) in _bad_images(value, has_model).items()
+            ]
+        elif arg in LABEL_NAMES and (isinstance(value, torch.Tensor) or type(value) is int):
+            n = (
+                value.shape[0]
+                if isinstance(value, torch.Tensor)
+                else len(valid.get("x", valid.get("images", [0])))
+            )
+            cases += [(what, bad, "refuse") for what, bad in _bad_labels(value, n).items()]
+            if type(value) is int:
+                cases.pop(2)  # an int has no length to get wrong
+        elif arg == "model" and isinstance(value, nn.Module):
+            for what, make in BAD_MODELS.items():
+                problems += _bad_model_case(name, obj, fresh, arg, what, make)
+        elif isinstance(value, attacks.BlackBox):
+            for what, make in BAD_MODELS.items():
+                if what != "not a module":
+                    problems += _bad_model_case(name, obj, fresh, arg, what, make, wrap=True)
+        elif _annotation(param).startswith("bool") and isinstance(value, bool):
+            cases.append(('"False"', "False", "refuse"))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and arg not in LABEL_NAMES:
+            for what, (bad, rule) in _bad_numbers(value, _annotation(param)).items():
+                if rule == "refuse-negative":
+                    rule = "refuse-or-finite" if arg in NEGATIVE_OK.get(name, set()) else "refuse"
+                cases.append((what, bad, rule))
+        elif _annotation(param) == "str" and isinstance(value, str):
+            cases.append(("a list for a str", [value], "refuse"))
+        for what, bad, expect in cases:
+            kwargs = fresh()
+            kwargs[arg] = bad
+            problems += _run(name, obj, kwargs, f"{name}({arg}={what})", argument=arg, expect=expect)
+
+    for extra_name, arg, make in EXTRA:
+        if extra_name == name:
+            kwargs = fresh()
+            kwargs[arg] = make(tiny_cnn().eval(), *tiny_batch(4), torch.Generator().manual_seed(0))
+            problems += _run(
+                name,
+                obj,
+                kwargs,
+                f"{name}({arg}=<{type(kwargs[arg]).__name__} from EXTRA>)",
+                argument=arg,
+                expect="refuse",
+            )
+
+    if entry.awkward:
+        for what, make in _awkward_inputs().items():
+            m, xa, ya = make()
+            kwargs = entry.build(m, xa, ya, torch.Generator().manual_seed(0))
+            problems += _run(
+                name,
+                obj,
+                kwargs,
+                f"{name}[{what}]",
+                argument=None,
+                expect="succeed",
+                trains=entry.trains and what == "frozen model",
+                differentiable=entry.differentiable,
+            )
+    return problems
+
+
+def _bad_model_case(name, obj, fresh, arg, what, make, wrap: bool = False) -> list[str]:
+    bad = make()
+    ran = _counting(bad) if isinstance(bad, nn.Module) else [0]
+    kwargs = fresh()
+    if wrap:
+        old = kwargs[arg]
+        kwargs[arg] = attacks.BlackBox(bad, output=old.output, budget=old.budget)
+        if "self" in kwargs:
+            return []
+    elif "self" in kwargs:
+        return []
+    else:
+        kwargs[arg] = bad
+    expect = "refuse" if what in ("not a module", "float64 model, float32 images") else "refuse-if-run"
+    if what.startswith("float64") and not any(k in IMAGE_NAMES for k in kwargs):
+        expect = "refuse-or-finite"  # nothing to compare the model's dtype with
+    return _run(
+        name,
+        obj,
+        kwargs,
+        f"{name}({arg}: {what})",
+        argument="model" if not wrap else "model",
+        expect=expect,
+        ran=ran,
+    )
+
+
+@pytest.fixture
+def no_png(monkeypatch):
+    """The explorers build their figures as usual, but skip rasterising them: the contract is under test."""
+    from helpers import widgets
+
+    monkeypatch.setattr(widgets, "_png", lambda figure: b"")
+
+
+@pytest.mark.parametrize("name", sorted(n for n, e in CALLS.items() if isinstance(e, Call)))
+def test_misuse(name, no_png):
+    if name not in PUBLIC:
+        pytest.skip("stale entry: test_every_public_callable_has_an_entry reports it")
+    torch.set_num_threads(1)
+    problems = _misuse(name)
+    assert not problems, f"{len(problems)} problem(s):\n" + "\n".join(problems)
+
+
+def test_the_battery_catches_a_silent_result():
+    """The test can fail: a function that clamps bad pixels and ignores NaN options is caught."""
+
+    def careless(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float) -> torch.Tensor:
+        return (x + eps).clamp(0, 1).detach()
+
+    CALLS["tests.careless"] = Call(lambda m, x, y, g: dict(model=m, x=x, y=y, eps=0.1))
+    PUBLIC["tests.careless"] = careless
+    try:
+        problems = _misuse("tests.careless")
+    finally:
+        del CALLS["tests.careless"], PUBLIC["tests.careless"]
+    assert any("returned a result instead of refusing" in p for p in problems)
+    assert any("(eps=NaN)" in p for p in problems)
+
+
+def test_wrappers_are_views():
+    """Wrapping never changes the wrapped models' modes (the issue's Ensemble / Defended / eot cases)."""
+    m1, m2 = tiny_cnn().eval(), tiny_cnn(seed=1).train()
+    attacks.ensemble([m1, m2])
+    assert not any(m.training for m in m1.modules()) and all(m.training for m in m2.modules())
+    inner = tiny_cnn().eval()
+    inner[7].train()  # a dropout the user left in train mode on purpose
+    for wrapper in (
+        defenses.Defended(nn.Sequential(inner), defenses.median_filter),
+        defenses.eot(inner, defenses.median_filter, 2),
+    ):
+        assert [m.training for m in inner.modules()] == [i == 8 for i in range(len(list(inner.modules())))]
+        del wrapper
+
+
+# ------------------------------------------------------------------------------------- files the user gives
+
+
+def _idx(array, path: Path) -> None:
+    import gzip
+
+    import numpy as np
+
+    array = np.asarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(gzip.compress(header + array.tobytes(), mtime=0))
+
+
+def _sums(folder: Path) -> None:
+    import hashlib
+
+    lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n" for p in sorted(folder.glob("*.gz"))]
+    (folder / "SHA256SUMS").write_text("".join(lines))
+
+
+@pytest.mark.parametrize(
+    "images, labels, message",
+    [
+        ((10, 28, 28), [200, 255, 3], "one label per image"),
+        ((3, 28, 28), [200, 255, 3], "classes 0…9"),
+        ((3, 20, 20), [1, 2, 3], "28×28"),
+    ],
+)
+def test_a_custom_fashion_mnist_root_is_checked_for_consistency(tmp_path, images, labels, message):
+    """A root's own SHA256SUMS vouches only for itself: counts, label range and image size are checked."""
+    import numpy as np
+
+    from helpers.data import fashion_mnist
+
+    _idx(np.zeros(images), tmp_path / "t10k-images-idx3-ubyte.gz")
+    _idx(labels, tmp_path / "t10k-labels-idx1-ubyte.gz")
+    _sums(tmp_path)
+    with pytest.raises(ValueError, match=message):
+        fashion_mnist("test", root=tmp_path)
+
+
+def test_a_file_without_an_idx_header_is_refused(tmp_path):
+    import gzip
+
+    from helpers.data import fashion_mnist
+
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"not an idx file at all", mtime=0))
+    _idx([1, 2], tmp_path / "t10k-labels-idx1-ubyte.gz")
+    _sums(tmp_path)
+    with pytest.raises(ValueError, match="IDX header"):
+        fashion_mnist("test", root=tmp_path)
+
+
+def test_a_malformed_sha256sums_line_is_refused_naming_the_line(tmp_path, monkeypatch):
+    import shutil
+
+    from helpers import zoo
+
+    shutil.copy(zoo.checkpoint_path("shapes_cnn"), tmp_path / "shapes_cnn.pt")
+    (tmp_path / "SHA256SUMS").write_text(f"{'0' * 64}  shapes_cnn.pt\nthis line is broken\n")
+    monkeypatch.setattr(zoo, "MODELS_DIR", tmp_path)
+    with pytest.raises(ValueError, match=r"SHA256SUMS, line 2 is not"):
+        zoo.load("shapes_cnn", device="cpu")
+
+
+class _NotWeights(dict):
+    """Pickled as a global that weights_only loading refuses."""
+
+
+def test_a_checkpoint_that_is_not_plain_weights_gets_the_projects_refusal(tmp_path, monkeypatch):
+    import hashlib
+    import pickle
+
+    from helpers import zoo
+
+    torch.save(_NotWeights(a=torch.zeros(1)), tmp_path / "shapes_cnn.pt")
+    digest = hashlib.sha256((tmp_path / "shapes_cnn.pt").read_bytes()).hexdigest()
+    (tmp_path / "SHA256SUMS").write_text(f"{digest}  shapes_cnn.pt\n")
+    monkeypatch.setattr(zoo, "MODELS_DIR", tmp_path)
+    with pytest.raises(ValueError, match="not a state dict of shapes_cnn") as caught:
+        zoo.load("shapes_cnn", device="cpu")
+    assert "weights_only=False" not in str(caught.value)
+    assert not isinstance(caught.value, pickle.UnpicklingError)
+
+
+def test_release_never_writes_through_a_symlink_into_the_notebooks(tmp_path):
+    from helpers import release
+
+    notebooks = _tiny_notebooks(tmp_path)
+    before = (notebooks / "a.ipynb").read_bytes()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "student").symlink_to(notebooks, target_is_directory=True)
+    with pytest.raises(release.ReleaseError, match="inside"):
+        release.release(tmp_path / "out", notebooks=notebooks, html=False)
+    assert (notebooks / "a.ipynb").read_bytes() == before
+    assert not (tmp_path / "out" / "solution").exists(), "nothing is written once a path is refused"
+
+
+@pytest.mark.parametrize("marker", ["### Begin Solution", "### end SOLUTION", "## BEGIN HIDDEN TESTS"])
+def test_release_refuses_a_mis_cased_marker_naming_notebook_and_cell(tmp_path, marker):
+    from helpers import release
+
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    cells = [nbformat.v4.new_markdown_cell("intro"), nbformat.v4.new_code_cell(f"{marker}\nanswer = 42")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), folder / "b.ipynb")
+    with pytest.raises(release.ReleaseError, match=r"b\.ipynb, cell 1, line 1"):
+        release.release(tmp_path / "out", notebooks=folder, html=False)
+
+
+def _boom(*_):
+    raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        lambda m, x, y: helpers.training.train(m, x, y, epochs=1, lr=1e-3, loss_fn=_boom, progress=False),
+        lambda m, x, y: defenses.adversarial_training(m, x, y, attack=_boom, rounds=1, progress=False),
+        lambda m, x, y: defenses.pgd_training(
+            m, x, y, eps=0.1, alpha=0.05, steps=1, epochs=1, progress=False,
+            generator=torch.Generator().manual_seed(0),
+        ) and _boom(),
+        lambda m, x, y: attacks.fgsm(defenses.Defended(m, _boom), x, y, eps=0.1),
+        lambda m, x, y: attacks.pgd(defenses.eot(m, _boom, 2), x, y, eps=0.1, alpha=0.05, steps=1),
+    ],
+    ids=["train", "adversarial_training", "pgd_training", "Defended", "eot"],
+)
+def test_every_submodule_mode_comes_back_on_an_error_path(run):
+    """An error half-way (a failing loss, attack or filter) leaves each submodule in the mode it was in."""
+    import helpers.training  # noqa: F401
+
+    model = tiny_cnn().eval()
+    model[7].train()  # a dropout the user left in train mode on purpose
+    modes = [m.training for m in model.modules()]
+    x, y = tiny_batch(4)
+    with pytest.raises(RuntimeError, match="boom"):
+        run(model, x, y)
+    assert [m.training for m in model.modules()] == modes
+    assert all(p.grad is None for p in model.parameters())
