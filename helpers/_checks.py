@@ -7,6 +7,7 @@ expected and what came, so a student never has to read a deep torch traceback.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import math
 from collections.abc import Iterator
 
@@ -36,10 +37,26 @@ def check_images(x: object, name: str = "x", *, channels: int | None = None) -> 
     lo, hi = (float(v) for v in torch.aminmax(x.detach()))  # one pass; NaN and ±inf reach the extremes
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"{name} contains NaN or infinite values")
-    if lo < 0.0 or hi > 1.0:
+    if (lo < 0.0 or hi > 1.0) and not _NOISY.get():
         hint = " — divide uint8 images by 255" if hi > 1.0 and hi <= 255.0 and lo >= 0 else ""
         raise ValueError(f"{name} must lie in [0, 1]; got min {lo:.4g}, max {hi:.4g}{hint}")
     return x
+
+
+_NOISY = contextvars.ContextVar("noisy_inputs", default=False)
+
+
+@contextlib.contextmanager
+def noisy_inputs() -> Iterator[None]:
+    """Inside this block ``check_images`` lets values outside [0, 1] pass (NaN and ±inf still fail): the
+    library's own noisy copies x + N(0, σ²) of a user's valid images — SmoothGrad, randomized smoothing,
+    noise training, which do not clip, as in their papers — reach models that check their input, such as
+    ``Defended(model, median_filter)``."""
+    token = _NOISY.set(True)
+    try:
+        yield
+    finally:
+        _NOISY.reset(token)
 
 
 def check_labels(

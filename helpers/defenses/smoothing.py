@@ -12,7 +12,9 @@ import torch
 from scipy.stats import beta, binomtest, norm
 from torch import nn
 
-from helpers._checks import check_generator, check_images, check_int, check_model, check_positive, frozen
+from helpers._checks import (
+    check_generator, check_images, check_int, check_model, check_positive, frozen, noisy_inputs,
+)
 
 
 def _check_alpha(alpha: float) -> float:
@@ -42,7 +44,7 @@ def noise_counts(
     check_generator(generator)
     where = generator.device if generator is not None else x.device
     per_batch = max(1, batch_size // x.shape[0])  # noise samples per image in one forward pass
-    with torch.no_grad(), frozen(model):
+    with torch.no_grad(), frozen(model), noisy_inputs():  # the noise is ours, not the user's
         counts = torch.zeros(x.shape[0], model(x[:1]).shape[1], dtype=torch.long, device=x.device)
         remaining = n
         while remaining > 0:
