@@ -70,7 +70,7 @@ def _redistribute(z: torch.Tensor, terms: list[tuple[torch.Tensor, torch.Tensor 
     out = z.detach()
     for z_t, mask in terms:
         denominator = _stabilize(z_t, eps)
-        factor = torch.where(denominator == 0, 0.0, z / denominator)
+        factor = z / denominator if eps > 0 else torch.where(denominator == 0, 0.0, z / denominator)
         out = out + (z_t - z_t.detach()) * (factor if mask is None else mask * factor).detach()
     return out
 
@@ -488,13 +488,16 @@ def _run(node: torch.fx.Node, env: dict, model: nn.Module) -> object:
 
 def _activation(step: _Step, a: torch.Tensor) -> torch.Tensor:
     args, kwargs = step.node.args, step.node.kwargs
+    if isinstance(step.module, (nn.ReLU, nn.LeakyReLU)) or step.node.target in (F.relu, torch.relu, "relu"):
+        return F.relu(a) if not isinstance(step.module, nn.LeakyReLU) else F.leaky_relu(a, step.module.negative_slope)
     if step.module is not None:
         z = _ACTIVATIONS[type(step.module)](step.module)(a)
     elif _ACTIVATION_FUNCTIONS[step.node.target] is F.leaky_relu:
         z = F.leaky_relu(a, args[1] if len(args) > 1 else kwargs.get("negative_slope", 0.01))
     else:
         z = _ACTIVATION_FUNCTIONS[step.node.target](a)
-    return _redistribute(z, [(a, None)], 0.0)  # value f(a), gradient f(a)/a: R_in = a · f(a)/a · g = R_out
+    # value f(a), gradient f(a)/a: R_in = a · f(a)/a · g = R_out (for ReLU and LeakyReLU, their own gradient)
+    return _redistribute(z, [(a, None)], 0.0)
 
 
 def _propagate(model: nn.Module, x: torch.Tensor, target: torch.Tensor, composite: Composite,
