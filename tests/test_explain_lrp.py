@@ -7,11 +7,11 @@ import copy
 import pytest
 import torch
 from torch import nn
+from zennit import rules as zr
 from zennit.attribution import Gradient
 from zennit.canonizers import SequentialMergeBatchNorm
-from zennit.torchvision import ResNetCanonizer, VGGCanonizer
 from zennit.composites import EpsilonGammaBox, EpsilonPlus, EpsilonPlusFlat, LayerMapComposite, layer_map_base
-from zennit import rules as zr
+from zennit.torchvision import ResNetCanonizer, VGGCanonizer
 from zennit.types import Activation, AvgPool, Convolution
 
 from helpers.explain import conservation, epsilon_step, input_x_gradient, lrp

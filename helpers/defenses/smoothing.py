@@ -13,7 +13,13 @@ from scipy.stats import beta, binomtest, norm
 from torch import nn
 
 from helpers._checks import (
-    check_generator, check_images, check_int, check_model, check_positive, frozen, noisy_inputs,
+    check_generator,
+    check_images,
+    check_int,
+    check_model,
+    check_positive,
+    frozen,
+    noisy_inputs,
 )
 
 

@@ -35,7 +35,7 @@ def check_layer(model: nn.Module, layer: object) -> nn.Module:
     return _named_layer(model, layer)[1]
 
 
-def capture(model: nn.Module, layer: nn.Module | str, x: torch.Tensor, *, leaf: bool = False
+def _capture(model: nn.Module, layer: nn.Module | str, x: torch.Tensor, *, leaf: bool = False
             ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run ``model`` on ``x``; return the output A of ``layer`` and the model's output, from one forward pass.
 
@@ -73,7 +73,7 @@ def _layer_output_and_gradient(
     model: nn.Module, x: torch.Tensor, target: torch.Tensor, layer: nn.Module | str
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The output A of ``layer`` and ∂f_target/∂A, from one forward and one backward pass."""
-    activation, logits = capture(model, layer, x, leaf=True)
+    activation, logits = _capture(model, layer, x, leaf=True)
     (grad,) = torch.autograd.grad(logits.gather(1, target[:, None]).sum(), activation)
     return activation.detach(), grad
 
@@ -114,4 +114,4 @@ def grad_cam(
     return cam
 
 
-__all__ = ["grad_cam", "cam_from_gradients", "check_layer", "capture"]
+__all__ = ["grad_cam", "cam_from_gradients", "check_layer"]

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers._checks import check_generator, check_images, check_int, check_model, check_positive, frozen
-from helpers.explain.cam import capture, check_layer
+from helpers.explain.cam import _capture, check_layer
 from helpers.training import model_device
 
 
@@ -20,7 +20,7 @@ def filter_activations(model: nn.Module, layer: nn.Module | str, x: torch.Tensor
     check_images(x)
     check_layer(model, layer)
     with torch.no_grad(), frozen(model):
-        return capture(model, layer, x)[0].detach()
+        return _capture(model, layer, x)[0].detach()
 
 
 def _blur(images: torch.Tensor, sigma: float = 0.5) -> torch.Tensor:
@@ -79,7 +79,7 @@ def activation_maximization(
         for step in range(steps):
             dy, dx = (torch.randint(-jitter, jitter + 1, (2,), generator=g).tolist() if jitter else (0, 0))
             shifted = torch.roll(image, shifts=(dy, dx), dims=(2, 3))
-            activation = capture(model, layer, shifted)[0]
+            activation = _capture(model, layer, shifted)[0]
             if index.max() >= activation.shape[1]:
                 raise ValueError(f"channel must be below the layer's {activation.shape[1]} channels; got {channels}")
             chosen = activation[torch.arange(len(channels), device=device), index]

@@ -96,7 +96,8 @@ class _Affine:
         if isinstance(self.layer, nn.Conv2d):
             out = self.layer._conv_forward(a, weight, None)
             return out if bias is None else out + bias.view(1, -1, 1, 1)
-        return F.linear(a, weight, bias)
+        out = F.linear(a, weight)
+        return out if bias is None else out + bias  # added apart, as the flat version did: the same rounding
 
 
 @dataclass(frozen=True)
