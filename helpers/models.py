@@ -149,7 +149,8 @@ class ResidualBlock(nn.Module):
         self.shortcut = nn.Identity()
         if stride != 1 or channels_in != channels_out:
             self.shortcut = nn.Sequential(
-                nn.Conv2d(channels_in, channels_out, 1, stride=stride, bias=False), nn.BatchNorm2d(channels_out)
+                nn.Conv2d(channels_in, channels_out, 1, stride=stride, bias=False),
+                nn.BatchNorm2d(channels_out),
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -106,7 +106,8 @@ RECIPES: dict[str, Recipe] = {
         Recipe(
             "fmnist_resnet", _models.fashion_resnet, "fashion_mnist", seed=7, epochs=3, lr=2e-3,
             batch_size=128, weight_decay=0.0,
-            summary="A small residual CNN (BatchNorm, skip connections): LRP and Grad-CAM on a graph (notebook 03).",
+            summary="A small residual CNN (BatchNorm, skip connections): LRP and Grad-CAM on a graph "
+                    "(notebook 03).",
         ),
         Recipe(
             "shapes_cnn", _models.shapes_cnn, "shapes", seed=2, epochs=10, lr=3e-3,

@@ -10,7 +10,7 @@ from helpers.explain._core import attribution
 
 
 def _named_layer(model: nn.Module, layer: object) -> tuple[str, nn.Module]:
-    """``layer`` — a module of ``model`` or its dotted name (``"layer4.1.conv2"``, ``"3"``) — with its name."""
+    """(name, module) of ``layer``, a module of ``model`` or its dotted name (``"layer4.1.conv2"``)."""
     convolutions = [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
     example = repr(convolutions[-1]) if convolutions else "'0'"
     if isinstance(layer, str):
@@ -18,8 +18,8 @@ def _named_layer(model: nn.Module, layer: object) -> tuple[str, nn.Module]:
             return layer, model.get_submodule(layer)
         except AttributeError:
             names = ", ".join(repr(name) for name, _ in list(model.named_modules())[1:5])
-            raise ValueError(f"layer {layer!r} is not a module of the model; its modules are named like {names}, "
-                             f"… (e.g. {example})") from None
+            raise ValueError(f"layer {layer!r} is not a module of the model; its modules are named like "
+                             f"{names}, … (e.g. {example})") from None
     if isinstance(layer, nn.Module):
         for name, module in model.named_modules():
             if module is layer:
@@ -50,12 +50,12 @@ def _capture(model: nn.Module, layer: nn.Module | str, x: torch.Tensor, *, leaf:
 
     def hook(_module: nn.Module, _inputs: tuple, output: object) -> torch.Tensor:
         if not isinstance(output, torch.Tensor):
-            raise ValueError(f"{described} returns a {type(output).__name__}, not a tensor; pick a layer whose "
-                             "output is a feature map")
+            raise ValueError(f"{described} returns a {type(output).__name__}, not a tensor; pick a layer "
+                             "whose output is a feature map")
         if captured:
-            raise ValueError(f"{described} runs more than once in one forward pass, so it has no single output; "
-                             "pick a module that runs once (a block reusing its ReLU: the block itself, or the "
-                             "layer before the ReLU)")
+            raise ValueError(f"{described} runs more than once in one forward pass, so it has no single "
+                             "output; pick a module that runs once (a block reusing its ReLU: the block "
+                             "itself, or the layer before the ReLU)")
         captured.append(output.detach().requires_grad_(True) if leaf else output)
         return captured[0].clone()
 
@@ -65,7 +65,8 @@ def _capture(model: nn.Module, layer: nn.Module | str, x: torch.Tensor, *, leaf:
     finally:
         handle.remove()
     if not captured:
-        raise ValueError(f"{described} did not run in the model's forward pass; pick a module the forward uses")
+        raise ValueError(f"{described} did not run in the model's forward pass; pick a module the forward "
+                         "uses")
     return captured[0], out
 
 

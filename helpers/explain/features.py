@@ -14,8 +14,8 @@ from helpers.training import model_device
 
 
 def filter_activations(model: nn.Module, layer: nn.Module | str, x: torch.Tensor) -> torch.Tensor:
-    """The output of ``layer`` (a module of ``model`` or its dotted name) for images ``x``: N×K×h×w for a convolution,
-    one map per filter. Evaluated in eval mode without gradients; detached, on ``x``'s device."""
+    """The output of ``layer`` (a module of ``model``, or its dotted name) for images ``x``: N×K×h×w for a
+    convolution, one map per filter. Evaluated in eval mode without gradients; detached, on ``x``'s device."""
     check_model(model)
     check_images(x)
     check_layer(model, layer)

@@ -6,11 +6,14 @@ sends it to the inputs in proportion to their contributions:
 
     LRP-0        R_j = Σ_k a_j w_jk / z_k · R_k                                   ``Zero()``
     LRP-ε        R_j = Σ_k a_j w_jk / (z_k + ε·sign(z_k)) · R_k   (sign(0) = +1)  ``Epsilon(ε)``
-    LRP-γ        as LRP-0 with w → w + γw⁺ and b → b + γb⁺ where z_k > 0 (w + γw⁻, b + γb⁻ where z_k < 0;
-                 Zennit's generalised ``Gamma``, which splits a_j into its positive and negative parts)  ``Gamma(γ)``
-    LRP-z⁺       (α1β0) as LRP-0 with only positive contributions: a⁺w⁺ (+ b⁺) and a⁻w⁻      ``ZPlus()``
-    zᴮ           R_j = Σ_k (a_j w_jk − l_j w⁺_jk − h_j w⁻_jk) / Σ_j (…) · R_k  for pixels in [l, h]  ``ZBox()``
-    flat         R_j = Σ_k 1 / Σ_j 1 · R_k  (each output's relevance spread evenly over its receptive field) ``Flat()``
+    LRP-γ        as LRP-0 with w → w + γw⁺ and b → b + γb⁺ where z_k > 0 (w + γw⁻, b + γb⁻ where
+                 z_k < 0; Zennit's generalised ``Gamma``, which splits a_j into its positive and
+                 negative parts)                                                    ``Gamma(γ)``
+    LRP-z⁺       (α1β0) as LRP-0 with only positive contributions: a⁺w⁺ (+ b⁺) and a⁻w⁻   ``ZPlus()``
+    zᴮ           R_j = Σ_k (a_j w_jk − l_j w⁺_jk − h_j w⁻_jk) / Σ_j (…) · R_k, pixels in [l, h]
+                                                                                    ``ZBox()``
+    flat         R_j = Σ_k 1 / Σ_j 1 · R_k (each output's relevance spread evenly over its
+                 receptive field)                                                   ``Flat()``
 
 A **composite** is data: a list of (layer type or module name → rule) pairs, the first match giving a
 layer its rule, plus the rule of the layers that read the pixels (zᴮ and flat need the pixels' bounds)::
@@ -64,7 +67,10 @@ def _stabilize(z: torch.Tensor, eps: float) -> torch.Tensor:
     return z + eps * torch.where(z >= 0, 1.0, -1.0).to(z)
 
 
-def _redistribute(z: torch.Tensor, terms: list[tuple[torch.Tensor, torch.Tensor | None]], eps: float) -> torch.Tensor:
+Terms = list[tuple[torch.Tensor, torch.Tensor | None]]
+
+
+def _redistribute(z: torch.Tensor, terms: Terms, eps: float) -> torch.Tensor:
     """The straight-through trick, written once: a tensor with the value z and the gradient
     Σ_t ∂z_t/∂a · (m_t z / stab(z_t)) — see the module docstring. A zero denominator passes nothing."""
     out = z.detach()
@@ -80,7 +86,7 @@ def _redistribute(z: torch.Tensor, terms: list[tuple[torch.Tensor, torch.Tensor 
 class _Affine:
     """A Conv2d or Linear layer with the BatchNorm after it folded in: z = op(a, weight) + bias."""
 
-    def __init__(self, layer: nn.Conv2d | nn.Linear, batchnorm: nn.modules.batchnorm._BatchNorm | None) -> None:
+    def __init__(self, layer: nn.Conv2d | nn.Linear, batchnorm: nn.Module | None) -> None:
         self.layer = layer
         self.weight = layer.weight
         self.bias = layer.bias if layer.bias is not None else layer.weight.new_zeros(layer.weight.shape[0])
@@ -92,7 +98,8 @@ class _Affine:
             self.weight = self.weight * scale.view(-1, *[1] * (self.weight.dim() - 1))
             self.bias = (self.bias - batchnorm.running_mean) * scale + shift
 
-    def __call__(self, a: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(self, a: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
+                 ) -> torch.Tensor:
         if isinstance(self.layer, nn.Conv2d):
             out = self.layer._conv_forward(a, weight, None)
             return out if bias is None else out + bias.view(1, -1, 1, 1)
@@ -136,7 +143,7 @@ class Epsilon:
 
 @dataclass(frozen=True)
 class Gamma:
-    """LRP-γ: positive contributions boosted by γ (Zennit's generalised ``Gamma``, see the module docstring)."""
+    """LRP-γ: positive contributions boosted by γ (Zennit's generalised ``Gamma``; the module docstring)."""
 
     gamma: float = 0.25
     name = "gamma"
@@ -220,11 +227,14 @@ class Composite:
                 isinstance(pair, tuple) and len(pair) == 2 for pair in self.rules):
             raise TypeError(f"rules must be a list of (layer type or name, rule) pairs; got {self.rules!r}")
         for key, rule in self.rules:
-            if not (isinstance(key, (type, str)) or (isinstance(key, tuple) and all(isinstance(k, type) for k in key))):
-                raise TypeError(f"a composite's key must be a layer type, a tuple of them or a module name; got {key!r}")
+            types = isinstance(key, tuple) and all(isinstance(k, type) for k in key)
+            if not (isinstance(key, (type, str)) or types):
+                raise TypeError(f"a composite's key must be a layer type, a tuple of them or a module name; "
+                                f"got {key!r}")
             _check_rule(rule, "a composite's rule")
             if getattr(rule, "reads_pixels", False):
-                raise ValueError(f"{type(rule).__name__} needs the pixels' bounds: give it as Composite(first=...)")
+                raise ValueError(f"{type(rule).__name__} needs the pixels' bounds: give it as "
+                                 "Composite(first=...)")
         if self.first is not None:
             _check_rule(self.first, "first")
         if self.stabilizer is not None:
@@ -234,11 +244,11 @@ class Composite:
         if reads_pixels and self.first is not None:
             return self.first
         for key, rule in self.rules:
-            if isinstance(key, str) and fnmatch.fnmatchcase(name, key) or not isinstance(key, str) and isinstance(
-                    layer, key):
+            by_name = isinstance(key, str) and fnmatch.fnmatchcase(name, key)
+            if by_name or (not isinstance(key, str) and isinstance(layer, key)):
                 return rule
-        raise ValueError(f"the composite has no rule for the {type(layer).__name__} '{name}'; add a pair that "
-                         f"matches its type or name")
+        raise ValueError(f"the composite has no rule for the {type(layer).__name__} '{name}'; add a pair "
+                         "that matches its type or name")
 
 
 def _check_rule(rule: object, name: str) -> None:
@@ -261,9 +271,11 @@ NAMED: dict[str, Callable[[float, float], Composite]] = {  # the library's names
     "gamma": lambda e, g: one_rule(Gamma(g)),
     "alpha1beta0": lambda e, g: one_rule(ZPlus()),
     "zbox": lambda e, g: Composite([(LINEAR, Epsilon(e))], first=ZBox()),
-    "epsilon_gamma_box": lambda e, g: Composite([(nn.Conv2d, Gamma(g)), (nn.Linear, Epsilon(e))], first=ZBox()),
+    "epsilon_gamma_box": lambda e, g: Composite([(nn.Conv2d, Gamma(g)), (nn.Linear, Epsilon(e))],
+                                                first=ZBox()),
     "epsilon_plus": lambda e, g: Composite([(nn.Conv2d, ZPlus()), (nn.Linear, Epsilon(e))]),
-    "epsilon_plus_flat": lambda e, g: Composite([(nn.Conv2d, ZPlus()), (nn.Linear, Epsilon(e))], first=Flat()),
+    "epsilon_plus_flat": lambda e, g: Composite([(nn.Conv2d, ZPlus()), (nn.Linear, Epsilon(e))],
+                                                first=Flat()),
 }
 RULES = ("zero", "epsilon", "gamma", "alpha1beta0", "zbox")  # names for ``rule``: one rule everywhere
 COMPOSITES = ("epsilon_gamma_box", "epsilon_plus", "epsilon_plus_flat")  # names for ``composite``
@@ -293,8 +305,8 @@ _ACTIVATIONS: dict[object, Callable[..., torch.Tensor]] = {  # ReLU family: rele
 _ACTIVATION_FUNCTIONS = {F.relu: F.relu, torch.relu: F.relu, torch.relu_: F.relu, F.relu6: F.relu6,
                          F.leaky_relu: F.leaky_relu, "relu": F.relu, "relu_": F.relu}
 _PASS_MODULES = (nn.Dropout, nn.Identity, nn.Flatten, nn.MaxPool2d, nn.AdaptiveMaxPool2d)
-_PASS_FUNCTIONS = {F.dropout, torch.flatten, F.max_pool2d, F.adaptive_max_pool2d, "flatten", "view", "reshape",
-                   "contiguous"}
+_PASS_FUNCTIONS = {F.dropout, torch.flatten, F.max_pool2d, F.adaptive_max_pool2d, "flatten", "view",
+                   "reshape", "contiguous"}
 _RESHAPES = (nn.Dropout, nn.Identity, nn.Flatten, F.dropout, torch.flatten, "flatten", "view", "reshape",
              "contiguous")  # ops through which a layer still reads the pixels
 _AVERAGES = (nn.AvgPool2d, nn.AdaptiveAvgPool2d, F.avg_pool2d, F.adaptive_avg_pool2d, torch.mean, "mean")
@@ -305,7 +317,8 @@ _META = (getattr, "size", "dim")  # shape queries: values, not relevance (indexi
 
 def _is_normalize(module: nn.Module) -> bool:
     kind = type(module)
-    return isinstance(module, Normalize) or (kind.__name__ == "Normalize" and kind.__module__.startswith("torchvision"))
+    torchvision = kind.__name__ == "Normalize" and kind.__module__.startswith("torchvision")
+    return isinstance(module, Normalize) or torchvision
 
 
 class _Tracer(torch.fx.Tracer):
@@ -362,8 +375,8 @@ def _trace(model: nn.Module) -> torch.fx.Graph:
         return _Tracer().trace(model)
     except Exception as error:  # fx raises many kinds; the user needs to know that tracing failed
         raise ValueError(
-            f"lrp could not trace {type(model).__name__}.forward with torch.fx ({type(error).__name__}: {error}); "
-            "lrp follows the model's graph, so its forward must not branch on the values of tensors"
+            f"lrp could not trace {type(model).__name__}.forward with torch.fx ({type(error).__name__}: "
+            f"{error}); lrp follows the model's graph, so its forward must not branch on tensors' values"
         ) from error
 
 
@@ -376,8 +389,8 @@ def _plan(model: nn.Module) -> _Plan:
     pixel_like: set[torch.fx.Node] = set()  # the pixels, possibly reshaped
     placeholders = [n for n in graph.nodes if n.op == "placeholder"]
     if len(placeholders) != 1:
-        raise ValueError(f"lrp needs a model whose forward takes one tensor; {type(model).__name__}.forward takes "
-                         f"{len(placeholders)}")
+        raise ValueError(f"lrp needs a model whose forward takes one tensor; {type(model).__name__}.forward "
+                         f"takes {len(placeholders)}")
     normalized = False
     for node in graph.nodes:
         inputs = [n for n in node.all_input_nodes if n in relevant]
@@ -387,8 +400,8 @@ def _plan(model: nn.Module) -> _Plan:
             step.kind = "input"
         elif node.op == "output":
             if not isinstance(node.args[0], torch.fx.Node) or node.args[0] not in relevant:
-                raise ValueError(f"lrp needs a model that returns one tensor of logits; {type(model).__name__} "
-                                 f"returns {node.args[0]!r}")
+                raise ValueError(f"lrp needs a model that returns one tensor of logits; "
+                                 f"{type(model).__name__} returns {node.args[0]!r}")
             step.kind = "output"
         elif not inputs:
             step.kind = "value"  # constants and shape queries
@@ -396,7 +409,8 @@ def _plan(model: nn.Module) -> _Plan:
             step.kind = "value"
         elif node.op == "call_module" and _is_normalize(model.get_submodule(node.target)):
             if node.args[0] is not placeholders[0] or len(placeholders[0].users) != 1:
-                raise _refuse(node, model, " (a Normalize must be the first and only thing applied to the input)")
+                raise _refuse(node, model, " (a Normalize must be the first and only thing applied to the "
+                                           "input)")
             step.kind, step.module, normalized = "normalize", model.get_submodule(node.target), True
         elif op in LINEAR:
             step.kind, step.module = "affine", model.get_submodule(node.target)
@@ -405,12 +419,15 @@ def _plan(model: nn.Module) -> _Plan:
             source = by_node.get(node.args[0])
             follows = {nn.BatchNorm2d: nn.Conv2d, nn.BatchNorm1d: nn.Linear}.get(op)
             module = model.get_submodule(node.target)
-            if (follows is None or source is None or source.kind != "affine" or not isinstance(source.module, follows)
-                    or len(source.node.users) != 1 or source.batchnorm is not None or module.running_mean is None):
+            foldable = (follows is not None and source is not None and source.kind == "affine"
+                        and isinstance(source.module, follows) and len(source.node.users) == 1
+                        and source.batchnorm is None and module.running_mean is not None)
+            if not foldable:
+                before = _what(node.args[0], model) if isinstance(node.args[0], torch.fx.Node) else "?"
                 raise ValueError(
-                    f"lrp can fold BatchNorm only into a Conv2d (BatchNorm2d) or Linear (BatchNorm1d) right before "
-                    f"it, whose output it alone uses, with running statistics; the {op.__name__} at {_where(node)} "
-                    f"follows {_what(node.args[0], model) if isinstance(node.args[0], torch.fx.Node) else '?'}")
+                    f"lrp can fold BatchNorm only into a Conv2d (BatchNorm2d) or Linear (BatchNorm1d) right "
+                    f"before it, whose output it alone uses, with running statistics; the {op.__name__} at "
+                    f"{_where(node)} follows {before}")
             source.batchnorm, step.kind = module, "alias"
         elif op in _ACTIVATIONS or op in _ACTIVATION_FUNCTIONS:
             step.kind = "activation"
@@ -421,16 +438,18 @@ def _plan(model: nn.Module) -> _Plan:
             step.kind = "average"
         elif op in _SUMS:
             if len(node.args) != 2 or node.kwargs or not all(a in relevant for a in node.args):
-                raise _refuse(node, model, " (an addition is supported between two branches, not with a constant)")
+                raise _refuse(node, model, " (an addition is supported between two branches, not with a "
+                                           "constant)")
             step.kind = "sum"
         elif op in _CONCATS:
             pieces = node.args[0] if isinstance(node.args[0], (list, tuple)) else [node.args[0]]
             if not all(p in relevant for p in pieces):
-                raise _refuse(node, model, " (a concatenation is supported between branches, not with a constant)")
+                raise _refuse(node, model, " (a concatenation is supported between branches, not with a "
+                                           "constant)")
             step.kind = "concat"
         else:
             raise _refuse(node, model)
-        if step.kind in ("input", "normalize", "affine", "alias", "activation", "pass", "average", "sum", "concat"):
+        if step.kind not in ("value", "output"):
             relevant.add(node)
         if step.kind in ("input", "normalize") or (op in _RESHAPES and node.args[0] in pixel_like):
             pixel_like.add(node)
@@ -490,7 +509,8 @@ def _run(node: torch.fx.Node, env: dict, model: nn.Module) -> object:
 def _activation(step: _Step, a: torch.Tensor) -> torch.Tensor:
     args, kwargs = step.node.args, step.node.kwargs
     if isinstance(step.module, (nn.ReLU, nn.LeakyReLU)) or step.node.target in (F.relu, torch.relu, "relu"):
-        return F.relu(a) if not isinstance(step.module, nn.LeakyReLU) else F.leaky_relu(a, step.module.negative_slope)
+        leaky = isinstance(step.module, nn.LeakyReLU)
+        return F.leaky_relu(a, step.module.negative_slope) if leaky else F.relu(a)
     if step.module is not None:
         z = _ACTIVATIONS[type(step.module)](step.module)(a)
     elif _ACTIVATION_FUNCTIONS[step.node.target] is F.leaky_relu:
@@ -504,10 +524,11 @@ def _activation(step: _Step, a: torch.Tensor) -> torch.Tensor:
 def _propagate(model: nn.Module, x: torch.Tensor, target: torch.Tensor, composite: Composite,
                every_layer: bool = False) -> list[torch.Tensor]:
     """The relevance map on the pixels; with ``every_layer``, also at every cut of the graph up to the output
-    (see ``_layer_names``). Only the maps asked for are formed: ``lrp`` pays for one forward and one backward."""
+    (see ``_layer_names``). Only the maps asked for are formed: one forward and one backward pass."""
     plan = _cached_plan(model)
     steps = plan.steps
-    rules = {s.node: composite.rule_for(s.node.target, s.module, s.reads_pixels) for s in steps if s.kind == "affine"}
+    rules = {s.node: composite.rule_for(s.node.target, s.module, s.reads_pixels)
+             for s in steps if s.kind == "affine"}
     normalize = next((s.module for s in steps if s.kind == "normalize"), None)
     pixels_in = (lambda t: normalize(t)) if normalize is not None else (lambda t: t)
     first = composite.first
@@ -536,15 +557,17 @@ def _propagate(model: nn.Module, x: torch.Tensor, target: torch.Tensor, composit
             env[node] = _activation(step, env[node.args[0]])
         elif kind in ("average", "sum"):
             z = _run(node, env, model)
-            env[node] = z if composite.stabilizer is None else _redistribute(z, [(z, None)], composite.stabilizer)
+            exact = composite.stabilizer is None
+            env[node] = z if exact else _redistribute(z, [(z, None)], composite.stabilizer)
         elif kind == "output":
             logits = env[node.args[0]]
         else:
             env[node] = _run(node, env, model)
         if step.pixel_like and len(leaves) > 1:  # the bounds follow the pixels through reshapes
             source = None if kind in ("input", "normalize") else pixels[node.args[0]]
+            bounds = [] if source is None else [source.low, source.high, source.ones]
             pixels[node] = _Pixels(*leaves[1:]) if source is None else _Pixels(
-                *(_run(node, {**env, node.args[0]: t}, model) for t in (source.low, source.high, source.ones)))
+                *(_run(node, {**env, node.args[0]: t}, model) for t in bounds))
     selected = logits.gather(1, target[:, None])
     cuts = plan.cuts[1:] if every_layer else []
     tensors = [env[s.node] for s in cuts]
@@ -619,8 +642,10 @@ def _layer_names(model: nn.Module, composite: Composite) -> list[str]:
 
 
 @attribution
-def _layer_sums(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, composite: Composite) -> torch.Tensor:
-    return torch.stack([r.flatten(1).sum(1) for r in _propagate(model, x, target, composite, every_layer=True)], dim=1)
+def _layer_sums(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, composite: Composite
+                ) -> torch.Tensor:
+    relevances = _propagate(model, x, target, composite, every_layer=True)
+    return torch.stack([r.flatten(1).sum(1) for r in relevances], dim=1)
 
 
 def epsilon_step(
