@@ -35,7 +35,8 @@ warnings.filterwarnings("ignore", message="Input Tensor 0 did not already requir
 def zennit_lrp(model, x, target, composite):
     body, normalized = copy.deepcopy(model[1:]), model[0](x)
     with Gradient(model=body, composite=composite) as attributor:
-        _, relevance = attributor(normalized, lambda out: torch.eye(10, device=out.device, dtype=out.dtype)[target] * out)
+        one_hot = torch.eye(10, device=normalized.device, dtype=normalized.dtype)[target]
+        _, relevance = attributor(normalized, lambda out: one_hot * out)
     return relevance
 
 
@@ -44,8 +45,12 @@ class ResidualBlockCanonizer(AttributeCanonizer):
     becomes a ``Sum`` module, so that Zennit's composites give it their ``Norm`` rule."""
 
     def __init__(self) -> None:
-        super().__init__(lambda name, module: {"forward": self.forward.__get__(module), "canonizer_sum": Sum()}
-                         if isinstance(module, ResidualBlock) else None)
+        def attributes(name, module):
+            if isinstance(module, ResidualBlock):
+                return {"forward": self.forward.__get__(module), "canonizer_sum": Sum()}
+            return None
+
+        super().__init__(attributes)
 
     @staticmethod
     def forward(self, x):
@@ -55,7 +60,7 @@ class ResidualBlockCanonizer(AttributeCanonizer):
 
 
 def resnet_canonizers() -> list:
-    """BatchNorm merged into the convolution registered before it (in the blocks too), the sums made explicit."""
+    """BatchNorm merged into the convolution registered before it (in the blocks too), sums made explicit."""
     return [SequentialMergeBatchNorm(), ResidualBlockCanonizer()]
 
 
@@ -85,7 +90,8 @@ def run(device: torch.device) -> list:
         if isinstance(m, torch.nn.BatchNorm2d):
             m.eps = 1e-12
     resnet_epsilon = LayerMapComposite(
-        layer_map_base() + [(Convolution, Epsilon(1e-6)), (torch.nn.Linear, Epsilon(1e-6))], canonizers=resnet_canonizers())
+        layer_map_base() + [(Convolution, Epsilon(1e-6)), (torch.nn.Linear, Epsilon(1e-6))],
+        canonizers=resnet_canonizers())
     resnet_egb = EpsilonGammaBox(low=low, high=high, canonizers=resnet_canonizers())
     cases += [
         ("lrp ε, fmnist_resnet", lambda: lrp(resnet, x, y, rule="epsilon"),

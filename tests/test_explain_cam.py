@@ -1,4 +1,4 @@
-"""Grad-CAM and the other layer hooks on a torchvision ResNet: against Captum, and the layers they refuse by name."""
+"""Grad-CAM and the layer hooks on a torchvision ResNet: against Captum; the layers they refuse, by name."""
 
 from __future__ import annotations
 
@@ -39,14 +39,16 @@ def x():
 def test_grad_cam_on_a_layer_whose_output_is_changed_in_place_matches_captum(resnet, x, layer):
     """``layer4[-1].bn2``'s output is then changed in place by the block (``out += identity``)."""
     chosen = resnet.layer4[-1].bn2 if layer == "module" else "layer4.1.bn2"
-    reference = LayerGradCam(resnet, resnet.layer4[-1].bn2).attribute(x, target=TARGET, relu_attributions=True)
+    captum = LayerGradCam(resnet, resnet.layer4[-1].bn2)
+    reference = captum.attribute(x, target=TARGET, relu_attributions=True)
     ours = grad_cam(resnet, x, TARGET, layer=chosen, upsample=False)
     assert ours.shape == (2, 1, 2, 2) and relative_error(ours, reference) <= 1e-10
 
 
 def test_grad_cam_by_dotted_name_on_a_block_matches_captum(resnet, x):
     reference = LayerGradCam(resnet, resnet.layer3).attribute(x, target=TARGET, relu_attributions=False)
-    assert relative_error(grad_cam(resnet, x, TARGET, layer="layer3", relu=False, upsample=False), reference) <= 1e-10
+    ours = grad_cam(resnet, x, TARGET, layer="layer3", relu=False, upsample=False)
+    assert relative_error(ours, reference) <= 1e-10
 
 
 class TupleLayer(nn.Module):
@@ -68,12 +70,13 @@ class WithTuple(nn.Module):
 @pytest.mark.parametrize(
     "model, layer, message",
     [
-        ("resnet", "layer4.1.relu", r"layer 'layer4.1.relu' \(ReLU\) runs more than once in one forward pass"),
+        ("resnet", "layer4.1.relu", r"layer 'layer4.1.relu' \(ReLU\) runs more than once in one forward"),
         ("tuple", "unused", r"layer 'unused' \(Conv2d\) did not run in the model's forward pass"),
         ("tuple", "pair", r"layer 'pair' \(TupleLayer\) returns a tuple, not a tensor"),
-        ("resnet", "layer9", r"layer 'layer9' is not a module of the model; its modules are named like 'conv1', "
-                             r"'bn1', 'relu', 'maxpool', … \(e.g. 'layer4.1.conv2'\)"),
-        ("resnet", 4, r"layer must be a module of the model or its dotted name \(e.g. 'layer4.1.conv2'\); got int"),
+        ("resnet", "layer9", r"layer 'layer9' is not a module of the model; its modules are named like "
+                             r"'conv1', 'bn1', 'relu', 'maxpool', … \(e.g. 'layer4.1.conv2'\)"),
+        ("resnet", 4, r"layer must be a module of the model or its dotted name \(e.g. 'layer4.1.conv2'\); "
+                      r"got int"),
     ],
 )
 def test_layers_without_one_tensor_output_are_refused_by_name(resnet, x, model, layer, message):
@@ -93,7 +96,8 @@ def test_filter_activations_keep_the_layer_output_before_the_in_place_addition(r
 
 
 def test_activation_maximization_on_an_in_place_modified_layer(resnet):
-    images = activation_maximization(copy.deepcopy(resnet).float(), "layer2.1.bn2", [0, 5], shape=(3, 32, 32), steps=5,
+    model = copy.deepcopy(resnet).float()
+    images = activation_maximization(model, "layer2.1.bn2", [0, 5], shape=(3, 32, 32), steps=5,
                                      generator=torch.Generator().manual_seed(0))
     assert images.shape == (2, 3, 32, 32) and torch.isfinite(images).all()
 

@@ -136,7 +136,8 @@ class NoRule(nn.Module):
         (lambda: nn.Sequential(nn.Flatten(), nn.Unflatten(1, (1, 12, 12)), nn.BatchNorm2d(1), nn.Flatten(),
                                nn.Linear(144, 5)), r"through Unflatten at '1'"),
         (NoRule, r"through getitem at node 'getitem'"),
-        (lambda: nn.Sequential(nn.Conv2d(1, 1, 3), Normalize((0.5,), (0.5,)), nn.Flatten(), nn.Linear(100, 5)),
+        (lambda: nn.Sequential(nn.Conv2d(1, 1, 3), Normalize((0.5,), (0.5,)), nn.Flatten(),
+                               nn.Linear(100, 5)),
          r"through Normalize at '1' \(a Normalize must be the first"),
     ],
     ids=["tanh", "unflatten", "slicing", "normalize-later"],
@@ -148,14 +149,14 @@ def test_unsupported_operations_are_named_before_computing(x, build, message):
 
 def test_batchnorm_not_after_a_convolution_is_refused(x):
     model = nn.Sequential(Normalize((0.5,), (0.5,)), nn.BatchNorm2d(1), nn.Flatten(), nn.Linear(144, 5)).double().eval()
-    with pytest.raises(ValueError, match=r"fold BatchNorm only into a Conv2d .* the BatchNorm2d at '1' follows Normalize"):
+    with pytest.raises(ValueError, match=r"fold BatchNorm only into a Conv2d .* at '1' follows Normalize"):
         lrp(model, x, TARGET)
 
 
 def test_batchnorm1d_after_a_linear_layer_is_folded(x):
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(144, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 5)).double()
-    model.eval()
+    model = nn.Sequential(nn.Flatten(), nn.Linear(144, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 5))
+    model = model.double().eval()
     with torch.no_grad():
         model[2].running_mean.uniform_(-0.5, 0.5), model[2].running_var.uniform_(0.5, 2.0)
         scale = model[2].weight / torch.sqrt(model[2].running_var + model[2].eps)
@@ -194,7 +195,8 @@ def test_a_composite_written_by_the_user_equals_the_named_one(model, x):
     """The names are shorthands for composites: the same list written out gives the same relevance; a rule
     given by module name (glob pattern) overrides the types after it."""
     mine = Composite([(nn.Conv2d, Gamma(0.25)), (nn.Linear, Epsilon(1e-6))], first=ZBox())
-    assert torch.equal(lrp(model, x, TARGET, composite=mine), lrp(model, x, TARGET, composite="epsilon_gamma_box"))
+    named = lrp(model, x, TARGET, composite="epsilon_gamma_box")
+    assert torch.equal(lrp(model, x, TARGET, composite=mine), named)
     assert torch.equal(lrp(model, x, TARGET, rule=Gamma(0.5)), lrp(model, x, TARGET, rule="gamma", gamma=0.5))
     by_name = Composite([("1[14]", Epsilon(0.5)), ((nn.Conv2d, nn.Linear), Epsilon(1e-6))])
     by_type = Composite([(nn.Linear, Epsilon(0.5)), (nn.Conv2d, Epsilon(1e-6))])
@@ -229,8 +231,9 @@ def test_epsilon_step_is_lrp_on_a_dense_layer():
 
 
 def randomized_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
-    """``model`` in float64 and eval mode, its BatchNorm statistics and affine parameters drawn at random; BatchNorm's
-    eps made tiny, as Zennit's merge leaves a factor 1/√(1 + eps) per BatchNorm behind (20 of them in a ResNet-18)."""
+    """``model`` in float64 and eval mode, its BatchNorm statistics and affine parameters drawn at random;
+    BatchNorm's eps made tiny, as Zennit's merge leaves a factor 1/√(1 + eps) per BatchNorm behind (20 of them
+    in a ResNet-18)."""
     torch.manual_seed(seed)
     model = model.double().eval()
     with torch.no_grad():
@@ -252,8 +255,9 @@ def resnet():
 
 @pytest.fixture(scope="module")
 def vgg():
-    """torchvision's ``vgg11_bn`` with its convolutional trunk as it is and a smaller classifier (the 4096-wide
-    layers would take 800 MB in float64 for nothing the test needs): built on the meta device, then initialised."""
+    """torchvision's ``vgg11_bn`` with its convolutional trunk as it is and a smaller classifier (the
+    4096-wide layers would take 800 MB in float64 for nothing the test needs): built on the meta device, then
+    initialised."""
     from torchvision.models import vgg11_bn
 
     with torch.device("meta"):
@@ -319,7 +323,8 @@ def test_torchvision_normalize_as_first_layer_is_the_model_normalize(resnet, ima
     ours = nn.Sequential(Normalize(mean, std), resnet).double().eval()
     ours[0].mean, ours[0].std = (torch.tensor(v, dtype=torch.float64).view(1, 3, 1, 1) for v in (mean, std))
     for options in ({"composite": "epsilon_gamma_box"}, {"rule": "epsilon"}):
-        assert torch.allclose(lrp(theirs, images32, 3, **options), lrp(ours, images32, 3, **options), rtol=1e-10)
+        expected = lrp(ours, images32, 3, **options)
+        assert torch.allclose(lrp(theirs, images32, 3, **options), expected, rtol=1e-10)
 
 
 class SkipSequential(nn.Sequential):
@@ -333,7 +338,8 @@ def skip_net(bias: bool = True) -> nn.Sequential:
     torch.manual_seed(3)
     return nn.Sequential(
         Normalize((0.3,), (0.4,)), nn.Conv2d(1, 4, 3, padding=1, bias=bias), nn.ReLU(),
-        SkipSequential(nn.Conv2d(4, 4, 3, padding=1, bias=bias), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1, bias=bias)),
+        SkipSequential(nn.Conv2d(4, 4, 3, padding=1, bias=bias), nn.ReLU(),
+                       nn.Conv2d(4, 4, 3, padding=1, bias=bias)),
         nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 5, bias=bias),
     ).double().eval()
 
@@ -372,14 +378,14 @@ def test_conservation_without_biases_on_a_residual_and_a_concatenating_net(x):
 
     torch.manual_seed(4)
     residual = nn.Sequential(Normalize((0.3,), (0.4,)), nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.ReLU(),
-                             ResidualBlock(4, 4), ResidualBlock(4, 8, stride=2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                             nn.Linear(8, 5, bias=False))
+                             ResidualBlock(4, 4), ResidualBlock(4, 8, stride=2), nn.AdaptiveAvgPool2d(1),
+                             nn.Flatten(), nn.Linear(8, 5, bias=False))
     for m in residual.modules():  # BatchNorm without a shift folds into convolutions without biases
         if isinstance(m, nn.BatchNorm2d):
             nn.init.uniform_(m.weight, 0.5, 1.5)
             m.running_var.uniform_(0.5, 2.0)
-    dense = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.ReLU(), DenseBlock(4, 3), nn.MaxPool2d(2),
-                          nn.Flatten(), nn.Linear(10 * 6 * 6, 5, bias=False))
+    dense = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.ReLU(), DenseBlock(4, 3),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(10 * 6 * 6, 5, bias=False))
     for model in (residual.double().eval(), dense.double().eval()):
         with torch.no_grad():
             logit = model(x)[range(4), TARGET]
@@ -389,3 +395,19 @@ def test_conservation_without_biases_on_a_residual_and_a_concatenating_net(x):
             assert torch.allclose(total, logit, rtol=1e-10, atol=1e-14), name
     plain = dense.double().eval()  # without Normalize, LRP-0 is gradient × input
     assert relative_error(lrp(plain, x, TARGET, rule="zero"), input_x_gradient(plain, x, TARGET)) <= 1e-10
+
+
+def test_mobilenet_v2_is_explained_and_its_relevance_starts_as_the_logit(images32):
+    """ReLU6, depthwise convolutions, BatchNorm after each, inverted residuals, functional pooling."""
+    from torchvision.models import mobilenet_v2
+
+    torch.manual_seed(5)
+    model = randomized_batchnorm(mobilenet_v2(num_classes=10, width_mult=0.25), seed=5)
+    sums = conservation(model, images32, TARGET[:2], composite="epsilon_gamma_box")
+    with torch.no_grad():
+        logit = model(images32)[range(2), TARGET[:2]]
+    residual = sum(getattr(m, "use_res_connect", False) for m in model.modules())
+    assert torch.allclose(list(sums.values())[-1], logit) and sum("after add" in name for name in sums) == residual
+    relevance = lrp(model, images32, TARGET[:2], composite="epsilon_gamma_box")
+    assert relevance.shape == images32.shape and torch.isfinite(relevance).all()
+    assert torch.allclose(relevance.flatten(1).sum(1), list(sums.values())[0])
