@@ -1,4 +1,6 @@
-"""Attribution speed against Captum and Zennit on the zoo CNN, a batch of 64 Fashion-MNIST images.
+"""Attribution speed against Captum and Zennit on the zoo CNN, a batch of 64 Fashion-MNIST images (LRP also on
+the residual ``fmnist_resnet``, whose blocks Zennit explains through canonizers written here as its own
+``ResNetCanonizer`` does for torchvision's blocks).
 
     python -m benchmarks.bench_explain [--device cpu|cuda]
 
@@ -15,8 +17,9 @@ import warnings
 import torch
 from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
 from zennit.attribution import Gradient
-from zennit.canonizers import SequentialMergeBatchNorm
-from zennit.composites import EpsilonGammaBox, LayerMapComposite
+from zennit.canonizers import AttributeCanonizer, SequentialMergeBatchNorm
+from zennit.composites import EpsilonGammaBox, LayerMapComposite, layer_map_base
+from zennit.layer import Sum
 from zennit.rules import Epsilon, Norm, Pass
 from zennit.types import Activation, AvgPool, Convolution
 
@@ -24,6 +27,7 @@ from benchmarks.harness import check_close, cli, compare
 from helpers import zoo
 from helpers.data import fashion_mnist
 from helpers.explain import integrated_gradients, lrp, saliency, smoothgrad
+from helpers.models import ResidualBlock
 
 warnings.filterwarnings("ignore", message="Input Tensor 0 did not already require gradients")
 
@@ -31,8 +35,33 @@ warnings.filterwarnings("ignore", message="Input Tensor 0 did not already requir
 def zennit_lrp(model, x, target, composite):
     body, normalized = copy.deepcopy(model[1:]), model[0](x)
     with Gradient(model=body, composite=composite) as attributor:
-        _, relevance = attributor(normalized, lambda out: torch.eye(10, device=out.device)[target] * out)
+        one_hot = torch.eye(10, device=normalized.device, dtype=normalized.dtype)[target]
+        _, relevance = attributor(normalized, lambda out: one_hot * out)
     return relevance
+
+
+class ResidualBlockCanonizer(AttributeCanonizer):
+    """``ResidualBlock`` as Zennit's ``ResNetCanonizer`` treats torchvision's ``BasicBlock``: the addition
+    becomes a ``Sum`` module, so that Zennit's composites give it their ``Norm`` rule."""
+
+    def __init__(self) -> None:
+        def attributes(name, module):
+            if isinstance(module, ResidualBlock):
+                return {"forward": self.forward.__get__(module), "canonizer_sum": Sum()}
+            return None
+
+        super().__init__(attributes)
+
+    @staticmethod
+    def forward(self, x):
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return torch.relu(self.canonizer_sum(torch.stack([self.shortcut(x), out], dim=-1)))
+
+
+def resnet_canonizers() -> list:
+    """BatchNorm merged into the convolution registered before it (in the blocks too), sums made explicit."""
+    return [SequentialMergeBatchNorm(), ResidualBlockCanonizer()]
 
 
 def run(device: torch.device) -> list:
@@ -55,6 +84,20 @@ def run(device: torch.device) -> list:
         ("lrp ε", lambda: lrp(model, x, y, rule="epsilon"), lambda: zennit_lrp(model, x, y, epsilon_only), 1e-4),
         ("lrp ε-γ-box", lambda: lrp(model, x, y, composite="epsilon_gamma_box"),
          lambda: zennit_lrp(model, x, y, egb), 1e-4),
+    ]
+    resnet = zoo.load("fmnist_resnet", device=device)
+    for m in resnet.modules():  # Zennit's BatchNorm merge leaves a factor 1/√(1 + eps) behind: make it 1
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.eps = 1e-12
+    resnet_epsilon = LayerMapComposite(
+        layer_map_base() + [(Convolution, Epsilon(1e-6)), (torch.nn.Linear, Epsilon(1e-6))],
+        canonizers=resnet_canonizers())
+    resnet_egb = EpsilonGammaBox(low=low, high=high, canonizers=resnet_canonizers())
+    cases += [
+        ("lrp ε, fmnist_resnet", lambda: lrp(resnet, x, y, rule="epsilon"),
+         lambda: zennit_lrp(resnet, x, y, resnet_epsilon), 1e-4),
+        ("lrp ε-γ-box, fmnist_resnet", lambda: lrp(resnet, x, y, composite="epsilon_gamma_box"),
+         lambda: zennit_lrp(resnet, x, y, resnet_egb), 1e-4),
     ]
     check_close("smoothgrad at σ = 0", smoothgrad(model, x, y, n=50, noise_level=0.0),
                 NoiseTunnel(Saliency(model)).attribute(x, target=y, nt_samples=50, stdevs=0.0), 1e-5)

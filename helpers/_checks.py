@@ -12,6 +12,7 @@ a function of the library runs it (``frozen`` and ``watched`` attach the check).
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import inspect
 import math
 import numbers
@@ -74,7 +75,7 @@ def check_images(
     lo, hi = (float(v) for v in torch.aminmax(x.detach()))  # one pass; NaN and ±inf reach the extremes
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"{name} contains NaN or infinite values")
-    if lo < 0.0 or hi > 1.0:
+    if (lo < 0.0 or hi > 1.0) and not _NOISY.get():
         hint = " — divide uint8 images by 255" if hi > 1.0 and hi <= 255.0 and lo >= 0 else ""
         raise ValueError(f"{name} must lie in [0, 1]; got min {lo:.4g}, max {hi:.4g}{hint}")
     return x
@@ -111,6 +112,22 @@ def check_tokens(x: object, name: str = "x", *, vocabulary: int | None = None) -
         top = f"{vocabulary - 1}" if vocabulary is not None else "∞"
         raise ValueError(f"{name} must hold character indices in 0…{top}; got values from {lo} to {hi}")
     return x
+
+
+_NOISY = contextvars.ContextVar("noisy_inputs", default=False)
+
+
+@contextlib.contextmanager
+def noisy_inputs() -> Iterator[None]:
+    """Inside this block ``check_images`` lets values outside [0, 1] pass (NaN and ±inf still fail): the
+    library's own noisy copies x + N(0, σ²) of a user's valid images — SmoothGrad, randomized smoothing,
+    noise training, which do not clip, as in their papers — reach models that check their input, such as
+    ``Defended(model, median_filter)``."""
+    token = _NOISY.set(True)
+    try:
+        yield
+    finally:
+        _NOISY.reset(token)
 
 
 def check_labels(

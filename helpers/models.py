@@ -1,8 +1,8 @@
-"""The course's architectures: plain ``nn.Sequential`` stacks that start with ``Normalize``.
+"""The course's architectures: ``nn.Sequential`` stacks that start with ``Normalize``.
 
 Every model maps pixel-space images in [0, 1] to logits; normalisation is the model's first
-layer, so every attack budget ε is measured in pixel units. The stacks are flat so that LRP and
-the hand-written lessons can walk their layers one by one.
+layer, so every attack budget ε is measured in pixel units. Most stacks are flat, so that the
+hand-written lessons can walk their layers one by one; ``fashion_resnet`` has skip connections.
 """
 
 from __future__ import annotations
@@ -136,6 +136,53 @@ def shapes_cnn(num_classes: int = 4) -> nn.Sequential:
     )
 
 
+class ResidualBlock(nn.Module):
+    """A ResNet basic block (He et al. 2016): ``relu(bn(conv(relu(bn(conv(x))))) + shortcut(x))``.
+
+    The shortcut is the identity, or a strided 1×1 convolution with BatchNorm where the block changes
+    the number of channels or the resolution.
+    """
+
+    def __init__(self, channels_in: int, channels_out: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels_in, channels_out, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels_out)
+        self.conv2 = nn.Conv2d(channels_out, channels_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels_out)
+        self.shortcut = nn.Identity()
+        if stride != 1 or channels_in != channels_out:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(channels_in, channels_out, 1, stride=stride, bias=False),
+                nn.BatchNorm2d(channels_out),
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+def fashion_resnet() -> nn.Sequential:
+    """A small residual CNN for Fashion-MNIST (zoo: ``fmnist_resnet``): BatchNorm and skip connections.
+
+    1×28×28 → conv 16 + BatchNorm → max pool (14×14) → residual block 16 → residual block 32 (stride 2,
+    7×7, 1×1 shortcut) → global average → 10 logits. The blocks have their own ``forward`` with the
+    addition, so LRP must follow the traced graph, not the list of layers.
+    """
+    return nn.Sequential(
+        Normalize(FASHION_MEAN, FASHION_STD),
+        nn.Conv2d(1, 16, 3, padding=1, bias=False),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        ResidualBlock(16, 16),
+        ResidualBlock(16, 32, stride=2),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(32, 10),
+    )
+
+
 class BinaryLogits(nn.Module):
     """Turn one score s into the two logits (log(1 − σ(s)), log σ(s)) of a binary classifier.
 
@@ -219,6 +266,8 @@ __all__ = [
     "fashion_blackbox",
     "fashion_proxy",
     "shapes_cnn",
+    "fashion_resnet",
+    "ResidualBlock",
     "elephant_toy",
     "keyword_cnn",
     "char_cnn",

@@ -32,6 +32,7 @@ from helpers._checks import (
 )
 from helpers.defenses import filters
 from helpers.explain import lrp, saliency, smoothgrad
+from helpers.explain.lrp import Epsilon, Gamma, Zero, ZPlus, composite_for, one_rule
 from helpers.viz import show_attributions, show_heatmaps
 
 ATTACKS = {
@@ -168,13 +169,13 @@ def epsilon_explorer(
     return Explorer("ε explorer", [budget, picker], picture)
 
 
-LRP_CHOICES = {  # label → lrp() options
-    "LRP-0": {"rule": "zero"},
-    "LRP-ε (ε = 0.25)": {"rule": "epsilon", "epsilon": 0.25},
-    "LRP-γ (γ = 0.25)": {"rule": "gamma", "gamma": 0.25},
-    "LRP-z⁺": {"rule": "alpha1beta0"},
-    "composite ε-z⁺": {"composite": "epsilon_plus"},
-    "composite ε-γ-zᴮ": {"composite": "epsilon_gamma_box"},
+LRP_CHOICES = {  # label → the composite lrp() applies (the rule objects of helpers.explain.lrp)
+    "LRP-0": one_rule(Zero()),
+    "LRP-ε (ε = 0.25)": one_rule(Epsilon(0.25)),
+    "LRP-γ (γ = 0.25)": one_rule(Gamma(0.25)),
+    "LRP-z⁺": one_rule(ZPlus()),
+    "composite ε-z⁺": composite_for(composite="epsilon_plus"),
+    "composite ε-γ-zᴮ": composite_for(composite="epsilon_gamma_box"),
 }
 
 
@@ -191,7 +192,7 @@ def lrp_explorer(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor, 
     picture = widgets.Image(format="png")
 
     def redraw(_=None) -> None:
-        maps = lrp(model, x, target, **LRP_CHOICES[picker.value])
+        maps = lrp(model, x, target, composite=LRP_CHOICES[picker.value])
         picture.value = _png(show_attributions(x, {picker.value: maps}, [f"image {i}" for i in range(len(x))]))
 
     picker.observe(redraw, names="value")

@@ -126,6 +126,12 @@ RECIPES: dict[str, Recipe] = {
             summary="`fashion_cnn` trained on images with Gaussian noise σ = 0.25: the base classifier of randomized smoothing.",
         ),
         Recipe(
+            "fmnist_resnet", _models.fashion_resnet, "fashion_mnist", seed=7, epochs=3, lr=2e-3,
+            batch_size=128, weight_decay=0.0,
+            summary="A small residual CNN (BatchNorm, skip connections): LRP and Grad-CAM on a graph "
+                    "(notebook 03).",
+        ),
+        Recipe(
             "shapes_cnn", _models.shapes_cnn, "shapes", seed=2, epochs=10, lr=3e-3,
             batch_size=128, weight_decay=0.0,
             summary="CNN for the synthetic shapes, whose masks tell where an explanation should point.",

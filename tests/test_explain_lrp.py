@@ -7,18 +7,19 @@ import copy
 import pytest
 import torch
 from torch import nn
+from zennit import rules as zr
 from zennit.attribution import Gradient
 from zennit.canonizers import SequentialMergeBatchNorm
-from zennit.composites import EpsilonGammaBox, EpsilonPlus, LayerMapComposite
-from zennit.rules import Epsilon, Gamma, Norm, Pass, ZPlus
+from zennit.composites import EpsilonGammaBox, EpsilonPlus, EpsilonPlusFlat, LayerMapComposite, layer_map_base
+from zennit.torchvision import ResNetCanonizer, VGGCanonizer
 from zennit.types import Activation, AvgPool, Convolution
 
 from helpers.explain import conservation, epsilon_step, input_x_gradient, lrp
+from helpers.explain.lrp import Composite, Epsilon, Gamma, ZBox
 from helpers.models import Normalize
 from tests.oracle_models import oracle_cnn, oracle_images, relative_error
 
 TARGET = torch.tensor([0, 1, 2, 4])
-
 
 
 def zennit_relevance(model: nn.Sequential, x: torch.Tensor, composite) -> torch.Tensor:
@@ -34,7 +35,7 @@ def zennit_relevance(model: nn.Sequential, x: torch.Tensor, composite) -> torch.
 
 def one_rule(rule) -> LayerMapComposite:
     return LayerMapComposite(
-        layer_map=[(Activation, Pass()), (AvgPool, Norm()), (Convolution, rule), (nn.Linear, rule)],
+        layer_map=[(Activation, zr.Pass()), (AvgPool, zr.Norm()), (Convolution, rule), (nn.Linear, rule)],
         canonizers=[SequentialMergeBatchNorm()],
     )
 
@@ -52,11 +53,11 @@ def x():
 @pytest.mark.parametrize(
     "options, reference",
     [
-        ({"rule": "epsilon", "epsilon": 1e-6}, lambda: one_rule(Epsilon(1e-6))),
-        ({"rule": "epsilon", "epsilon": 0.05}, lambda: one_rule(Epsilon(0.05))),
-        ({"rule": "gamma", "gamma": 0.25}, lambda: one_rule(Gamma(0.25))),
-        ({"rule": "gamma", "gamma": 1.0}, lambda: one_rule(Gamma(1.0))),
-        ({"rule": "alpha1beta0"}, lambda: one_rule(ZPlus())),
+        ({"rule": "epsilon", "epsilon": 1e-6}, lambda: one_rule(zr.Epsilon(1e-6))),
+        ({"rule": "epsilon", "epsilon": 0.05}, lambda: one_rule(zr.Epsilon(0.05))),
+        ({"rule": "gamma", "gamma": 0.25}, lambda: one_rule(zr.Gamma(0.25))),
+        ({"rule": "gamma", "gamma": 1.0}, lambda: one_rule(zr.Gamma(1.0))),
+        ({"rule": "alpha1beta0"}, lambda: one_rule(zr.ZPlus())),
         ({"composite": "epsilon_plus"}, lambda: EpsilonPlus(canonizers=[SequentialMergeBatchNorm()])),
     ],
     ids=["epsilon-1e-6", "epsilon-0.05", "gamma-0.25", "gamma-1", "zplus", "epsilon_plus"],
@@ -122,45 +123,94 @@ def test_lrp_on_the_zoo_model_is_finite_and_conserves_roughly():
         assert torch.isfinite(relevance).all() and relevance.shape == x.shape
 
 
+class NoRule(nn.Module):
+    def forward(self, x):
+        return x.flatten(1)[:, :5]
+
+
 @pytest.mark.parametrize(
     "build, message",
     [
-        (lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.Flatten(), nn.Linear(200, 5)).double(),
-         r"lrp has no rule for layer 1 \(Tanh\)"),
-        (lambda: nn.Sequential(nn.Flatten(), nn.Linear(144, 5), nn.BatchNorm1d(5)).double(),
-         r"lrp has no rule for layer 2 \(BatchNorm1d\)"),
+        (lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.Flatten(), nn.Linear(200, 5)),
+         r"cannot propagate relevance through Tanh at '1'"),
         (lambda: nn.Sequential(nn.Flatten(), nn.Unflatten(1, (1, 12, 12)), nn.BatchNorm2d(1), nn.Flatten(),
-                               nn.Linear(144, 5)).double(), "no rule for layer 1 \\(Unflatten\\)"),
+                               nn.Linear(144, 5)), r"through Unflatten at '1'"),
+        (NoRule, r"through getitem at node 'getitem'"),
+        (lambda: nn.Sequential(nn.Conv2d(1, 1, 3), Normalize((0.5,), (0.5,)), nn.Flatten(),
+                               nn.Linear(100, 5)),
+         r"through Normalize at '1' \(a Normalize must be the first"),
     ],
+    ids=["tanh", "unflatten", "slicing", "normalize-later"],
 )
-def test_unsupported_layers_are_named(x, build, message):
+def test_unsupported_operations_are_named_before_computing(x, build, message):
     with pytest.raises(ValueError, match=message):
-        lrp(build().eval(), x, TARGET)
+        lrp(build().double().eval(), x, TARGET)
 
 
 def test_batchnorm_not_after_a_convolution_is_refused(x):
     model = nn.Sequential(Normalize((0.5,), (0.5,)), nn.BatchNorm2d(1), nn.Flatten(), nn.Linear(144, 5)).double().eval()
-    with pytest.raises(ValueError, match="fold BatchNorm2d only right after a Conv2d"):
+    with pytest.raises(ValueError, match=r"fold BatchNorm only into a Conv2d .* at '1' follows Normalize"):
         lrp(model, x, TARGET)
+
+
+def test_batchnorm1d_after_a_linear_layer_is_folded(x):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(144, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 5))
+    model = model.double().eval()
+    with torch.no_grad():
+        model[2].running_mean.uniform_(-0.5, 0.5), model[2].running_var.uniform_(0.5, 2.0)
+        scale = model[2].weight / torch.sqrt(model[2].running_var + model[2].eps)
+        folded = nn.Sequential(nn.Flatten(), nn.Linear(144, 8), nn.ReLU(), nn.Linear(8, 5)).double().eval()
+        folded[1].weight.copy_(model[1].weight * scale[:, None])
+        folded[1].bias.copy_((model[1].bias - model[2].running_mean) * scale + model[2].bias)
+        folded[3].load_state_dict(model[4].state_dict())
+    assert torch.allclose(folded(x), model(x))
+    assert relative_error(lrp(model, x, TARGET, rule="gamma"), lrp(folded, x, TARGET, rule="gamma")) <= 1e-10
 
 
 @pytest.mark.parametrize(
     "options, message",
     [({"rule": "omega"}, "rule must be one of"), ({"composite": "best"}, "composite must be one of"),
-     ({"epsilon": -1.0}, "epsilon must be ≥ 0"), ({"gamma": -0.5}, "gamma must be ≥ 0")],
+     ({"epsilon": -1.0}, "epsilon must be ≥ 0"), ({"gamma": -0.5}, "gamma must be ≥ 0"),
+     ({"rule": 3}, "rule must be an LRP rule"),
+     ({"composite": Composite([(nn.Conv2d, Epsilon())])}, "the composite has no rule for the Linear '11'")],
 )
 def test_bad_options(model, x, options, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((TypeError, ValueError), match=message):
         lrp(model, x, TARGET, **options)
 
 
-def test_non_sequential_model_is_refused(x):
-    class Net(nn.Module):
-        def forward(self, x):
-            return x.flatten(1)[:, :5]
+def test_composites_are_data_checked_when_built():
+    with pytest.raises(ValueError, match=r"ZBox needs the pixels' bounds: give it as Composite\(first=...\)"):
+        Composite([(nn.Conv2d, ZBox())])
+    with pytest.raises(TypeError, match="a composite's key must be a layer type"):
+        Composite([(3, Epsilon())])
+    with pytest.raises(TypeError, match="a composite's rule must be an LRP rule"):
+        Composite([(nn.Conv2d, "gamma")])
+    with pytest.raises(ValueError, match="gamma must be ≥ 0"):
+        Gamma(-1.0)
 
-    with pytest.raises(TypeError, match="lrp needs an nn.Sequential model"):
-        lrp(Net(), x, 0)
+
+def test_a_composite_written_by_the_user_equals_the_named_one(model, x):
+    """The names are shorthands for composites: the same list written out gives the same relevance; a rule
+    given by module name (glob pattern) overrides the types after it."""
+    mine = Composite([(nn.Conv2d, Gamma(0.25)), (nn.Linear, Epsilon(1e-6))], first=ZBox())
+    named = lrp(model, x, TARGET, composite="epsilon_gamma_box")
+    assert torch.equal(lrp(model, x, TARGET, composite=mine), named)
+    assert torch.equal(lrp(model, x, TARGET, rule=Gamma(0.5)), lrp(model, x, TARGET, rule="gamma", gamma=0.5))
+    by_name = Composite([("1[14]", Epsilon(0.5)), ((nn.Conv2d, nn.Linear), Epsilon(1e-6))])
+    by_type = Composite([(nn.Linear, Epsilon(0.5)), (nn.Conv2d, Epsilon(1e-6))])
+    assert torch.equal(lrp(model, x, TARGET, composite=by_name), lrp(model, x, TARGET, composite=by_type))
+    assert not torch.equal(lrp(model, x, TARGET, composite=by_name), lrp(model, x, TARGET))
+
+
+def test_a_model_fx_cannot_trace_is_refused_with_the_reason(x):
+    class Branching(nn.Module):
+        def forward(self, x):
+            return x.flatten(1)[:, :5] if x.sum() > 0 else x.flatten(1)[:, 5:10]
+
+    with pytest.raises(ValueError, match=r"lrp could not trace Branching.forward with torch.fx"):
+        lrp(Branching(), x, 0)
 
 
 def test_epsilon_step_is_lrp_on_a_dense_layer():
@@ -175,3 +225,189 @@ def test_epsilon_step_is_lrp_on_a_dense_layer():
     by_formula = epsilon_step(a, layer.weight.detach(), layer.bias.detach(), relevance, epsilon=0.1)
     by_lrp = lrp(model, a.view(4, 1, 1, 6), target, rule="epsilon", epsilon=0.1).view(4, 6)
     assert torch.allclose(by_formula, by_lrp, rtol=1e-12)
+
+
+# --- models with a graph: torchvision's ResNet and VGG against Zennit's canonizers, skips, concatenation ---
+
+
+def randomized_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
+    """``model`` in float64 and eval mode, its BatchNorm statistics and affine parameters drawn at random;
+    BatchNorm's eps made tiny, as Zennit's merge leaves a factor 1/√(1 + eps) per BatchNorm behind (20 of them
+    in a ResNet-18)."""
+    torch.manual_seed(seed)
+    model = model.double().eval()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2.0)
+                m.weight.uniform_(0.5, 1.5), m.bias.uniform_(-0.2, 0.2)
+                m.eps = 1e-12
+    return model
+
+
+@pytest.fixture(scope="module")
+def resnet():
+    from torchvision.models import resnet18
+
+    torch.manual_seed(0)
+    return randomized_batchnorm(resnet18(num_classes=10))
+
+
+@pytest.fixture(scope="module")
+def vgg():
+    """torchvision's ``vgg11_bn`` with its convolutional trunk as it is and a smaller classifier (the
+    4096-wide layers would take 800 MB in float64 for nothing the test needs): built on the meta device, then
+    initialised."""
+    from torchvision.models import vgg11_bn
+
+    with torch.device("meta"):
+        model = vgg11_bn(num_classes=10)
+    model.classifier = nn.Sequential(nn.Linear(512 * 7 * 7, 32, device="meta"), nn.ReLU(True), nn.Dropout(),
+                                     nn.Linear(32, 10, device="meta"))
+    model = model.to_empty(device="cpu")
+    torch.manual_seed(1)
+    for m in model.modules():
+        if hasattr(m, "reset_parameters"):
+            m.reset_parameters()
+    for m in model.modules():  # reset_parameters leaves the running statistics of the meta device alone
+        if isinstance(m, nn.BatchNorm2d):
+            m.reset_running_stats()
+    return randomized_batchnorm(model, seed=1)
+
+
+@pytest.fixture(scope="module")
+def images32():
+    g = torch.Generator().manual_seed(2)
+    return torch.rand(2, 3, 32, 32, generator=g, dtype=torch.float64)
+
+
+def zennit_on(model: nn.Module, x: torch.Tensor, target: torch.Tensor, composite) -> torch.Tensor:
+    with Gradient(model=copy.deepcopy(model), composite=composite) as attributor:
+        _, relevance = attributor(x, lambda out: torch.eye(out.shape[1], dtype=out.dtype)[target] * out)
+    return relevance
+
+
+def zennit_composite(name: str, x: torch.Tensor, canonizer):
+    """Zennit's composite for one of our names (pixels in [0, 1], the models without Normalize)."""
+    if name == "epsilon":
+        layer_map = layer_map_base() + [(Convolution, zr.Epsilon(1e-6)), (nn.Linear, zr.Epsilon(1e-6))]
+        return LayerMapComposite(layer_map=layer_map, canonizers=[canonizer])
+    if name == "epsilon_plus_flat":
+        return EpsilonPlusFlat(canonizers=[canonizer])
+    return EpsilonGammaBox(low=torch.zeros_like(x), high=torch.ones_like(x), canonizers=[canonizer])
+
+
+@pytest.mark.parametrize("name", ["epsilon", "epsilon_plus_flat", "epsilon_gamma_box"])
+def test_resnet18_matches_zennit_with_its_resnet_canonizer(resnet, images32, name):
+    target = torch.tensor([3, 7])
+    options = {"rule": name} if name == "epsilon" else {"composite": name}
+    ours = lrp(resnet, images32, target, **options)
+    reference = zennit_on(resnet, images32, target, zennit_composite(name, images32, ResNetCanonizer()))
+    assert relative_error(ours, reference) <= 1e-4
+
+
+@pytest.mark.parametrize("name", ["epsilon", "epsilon_gamma_box"])
+def test_vgg11_bn_matches_zennit_with_its_vgg_canonizer(vgg, images32, name):
+    target = torch.tensor([1, 8])
+    options = {"rule": name} if name == "epsilon" else {"composite": name}
+    ours = lrp(vgg, images32, target, **options)
+    reference = zennit_on(vgg, images32, target, zennit_composite(name, images32, VGGCanonizer()))
+    assert relative_error(ours, reference) <= 1e-4
+
+
+def test_torchvision_normalize_as_first_layer_is_the_model_normalize(resnet, images32):
+    from torchvision.transforms import Normalize as TorchvisionNormalize
+
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    theirs = nn.Sequential(TorchvisionNormalize(mean, std), resnet).eval()
+    ours = nn.Sequential(Normalize(mean, std), resnet).double().eval()
+    ours[0].mean, ours[0].std = (torch.tensor(v, dtype=torch.float64).view(1, 3, 1, 1) for v in (mean, std))
+    for options in ({"composite": "epsilon_gamma_box"}, {"rule": "epsilon"}):
+        expected = lrp(ours, images32, 3, **options)
+        assert torch.allclose(lrp(theirs, images32, 3, **options), expected, rtol=1e-10)
+
+
+class SkipSequential(nn.Sequential):
+    """An ``nn.Sequential`` whose own ``forward`` adds a skip connection around its layers."""
+
+    def forward(self, x):
+        return torch.relu(super().forward(x) + x)
+
+
+def skip_net(bias: bool = True) -> nn.Sequential:
+    torch.manual_seed(3)
+    return nn.Sequential(
+        Normalize((0.3,), (0.4,)), nn.Conv2d(1, 4, 3, padding=1, bias=bias), nn.ReLU(),
+        SkipSequential(nn.Conv2d(4, 4, 3, padding=1, bias=bias), nn.ReLU(),
+                       nn.Conv2d(4, 4, 3, padding=1, bias=bias)),
+        nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, 5, bias=bias),
+    ).double().eval()
+
+
+def test_a_sequential_subclass_with_a_skip_follows_its_forward(x):
+    """Walking its children would ignore the skip (the issue's silent error); the traced graph has it: LRP-0
+    equals gradient × input (without Normalize), and without biases every cut sums to the logit."""
+    model = skip_net()[1:]
+    assert relative_error(lrp(model, x, TARGET, rule="zero"), input_x_gradient(model, x, TARGET)) <= 1e-10
+    walked = nn.Sequential(*model[:2], *model[2], *model[3:])  # the children one after the other
+    assert relative_error(lrp(model, x, TARGET, rule="zero"), input_x_gradient(walked, x, TARGET)) > 0.1
+    unbiased = skip_net(bias=False)
+    with torch.no_grad():
+        logit = unbiased(x)[range(4), TARGET]
+    sums = conservation(unbiased, x, TARGET, rule="zero")
+    assert "after add" in " ".join(sums) and "after Conv2d" not in list(sums)[3]  # the branch is not a cut
+    for name, total in sums.items():
+        assert torch.allclose(total, logit, rtol=1e-10, atol=1e-14), name
+
+
+class DenseBlock(nn.Module):
+    """A DenseNet-style block: each convolution sees the concatenation of everything before it."""
+
+    def __init__(self, channels: int, growth: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, growth, 3, padding=1, bias=False)
+        self.conv2 = nn.Conv2d(channels + growth, growth, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        x = torch.cat([x, torch.relu(self.conv1(x))], dim=1)
+        return torch.cat([x, torch.relu(self.conv2(x))], dim=1)
+
+
+def test_conservation_without_biases_on_a_residual_and_a_concatenating_net(x):
+    from helpers.models import ResidualBlock
+
+    torch.manual_seed(4)
+    residual = nn.Sequential(Normalize((0.3,), (0.4,)), nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.ReLU(),
+                             ResidualBlock(4, 4), ResidualBlock(4, 8, stride=2), nn.AdaptiveAvgPool2d(1),
+                             nn.Flatten(), nn.Linear(8, 5, bias=False))
+    for m in residual.modules():  # BatchNorm without a shift folds into convolutions without biases
+        if isinstance(m, nn.BatchNorm2d):
+            nn.init.uniform_(m.weight, 0.5, 1.5)
+            m.running_var.uniform_(0.5, 2.0)
+    dense = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.ReLU(), DenseBlock(4, 3),
+                          nn.MaxPool2d(2), nn.Flatten(), nn.Linear(10 * 6 * 6, 5, bias=False))
+    for model in (residual.double().eval(), dense.double().eval()):
+        with torch.no_grad():
+            logit = model(x)[range(4), TARGET]
+        sums = conservation(model, x, TARGET, rule="zero")
+        assert len(sums) >= 6
+        for name, total in sums.items():
+            assert torch.allclose(total, logit, rtol=1e-10, atol=1e-14), name
+    plain = dense.double().eval()  # without Normalize, LRP-0 is gradient × input
+    assert relative_error(lrp(plain, x, TARGET, rule="zero"), input_x_gradient(plain, x, TARGET)) <= 1e-10
+
+
+def test_mobilenet_v2_is_explained_and_its_relevance_starts_as_the_logit(images32):
+    """ReLU6, depthwise convolutions, BatchNorm after each, inverted residuals, functional pooling."""
+    from torchvision.models import mobilenet_v2
+
+    torch.manual_seed(5)
+    model = randomized_batchnorm(mobilenet_v2(num_classes=10, width_mult=0.25), seed=5)
+    sums = conservation(model, images32, TARGET[:2], composite="epsilon_gamma_box")
+    with torch.no_grad():
+        logit = model(images32)[range(2), TARGET[:2]]
+    residual = sum(getattr(m, "use_res_connect", False) for m in model.modules())
+    assert torch.allclose(list(sums.values())[-1], logit) and sum("after add" in name for name in sums) == residual
+    relevance = lrp(model, images32, TARGET[:2], composite="epsilon_gamma_box")
+    assert relevance.shape == images32.shape and torch.isfinite(relevance).all()
+    assert torch.allclose(relevance.flatten(1).sum(1), list(sums.values())[0])

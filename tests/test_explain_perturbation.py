@@ -129,7 +129,8 @@ def test_activation_maximization_excites_its_filter(model):
     "call, message",
     [
         (lambda m, x: grad_cam(m, x, 0, layer=nn.Conv2d(1, 1, 3)), "layer must be a module of the model"),
-        (lambda m, x: grad_cam(m, x, 0, layer="conv"), "layer must be a module of the model"),
+        (lambda m, x: grad_cam(m, x, 0, layer="conv"), r"layer 'conv' is not a module of the model; its "
+         r"modules are named like '0', '1', '2', '3', … \(e.g. '8'\)"),
         (lambda m, x: occlusion(m, x, 0, window=13, stride=1), "window .* must fit in the image"),
         (lambda m, x: occlusion(m, x, 0, window=3, stride=4), "stride .* must not exceed the window"),
         (lambda m, x: occlusion(m, x, 0, window=0, stride=1), "window must be a positive int"),

@@ -20,6 +20,7 @@ from helpers._checks import (
     check_number,
     check_positive,
     frozen,
+    noisy_inputs,
     num_classes,
 )
 
@@ -49,7 +50,7 @@ def noise_counts(
     check_generator(generator)
     where = generator.device if generator is not None else x.device
     per_batch = max(1, batch_size // x.shape[0])  # noise samples per image in one forward pass
-    with torch.no_grad(), frozen(model):
+    with torch.no_grad(), frozen(model), noisy_inputs():  # the noise is ours, not the user's
         counts = torch.zeros(x.shape[0], num_classes(model, x), dtype=torch.long, device=x.device)
         remaining = n
         while remaining > 0:

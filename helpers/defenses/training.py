@@ -26,6 +26,7 @@ from helpers._checks import (
     check_model,
     check_positive,
     modes_kept,
+    noisy_inputs,
     num_classes,
 )
 from helpers.attacks import fgsm, pgd
@@ -207,7 +208,8 @@ def noise_training(
     check_positive(sigma, "sigma")
 
     def noisy_loss(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(m(x + sigma * torch.randn_like(x)), y)
+        with noisy_inputs():  # the noise is ours, not the user's
+            return F.cross_entropy(m(x + sigma * torch.randn_like(x)), y)
 
     return train(model, images, labels, epochs=epochs, lr=lr, batch_size=batch_size, loss_fn=noisy_loss,
                  generator=generator, progress=progress)

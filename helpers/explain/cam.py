@@ -10,32 +10,73 @@ from helpers._checks import check_bool, check_model
 from helpers.explain._core import attribution
 
 
+def _named_layer(model: nn.Module, layer: object) -> tuple[str, nn.Module]:
+    """(name, module) of ``layer``, a module of ``model`` or its dotted name (``"layer4.1.conv2"``)."""
+    convolutions = [name for name, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+    example = repr(convolutions[-1]) if convolutions else "'0'"
+    if isinstance(layer, str):
+        try:
+            return layer, model.get_submodule(layer)
+        except AttributeError:
+            names = ", ".join(repr(name) for name, _ in list(model.named_modules())[1:5])
+            raise ValueError(f"layer {layer!r} is not a module of the model; its modules are named like "
+                             f"{names}, … (e.g. {example})") from None
+    if isinstance(layer, nn.Module):
+        for name, module in model.named_modules():
+            if module is layer:
+                return name, module
+        raise ValueError(f"layer must be a module of the model or its dotted name (e.g. {example}); got a "
+                         f"{type(layer).__name__} of another model")
+    raise TypeError(f"layer must be a module of the model or its dotted name (e.g. {example}); got "
+                    f"{type(layer).__name__}")
+
+
 def check_layer(model: nn.Module, layer: object) -> nn.Module:
-    """``layer`` must be one of ``model``'s own modules (e.g. ``model[4]``)."""
+    """``layer`` must be one of ``model``'s own modules, or its dotted name; returns the module."""
     check_model(model)
-    if not isinstance(layer, nn.Module) or not any(m is layer for m in model.modules()):
-        got = type(layer).__name__ if not isinstance(layer, nn.Module) else f"a {type(layer).__name__} of another model"
-        raise ValueError(f"layer must be a module of the model (e.g. model[4]); got {got}")
-    return layer
+    return _named_layer(model, layer)[1]
+
+
+def _capture(model: nn.Module, layer: nn.Module | str, x: torch.Tensor, *, leaf: bool = False
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run ``model`` on ``x``; return the output A of ``layer`` and the model's output, from one forward pass.
+
+    The rest of the model receives a copy of A, so an in-place operation after the layer (a ResNet block's
+    ``out += identity`` after its ``bn2``) leaves A as the layer made it. With ``leaf``, A is a leaf that
+    requires grad, and the forward pass continues from it (for ∂f/∂A); otherwise A keeps its graph.
+    A layer that never runs, runs twice, or returns something else than a tensor is refused by name.
+    """
+    name, module = _named_layer(model, layer)
+    described = f"layer '{name}' ({type(module).__name__})"
+    captured: list[torch.Tensor] = []
+
+    def hook(_module: nn.Module, _inputs: tuple, output: object) -> torch.Tensor:
+        if not isinstance(output, torch.Tensor):
+            raise ValueError(f"{described} returns a {type(output).__name__}, not a tensor; pick a layer "
+                             "whose output is a feature map")
+        if captured:
+            raise ValueError(f"{described} runs more than once in one forward pass, so it has no single "
+                             "output; pick a module that runs once (a block reusing its ReLU: the block "
+                             "itself, or the layer before the ReLU)")
+        captured.append(output.detach().requires_grad_(True) if leaf else output)
+        return captured[0].clone()
+
+    handle = module.register_forward_hook(hook)
+    try:
+        out = model(x)
+    finally:
+        handle.remove()
+    if not captured:
+        raise ValueError(f"{described} did not run in the model's forward pass; pick a module the forward "
+                         "uses")
+    return captured[0], out
 
 
 def _layer_output_and_gradient(
-    model: nn.Module, x: torch.Tensor, target: torch.Tensor, layer: nn.Module
+    model: nn.Module, x: torch.Tensor, target: torch.Tensor, layer: nn.Module | str
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The output A of ``layer`` and ∂f_target/∂A, from one forward and one backward pass."""
-    captured: list[torch.Tensor] = []
-
-    def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> torch.Tensor:
-        leaf = output.detach().requires_grad_(True)  # the rest of the forward pass starts from here
-        captured.append(leaf)
-        return leaf
-
-    handle = check_layer(model, layer).register_forward_hook(hook)
-    try:
-        logits = model(x)
-    finally:
-        handle.remove()
-    (activation,) = captured
+    activation, logits = _capture(model, layer, x, leaf=True)
     (grad,) = torch.autograd.grad(logits.gather(1, target[:, None]).sum(), activation)
     return activation.detach(), grad
 
@@ -64,11 +105,12 @@ def grad_cam(
     x: torch.Tensor,
     target: torch.Tensor,
     *,
-    layer: nn.Module,
+    layer: nn.Module | str,
     relu: bool = True,
     upsample: bool = True,
 ) -> torch.Tensor:
-    """Grad-CAM (Selvaraju et al. 2017) at ``layer``, a module of ``model`` with output A (N×K×h×w):
+    """Grad-CAM (Selvaraju et al. 2017) at ``layer`` — a module of ``model`` or its dotted name
+    (``"layer4.1.bn2"``) — whose output A is N×K×h×w:
 
         α_k = 1/(h·w) Σ_ij ∂f_c/∂A_kij,        L = ReLU(Σ_k α_k A_k)
 

@@ -9,29 +9,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers._checks import check_generator, check_images, check_int, check_model, check_positive, frozen
-from helpers.explain.cam import check_layer
+from helpers.explain.cam import _capture, check_layer
 from helpers.training import model_device
 
 
-def _capture(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Run ``model`` on ``x`` and return the output of ``layer`` (graph kept when ``x`` needs grad)."""
-    captured: list[torch.Tensor] = []
-    handle = layer.register_forward_hook(lambda _m, _i, output: captured.append(output))
-    try:
-        model(x)
-    finally:
-        handle.remove()
-    return captured[0]
-
-
-def filter_activations(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """The output of ``layer`` (a module of ``model``) for images ``x``: N×K×h×w for a convolution,
-    one map per filter. Evaluated in eval mode without gradients; detached, on ``x``'s device."""
+def filter_activations(model: nn.Module, layer: nn.Module | str, x: torch.Tensor) -> torch.Tensor:
+    """The output of ``layer`` (a module of ``model``, or its dotted name) for images ``x``: N×K×h×w for a
+    convolution, one map per filter. Evaluated in eval mode without gradients; detached, on ``x``'s device."""
     check_model(model)
     check_images(x, model=model)
     check_layer(model, layer)
     with torch.no_grad(), frozen(model):
-        return _capture(model, layer, x).detach()
+        return _capture(model, layer, x)[0].detach()
 
 
 def _blur(images: torch.Tensor, sigma: float = 0.5) -> torch.Tensor:
@@ -45,7 +34,7 @@ def _blur(images: torch.Tensor, sigma: float = 0.5) -> torch.Tensor:
 
 def activation_maximization(
     model: nn.Module,
-    layer: nn.Module,
+    layer: nn.Module | str,
     channel: int | Sequence[int],
     *,
     shape: tuple[int, int, int],
@@ -90,7 +79,7 @@ def activation_maximization(
         for step in range(steps):
             dy, dx = (torch.randint(-jitter, jitter + 1, (2,), generator=g).tolist() if jitter else (0, 0))
             shifted = torch.roll(image, shifts=(dy, dx), dims=(2, 3))
-            activation = _capture(model, layer, shifted)
+            activation = _capture(model, layer, shifted)[0]
             if index.max() >= activation.shape[1]:
                 raise ValueError(f"channel must be below the layer's {activation.shape[1]} channels; got {channels}")
             chosen = activation[torch.arange(len(channels), device=device), index]

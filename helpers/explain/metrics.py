@@ -159,9 +159,9 @@ def randomization_test(
     explain ``x`` with ``method(model_copy, x, target)`` after each step and compare with the trained
     model's explanation: the mean Spearman rank correlation over images (of the absolute maps when
     ``absolute``). An explanation that still correlates once the weights are random does not explain
-    the model. The model itself is never changed (a copy is randomised); for Grad-CAM, pass a
-    ``method`` that picks the layer from the model it is given, e.g. ``lambda m, x, t: grad_cam(m, x, t,
-    layer=m[4])``. Returns {"trained": 1.0, "<index>: <layer>": correlation, …}.
+    the model. The model itself is never changed (a copy is randomised); for Grad-CAM, name the layer,
+    which names the same layer in every copy: ``lambda m, x, t: grad_cam(m, x, t, layer="layer4.1.bn2")``.
+    Returns {"trained": 1.0, "<index>: <layer>": correlation, …}.
     """
     check_model(model)
     check_images(x, model=model)
