@@ -105,4 +105,9 @@ CASES: list[Case] = [
          lambda m, x, y, g: defenses.trades(m, x, y, eps=0.1, alpha=0.05, steps=2, epochs=1, batch_size=4, generator=g,
                                             progress=False), trains_model=True),
     Case("helpers.zoo.robust_accuracy", lambda m, x, y, g: zoo.robust_accuracy(m, x, y, 0.1)),
+    # a training loss is attached to the graph by design: the contract is checked on its detached value
+    Case("helpers.explain.guided.rrr_penalty",
+         lambda m, x, y, g: explain.rrr_penalty(m, x, torch.ones(1, 1, 12, 12, device=x.device)).detach()),
+    Case("helpers.explain.guided.rrr_loss",
+         lambda m, x, y, g: explain.rrr_loss(m, x, y, mask=torch.ones(1, 1, 12, 12, device=x.device), weight=2.0).detach()),
 ]
