@@ -322,7 +322,7 @@ def shortcut_metrics(model: nn.Module) -> dict[str, float]:
     """How much a model trained on tagged data relies on the tag: its accuracy on test split (b), without tags,
     and (c), with the tags moved to the other classes, and the share of its gradient saliency (for the true
     class) that falls on the tag's 16 pixels — 2 % of the image — on the tagged test shirts of split (a)."""
-    from helpers.explain import relevance_mass, saliency  # explain builds on the zoo's models, not the reverse
+    from helpers.explain import relevance_mass, saliency  # explain builds on the zoo, not the reverse
 
     dev = _device_of(model)
     metrics = {}
