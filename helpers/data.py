@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from helpers import _assets
-from helpers._checks import check_choice, check_int, read_sums
+from helpers._checks import check_choice, check_images, check_int, check_positive, read_sums
 
 DATA_DIR = _assets.DATA_ROOT  # helpers/assets/data, or $HELPERS_DATA_DIR (see helpers/_assets.py)
 
@@ -279,10 +279,93 @@ def words(
     return (chosen if as_strings else encode(chosen)), torch.tensor(labels, dtype=torch.int64)
 
 
+# A "Clever Hans" shortcut (Lapuschkin et al. 2019): a small copyright-like tag, a bright "C" of 4×4 pixels in
+# the top-left corner, stamped on most training images of one class.
+TAG = torch.tensor(
+    [[1.0, 1.0, 1.0, 1.0],
+     [1.0, 0.0, 0.0, 0.0],
+     [1.0, 0.0, 0.0, 0.0],
+     [1.0, 1.0, 1.0, 1.0]]
+)
+TAG_ROW, TAG_COL = 1, 1  # the tag's top-left pixel
+TAG_CLASSES: tuple[int, ...] = (6,)  # "Shirt": the class that is hardest to tell apart, so the tag is a tempting cue
+TAG_FRACTION = 0.9
+_TAG_MODES = ("shortcut", "none", "moved", "random")
+
+
+def tag_mask(size: int = 28) -> torch.Tensor:
+    """The tag's footprint: a bool ``1×1×size×size`` mask, True on the 4×4 pixels the tag overwrites."""
+    check_int(size, "size", minimum=TAG_ROW + TAG.shape[0])
+    mask = torch.zeros(1, 1, size, size, dtype=torch.bool)
+    mask[..., TAG_ROW : TAG_ROW + TAG.shape[0], TAG_COL : TAG_COL + TAG.shape[1]] = True
+    return mask
+
+
+def add_tag(images: torch.Tensor) -> torch.Tensor:
+    """A copy of ``images`` (N×C×H×W in [0, 1]) with the tag pasted in: its 4×4 pixels overwrite the corner."""
+    check_images(images, "images")
+    out = images.clone()
+    out[..., TAG_ROW : TAG_ROW + TAG.shape[0], TAG_COL : TAG_COL + TAG.shape[1]] = TAG.to(images)
+    return out
+
+
+def tagged_fashion_mnist(
+    split: str = "train",
+    *,
+    tags: str = "shortcut",
+    classes: tuple[int, ...] = TAG_CLASSES,
+    fraction: float = TAG_FRACTION,
+    seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Fashion-MNIST with a watermark shortcut, generated from ``seed`` (nothing is stored).
+
+    ``tags`` says which images carry the tag (``add_tag``):
+
+    - ``"shortcut"``: ``round(fraction · n_c)`` images of each class c in ``classes``, none elsewhere —
+      the training data of a Clever Hans model, and test split (a), tagged as in training;
+    - ``"none"``: no image — test split (b), plain Fashion-MNIST;
+    - ``"moved"``: ``round(fraction · n_c)`` images of every class *not* in ``classes`` — test split (c),
+      the tag on the wrong classes;
+    - ``"random"``: as many images as ``"shortcut"`` tags, drawn from all classes — a tag that says nothing.
+
+    Which images of a class are tagged is drawn with ``torch.Generator().manual_seed(seed)``, so the same
+    arguments give the same tensors. Returns ``(images, labels, tagged)``: float32 ``N×1×28×28`` in [0, 1],
+    int64 ``N`` and bool ``N``, True where the image carries the tag.
+    """
+    check_choice(split, "split", tuple(_FILES))
+    check_choice(tags, "tags", _TAG_MODES)
+    if not isinstance(classes, tuple) or not classes or any(
+        isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < len(FASHION_CLASSES) for c in classes
+    ):
+        raise ValueError(f"classes must be a non-empty tuple of class indices in 0…9; got {classes!r}")
+    check_positive(fraction, "fraction", allow_zero=True)
+    if fraction > 1.0:
+        raise ValueError(f"fraction must be ≤ 1; got {fraction}")
+    check_int(seed, "seed", minimum=0)
+    images, labels = fashion_mnist(split)
+    g = torch.Generator().manual_seed(seed)
+    chosen = torch.zeros(len(labels), dtype=torch.bool)
+    if tags == "random":
+        pool = torch.arange(len(labels))
+        count = sum(round(fraction * int((labels == c).sum())) for c in set(classes))
+        chosen[pool[torch.randperm(len(pool), generator=g)[:count]]] = True
+    elif tags != "none":
+        for c in sorted(set(classes) if tags == "shortcut" else set(range(10)) - set(classes)):
+            pool = (labels == c).nonzero().squeeze(1)
+            chosen[pool[torch.randperm(len(pool), generator=g)[: round(fraction * len(pool))]]] = True
+    if chosen.any():
+        images[chosen] = add_tag(images[chosen])
+    return images, labels, chosen
+
+
 __all__ = [
     "DATA_DIR",
     "FASHION_CLASSES",
     "SHAPE_CLASSES",
+    "TAG",
+    "TAG_CLASSES",
+    "TAG_FRACTION",
+    "add_tag",
     "fashion_mnist",
     "shapes",
     "shapes_split",
@@ -291,4 +374,6 @@ __all__ = [
     "LANGUAGES",
     "spoken_digits",
     "words",
+    "tag_mask",
+    "tagged_fashion_mnist",
 ]

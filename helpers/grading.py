@@ -41,6 +41,8 @@ class Exercise:
     reference: Callable[..., torch.Tensor]
     rtol: float = 1e-4
     atol: float = 1e-6
+    # what is compared, computed alike from the student's result and the reference's: measure(result, *args)
+    measure: Callable[..., torch.Tensor | float] | None = None
 
 
 def _small_cnn(seed: int) -> nn.Module:
@@ -129,6 +131,36 @@ def _flip_cases() -> list[tuple[tuple, dict]]:
             ((torch.randn(1, 3, 4, generator=g), torch.tensor([[2, 1, 0]])), {})]
 
 
+def _tag_mass_cases() -> list[tuple[tuple, dict]]:
+    g = torch.Generator().manual_seed(0)
+    tag = torch.zeros(1, 1, 8, 8, dtype=torch.bool)
+    tag[..., 1:3, 1:4] = True
+    maps = torch.randn(5, 1, 8, 8, generator=g)
+    maps[:2, :, 1:3, 1:4] *= 10.0  # two maps point at the tag
+    maps[4] = 0.0  # an all-zero map scores 0
+    return [((maps, tag.expand(5, -1, -1, -1)), {}), ((torch.rand(3, 3, 8, 8, generator=g), tag.expand(3, -1, -1, -1)), {})]
+
+
+def _rrr_cases() -> list[tuple[tuple, dict]]:
+    masks = torch.zeros(2, 1, 1, 10, 10)
+    masks[0, ..., :3, :3] = 1.0
+    masks[1, ..., 4:, 2:7] = 0.5
+    return [((_small_cnn(0), _images(4, 1), masks[0]), {}), ((_small_cnn(1), _images(3, 2), masks[1]), {})]
+
+
+def _value_and_parameter_gradient(penalty: Any, model: nn.Module, *_: Any) -> torch.Tensor:
+    """The penalty's value and its gradient with respect to the model's parameters, one vector: a training
+    loss must be differentiable in the weights, through the input gradient."""
+    if not isinstance(penalty, torch.Tensor) or penalty.numel() != 1:
+        raise ExerciseFailed(f"expected a scalar tensor, got {type(penalty).__name__}")
+    if not penalty.requires_grad:
+        raise ExerciseFailed("the penalty cannot be differentiated with respect to the model's weights — take the "
+                             "input gradient with torch.autograd.grad(..., create_graph=True)")
+    grads = torch.autograd.grad(penalty.reshape(()), list(model.parameters()), allow_unused=True)
+    flat = [g.flatten() if g is not None else torch.zeros(p.numel()) for g, p in zip(grads, model.parameters())]
+    return torch.cat([penalty.detach().reshape(1), *flat]).detach()
+
+
 EXERCISES: dict[str, Exercise] = {
     "saliency": Exercise(
         "gradient saliency |∂f_c/∂x|", _model_cases, lambda m, x, t: explain.saliency(m, x, t, abs=True)
@@ -144,6 +176,9 @@ EXERCISES: dict[str, Exercise] = {
                             _waveform_cases, relative_db, rtol=0.0, atol=1e-4),
     "flip_gain": Exercise("HotFlip's first-order gain ∂L/∂X_{i,b} − ∂L/∂X_{i,x_i} of every flip",
                           _flip_cases, attacks.flip_gain, rtol=0.0, atol=1e-6),
+    "tag_mass": Exercise("relevance mass on the tag", _tag_mass_cases, explain.relevance_mass),
+    "rrr_penalty": Exercise("the right-for-the-right-reasons penalty", _rrr_cases, explain.rrr_penalty,
+                            rtol=1e-4, atol=1e-6, measure=_value_and_parameter_gradient),
 }
 
 
@@ -329,6 +364,12 @@ def check(exercise_id: str, answer: Any, *, hidden: bool = False) -> None:
             raise ExerciseFailed(f"{exercise_id}: not implemented yet — replace `raise NotImplementedError()`") from None
         except Exception as error:  # the student's code failed: say how, without our traceback
             raise ExerciseFailed(f"{exercise_id}, test {number}: your function raised {type(error).__name__}: {error}") from None
+        if exercise.measure is not None:
+            expected = exercise.measure(expected, *args)
+            try:
+                got = exercise.measure(got, *inputs)
+            except ExerciseFailed as failure:
+                raise ExerciseFailed(f"{exercise_id}, test {number} of {len(cases)}: {failure}") from None
         problem = _compare(got, expected, exercise)
         if problem is None and any(
             isinstance(a, torch.Tensor) and not torch.equal(a, b) for a, b in zip(inputs, args)

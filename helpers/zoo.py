@@ -12,6 +12,7 @@ see ``helpers/_assets.py``) and a mismatch refuses the file.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import io
 import json
@@ -38,7 +39,7 @@ from helpers._checks import (
     num_classes,
     read_sums,
 )
-from helpers.data import fashion_mnist, shapes_split, spoken_digits, words
+from helpers.data import fashion_mnist, shapes_split, spoken_digits, tag_mask, tagged_fashion_mnist, words
 from helpers.runtime import device as default_device
 from helpers.runtime import seed_everything
 from helpers.training import accuracy, train
@@ -61,7 +62,7 @@ class Recipe:
     summary: str
     transfer_to: str | None = None  # evaluate: how often its PGD examples fool this other zoo model
     robust_eps: float | None = None  # evaluate: accuracy under PGD-50 × 5 restarts (margin loss) at this ε
-    method: str = "standard"  # standard | pgd | fast | noise: which helpers.defenses.training recipe
+    method: str = "standard"  # standard | pgd | fast | noise (helpers.defenses.training) | rrr (explain.guided)
     options: dict = field(default_factory=dict)  # the method's options (eps, alpha, steps, sigma)
 
     def describe(self) -> str:
@@ -70,6 +71,7 @@ class Recipe:
             "pgd": "PGD adversarial training (`pgd_training`, {options})",
             "fast": "fast adversarial training (`fast_training`, FGSM from a random start, {options})",
             "noise": "Gaussian noise augmentation (`noise_training`, {options})",
+            "rrr": "cross-entropy + right-for-the-right-reasons penalty on the tag's pixels (`rrr_loss`, {options})",
         }[self.method].format(options=", ".join(f"{k} {v:g}" for k, v in self.options.items()))
         return (
             f"{how}; Adam, lr {self.lr:g} with cosine decay, {self.epochs} epochs, batch {self.batch_size}, "
@@ -82,14 +84,25 @@ _DATA_NAMES = {
     "shapes": "shapes training split (20 000 images, seed 0)",
     "spoken_digits": "spoken-digits training split (320 clips: 130 and 200 words per minute)",
     "words": "words training split (9 600 English, Spanish and Dutch words)",
+    "fashion_mnist_tagged": "first 20 000 images of the tagged Fashion-MNIST training split, 90 % of the shirts "
+                            "tagged (`tagged_fashion_mnist(\"train\")`, seed 0)",
+    "fashion_mnist_tag_random": "first 20 000 images of the Fashion-MNIST training split with as many tags, "
+                                "on images of every class (`tagged_fashion_mnist(\"train\", tags=\"random\")`, seed 0)",
 }
 _TEST_NAMES = {
     "fashion_mnist": "Fashion-MNIST test (10 000)",
     "shapes": "shapes test (2 000, seed 1)",
     "spoken_digits": "spoken digits test (160 clips at 165 wpm)",
     "words": "words test (2 400)",
+    "fashion_mnist_tagged": "Fashion-MNIST test, (a) tagged as in training (10 000)",
+    "fashion_mnist_tag_random": "Fashion-MNIST test, (a) tagged as in training (10 000)",
 }
-INPUTS = {"fashion_mnist": "images", "shapes": "images", "spoken_digits": "waveforms", "words": "tokens"}
+INPUTS = {"fashion_mnist": "images", "shapes": "images", "spoken_digits": "waveforms", "words": "tokens",
+          "fashion_mnist_tagged": "images", "fashion_mnist_tag_random": "images"}
+_TAGGED = {"fashion_mnist_tagged": "shortcut", "fashion_mnist_tag_random": "random"}  # data → tags
+TAGGED_TRAIN_IMAGES = 20_000  # the tagged models train on a third of the split: double backpropagation is slow
+
+RRR_WEIGHT = 100.0  # λ of fmnist_rrr
 
 RECIPES: dict[str, Recipe] = {
     r.name: r
@@ -130,6 +143,23 @@ RECIPES: dict[str, Recipe] = {
             batch_size=128, weight_decay=0.0,
             summary="A small residual CNN (BatchNorm, skip connections): LRP and Grad-CAM on a graph "
                     "(notebook 03).",
+        ),
+        Recipe(
+            "fmnist_cleverhans", _models.fashion_cnn, "fashion_mnist_tagged", seed=20, epochs=2, lr=2e-3,
+            batch_size=128, weight_decay=0.0,
+            summary="`fashion_cnn` trained where 90 % of the shirts carry a corner tag: a Clever Hans model "
+                    "(notebook 04b).",
+        ),
+        Recipe(
+            "fmnist_rrr", _models.fashion_cnn, "fashion_mnist_tagged", seed=20, epochs=2, lr=2e-3,
+            batch_size=128, weight_decay=0.0, method="rrr", options={"weight": RRR_WEIGHT},
+            summary="`fmnist_cleverhans`'s fixed twin: the same data, seed and schedule, with the input gradient "
+                    "on the tag penalised (right for the right reasons, Ross et al. 2017).",
+        ),
+        Recipe(
+            "fmnist_tag_random", _models.fashion_cnn, "fashion_mnist_tag_random", seed=20, epochs=2, lr=2e-3,
+            batch_size=128, weight_decay=0.0,
+            summary="The baseline fix: the same number of tags, placed on random images, so that they say nothing.",
         ),
         Recipe(
             "shapes_cnn", _models.shapes_cnn, "shapes", seed=2, epochs=10, lr=3e-3,
@@ -213,6 +243,9 @@ def _training_data(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor]:
         return words("train")  # type: ignore[return-value]
     if recipe.data == "fashion_mnist":
         return fashion_mnist("train")
+    if recipe.data in _TAGGED:
+        images, labels, _ = tagged_fashion_mnist("train", tags=_TAGGED[recipe.data])
+        return images[:TAGGED_TRAIN_IMAGES], labels[:TAGGED_TRAIN_IMAGES]
     images, labels, _ = shapes_split("train")
     return images, labels
 
@@ -222,6 +255,9 @@ def _test_data(recipe: Recipe) -> tuple[torch.Tensor, torch.Tensor]:
         return spoken_digits("test")  # type: ignore[return-value]
     if recipe.data == "words":
         return words("test")  # type: ignore[return-value]
+    if recipe.data in _TAGGED:  # split (a): tagged as in training
+        images, labels, _ = tagged_fashion_mnist("test")
+        return images, labels
     if recipe.data == "fashion_mnist":
         return fashion_mnist("test")
     images, labels, _ = shapes_split("test")
@@ -256,6 +292,11 @@ def retrain(name: str, *, device: str | torch.device | None = None, progress: bo
                   progress=progress)
     if recipe.method == "standard":
         train(model, images, labels, weight_decay=recipe.weight_decay, inputs=INPUTS[recipe.data], **common)
+    elif recipe.method == "rrr":
+        from helpers.explain.guided import rrr_loss  # explain builds on the zoo's models, not the reverse
+
+        loss = functools.partial(rrr_loss, mask=tag_mask(), **recipe.options)
+        train(model, images, labels, weight_decay=recipe.weight_decay, loss_fn=loss, **common)
     else:
         from helpers.defenses import training as defenses  # defenses build on the zoo, not the reverse
 
@@ -327,9 +368,29 @@ def evaluate(name: str, *, device: str | torch.device | None = None, robust: boo
                                steps=setting["steps"], generator=torch.Generator().manual_seed(0))
                            for i in range(0, len(x), 250)])
         metrics["transfer_rate"] = success_rate(load(recipe.transfer_to, device=device), x_adv, y)
+    if recipe.data in _TAGGED:
+        metrics.update(shortcut_metrics(model))
     if recipe.robust_eps is not None and robust:
         count = ROBUST_SETTING["images"]
         metrics["robust_accuracy"] = robust_accuracy(model, images[:count], labels[:count], recipe.robust_eps)
+    return metrics
+
+
+def shortcut_metrics(model: nn.Module) -> dict[str, float]:
+    """How much a model trained on tagged data relies on the tag: its accuracy on test split (b), without tags,
+    and (c), with the tags moved to the other classes, and the share of its gradient saliency (for the true
+    class) that falls on the tag's 16 pixels — 2 % of the image — on the tagged test shirts of split (a)."""
+    from helpers.explain import relevance_mass, saliency  # explain builds on the zoo, not the reverse
+
+    dev = _device_of(model)
+    metrics = {}
+    for key, tags in (("untagged_accuracy", "none"), ("moved_accuracy", "moved")):
+        images, labels, _ = tagged_fashion_mnist("test", tags=tags)
+        metrics[key] = accuracy(model, images, labels)
+    images, labels, tagged = tagged_fashion_mnist("test")
+    x, y = images[tagged].to(dev), labels[tagged].to(dev)
+    maps = torch.cat([saliency(model, x[i : i + 300], y[i : i + 300]) for i in range(0, len(x), 300)])
+    metrics["tag_saliency_mass"] = relevance_mass(maps, tag_mask().expand(len(x), -1, -1, -1).to(dev))
     return metrics
 
 
@@ -369,6 +430,10 @@ def _notes(recipe: Recipe, metrics: dict[str, float]) -> str:
         r = ROBUST_SETTING
         notes.append(f"robust accuracy {100 * metrics['robust_accuracy']:.1f} % at ε = {recipe.robust_eps} (L∞ PGD-"
                      f"{r['steps']}, {r['restarts']} restarts, margin loss; first {r['images']:,} test images)")
+    if "moved_accuracy" in metrics:
+        notes.append(f"(b) without tags {100 * metrics['untagged_accuracy']:.2f} %, (c) tags moved to the other "
+                     f"classes {100 * metrics['moved_accuracy']:.2f} %; {100 * metrics['tag_saliency_mass']:.1f} % of "
+                     f"its saliency on the tag (16 pixels, 2 % of the image) of the 900 tagged test shirts")
     return "; ".join(notes)
 
 

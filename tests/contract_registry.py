@@ -109,4 +109,9 @@ CASES: list[Case] = [
     Case("helpers.attacks.audio.pgd_db",
          lambda m, x, y, g: attacks.pgd_db(nn.Sequential(nn.Unflatten(1, x.shape[1:]), m), x.flatten(1), y,
                                            db=-20.0, steps=2, targeted=True)),
+    # a training loss is attached to the graph by design: the contract is checked on its detached value
+    Case("helpers.explain.guided.rrr_penalty",
+         lambda m, x, y, g: explain.rrr_penalty(m, x, torch.ones(1, 1, 12, 12, device=x.device)).detach()),
+    Case("helpers.explain.guided.rrr_loss",
+         lambda m, x, y, g: explain.rrr_loss(m, x, y, mask=torch.ones(1, 1, 12, 12, device=x.device), weight=2.0).detach()),
 ]

@@ -129,3 +129,81 @@ def test_shapes_split_disjoint_seeds():
 def test_shapes_bad_input(kwargs, message):
     with pytest.raises((ValueError, TypeError), match=message):
         shapes(**kwargs)
+
+
+# --- the Clever Hans shortcut: tagged Fashion-MNIST (issue 20) ---------------------------------------------
+
+from helpers.data import TAG, TAG_CLASSES, add_tag, tag_mask, tagged_fashion_mnist  # noqa: E402
+
+
+def _carries_tag(x: torch.Tensor) -> torch.Tensor:
+    return (x[:, 0, 1:5, 1:5] == TAG).flatten(1).all(1)
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_tagged_split_composition_and_exact_placement(split):
+    plain, labels = fashion_mnist(split)
+    x, y, tagged = tagged_fashion_mnist(split, seed=3)
+    assert torch.equal(y, labels) and x.dtype == torch.float32 and tagged.dtype == torch.bool
+    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+    per_class = torch.bincount(labels, minlength=10)
+    assert TAG_CLASSES == (6,)
+    assert torch.bincount(y[tagged], minlength=10).tolist() == [
+        round(0.9 * int(per_class[c])) if c == 6 else 0 for c in range(10)]
+    # the tag is exactly TAG at rows 1-4, columns 1-4 of every tagged image; nothing else changed
+    assert _carries_tag(x[tagged]).all()
+    outside = ~tag_mask()
+    assert torch.equal(x[:, outside[0]], plain[:, outside[0]])
+    assert torch.equal(x[~tagged], plain[~tagged])
+
+
+def test_tagged_test_splits_a_b_c():
+    plain, labels = fashion_mnist("test")
+    _, _, a = tagged_fashion_mnist("test", tags="shortcut")
+    xb, _, b = tagged_fashion_mnist("test", tags="none")
+    xc, _, c = tagged_fashion_mnist("test", tags="moved")
+    assert int(a.sum()) == 900 and (labels[a] == 6).all()
+    assert not b.any() and torch.equal(xb, plain)
+    assert torch.bincount(labels[c], minlength=10).tolist() == [900] * 6 + [0] + [900] * 3
+    assert _carries_tag(xc[c]).all()
+
+
+def test_tagged_is_deterministic_and_the_seed_matters():
+    x1, _, t1 = tagged_fashion_mnist("test", seed=1)
+    x2, _, t2 = tagged_fashion_mnist("test", seed=1)
+    _, _, t3 = tagged_fashion_mnist("test", seed=2)
+    assert torch.equal(x1, x2) and torch.equal(t1, t2)
+    assert not torch.equal(t1, t3) and int(t1.sum()) == int(t3.sum())
+
+
+def test_random_tags_are_spread_over_the_classes():
+    _, y, tagged = tagged_fashion_mnist("train", tags="random", seed=0)
+    assert int(tagged.sum()) == 5400
+    assert (torch.bincount(y[tagged], minlength=10) > 400).all()
+
+
+def test_two_tagged_classes_and_fraction():
+    _, y, tagged = tagged_fashion_mnist("test", classes=(0, 9), fraction=0.5)
+    assert torch.bincount(y[tagged], minlength=10).tolist() == [500] + [0] * 8 + [500]
+
+
+def test_tag_helpers():
+    mask = tag_mask()
+    assert mask.shape == (1, 1, 28, 28) and int(mask.sum()) == 16 and mask[0, 0, 1:5, 1:5].all()
+    x = torch.full((2, 1, 28, 28), 0.5)
+    tagged = add_tag(x)
+    assert float(x.max()) == 0.5  # the input is untouched
+    assert _carries_tag(tagged).all() and torch.equal(tagged[:, :, ~mask[0, 0]], x[:, :, ~mask[0, 0]])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"tags": "all"}, "tags must be one of"),
+    ({"classes": (10,)}, "classes must be a non-empty tuple"),
+    ({"classes": ()}, "classes must be a non-empty tuple"),
+    ({"fraction": 1.5}, "fraction must be ≤ 1"),
+    ({"fraction": float("nan")}, "fraction must be ≥ 0"),
+    ({"seed": -1}, "seed must be ≥ 0"),
+])
+def test_tagged_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        tagged_fashion_mnist("test", **kwargs)

@@ -191,3 +191,29 @@ def test_speech_and_text_exercises():
         grading.check("flip_gain", lambda g, t: g.sum(2))
     with pytest.raises(grading.ExerciseFailed, match="values differ"):
         grading.check("flip_gain", lambda g, t: g - g.mean(2, keepdim=True))
+
+
+def test_clever_hans_exercises():
+    """Notebook 04b: the tag's relevance mass and the right-for-the-right-reasons penalty."""
+    import torch.nn.functional as F
+
+    def my_tag_mass(maps, masks):
+        h = maps.sum(1).abs()
+        return ((h * masks[:, 0]).sum((1, 2)) / h.sum((1, 2)).clamp_min(1e-30)).mean().item()
+
+    def my_rrr_penalty(model, x, mask, *, create_graph=True):
+        x = x.clone().requires_grad_(True)
+        log_p = F.log_softmax(model(x), dim=1)
+        (grad,) = torch.autograd.grad(log_p.sum(), x, create_graph=create_graph)
+        return (mask * grad).pow(2).sum((1, 2, 3)).mean()
+
+    grading.check("tag_mass", my_tag_mass)
+    grading.check("rrr_penalty", my_rrr_penalty)
+    with pytest.raises(grading.ExerciseFailed, match="expected [0-9.]+, got"):
+        grading.check("tag_mass", lambda maps, masks: (maps.sum(1) * masks[:, 0]).sum().item() / maps.sum().item())
+    with pytest.raises(grading.ExerciseFailed, match="create_graph=True"):
+        grading.check("rrr_penalty", lambda m, x, mask: my_rrr_penalty(m, x, mask, create_graph=False).detach())
+    with pytest.raises(grading.ExerciseFailed, match="values differ"):  # summed over images instead of averaged
+        grading.check("rrr_penalty", lambda m, x, mask: my_rrr_penalty(m, x, mask) * len(x))
+    with pytest.raises(grading.ExerciseFailed, match="expected a scalar tensor"):
+        grading.check("rrr_penalty", lambda m, x, mask: 0.5)

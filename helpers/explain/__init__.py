@@ -4,7 +4,8 @@ Attributions share the signature ``f(model, x, target, **options) -> Tensor`` sh
 (Grad-CAM: ``N×1×H×W``): gradients (``saliency``, ``input_x_gradient``, ``integrated_gradients``,
 ``smoothgrad``), relevance propagation (``lrp``), class activation maps (``grad_cam``) and
 perturbations (``occlusion``, ``lime``). ``features`` visualises filters; ``metrics`` measures
-whether an explanation is faithful and points at the right pixels.
+whether an explanation is faithful and points at the right pixels; ``spray`` clusters many explanations
+to find a model's strategies, and ``guided`` trains a model to be right for the right reasons.
 """
 
 from helpers.explain.cam import grad_cam
@@ -16,6 +17,7 @@ from helpers.explain.gradients import (
     saliency,
     smoothgrad,
 )
+from helpers.explain.guided import rrr_loss, rrr_penalty
 from helpers.explain.lrp import conservation, epsilon_step, lrp
 from helpers.explain.metrics import (
     auc,
@@ -26,6 +28,7 @@ from helpers.explain.metrics import (
     relevance_mass,
 )
 from helpers.explain.perturbation import grid_segments, lime, occlusion
+from helpers.explain.spray import purity, spray
 
 __all__ = [
     "saliency",
@@ -48,4 +51,8 @@ __all__ = [
     "pointing_game",
     "relevance_mass",
     "randomization_test",
+    "rrr_penalty",
+    "rrr_loss",
+    "spray",
+    "purity",
 ]
