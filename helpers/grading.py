@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from helpers import attacks, explain, homework, zoo
+from helpers._checks import check_bool
 from helpers.audio import relative_db
 from helpers.explain.cam import cam_from_gradients
 from helpers.models import Normalize
@@ -210,6 +211,30 @@ def _hidden_pointing_cases() -> list[tuple[tuple, dict]]:
     return [((maps, masks), {})]
 
 
+def _hidden_waveform_cases() -> list[tuple[tuple, dict]]:
+    g = torch.Generator().manual_seed(7)
+    x = (torch.rand(2, 250, generator=g) * 2 - 1) * torch.tensor([[0.6], [0.01]])
+    return [(((torch.rand(2, 250, generator=g) * 2 - 1) * 0.003, x), {})]
+
+
+def _hidden_flip_cases() -> list[tuple[tuple, dict]]:
+    g = torch.Generator().manual_seed(7)
+    return [((torch.randn(3, 4, 9, generator=g), torch.randint(0, 9, (3, 4), generator=g)), {})]
+
+
+def _hidden_tag_mass_cases() -> list[tuple[tuple, dict]]:
+    g = torch.Generator().manual_seed(7)
+    tag = torch.zeros(4, 1, 6, 6, dtype=torch.bool)
+    tag[..., :2, 4:] = True
+    return [((torch.randn(4, 2, 6, 6, generator=g), tag), {})]
+
+
+def _hidden_rrr_cases() -> list[tuple[tuple, dict]]:
+    mask = torch.zeros(1, 1, 10, 10)
+    mask[..., 5:, :4] = 1.0
+    return [((_small_cnn(7), _images(2, 11), mask), {})]
+
+
 # The hidden tests of the function exercises (``check(..., hidden=True)``): other models, images, targets, ε and
 # shapes than the visible tests, so that an answer fitted to those fails. nbgrader keeps them from the students.
 HIDDEN_CASES: dict[str, Callable[[], list[tuple[tuple, dict]]]] = {
@@ -224,6 +249,10 @@ HIDDEN_CASES: dict[str, Callable[[], list[tuple[tuple, dict]]]] = {
     "pointing_game": _hidden_pointing_cases,
     "fgsm": _hidden_attack_cases(0.2),
     "ifgsm": _hidden_attack_cases(0.05, alpha=0.02, steps=3),
+    "relative_db": _hidden_waveform_cases,
+    "flip_gain": _hidden_flip_cases,
+    "tag_mass": _hidden_tag_mass_cases,
+    "rrr_penalty": _hidden_rrr_cases,
 }
 
 
@@ -345,6 +374,7 @@ def check(exercise_id: str, answer: Any, *, hidden: bool = False) -> None:
     if not isinstance(exercise_id, str):
         raise ExerciseFailed("exercise_id must be a str such as 'saliency'; got "
                              f"{type(exercise_id).__name__}")
+    check_bool(hidden, "hidden")
     if hidden and exercise_id not in HIDDEN_CASES:
         raise ValueError(f"hidden: exercise {exercise_id!r} has no hidden tests; those with: {', '.join(HIDDEN_CASES)}")
     if exercise_id in QUESTIONS:

@@ -40,7 +40,7 @@ SCHEMA_VERSION = 3  # nbgrader's cell-metadata schema
 POINTS: dict[str, int] = {
     # function exercises of the lecture notebooks (grading.EXERCISES)
     "saliency": 1, "smoothgrad": 1, "lrp_epsilon_step": 1, "grad_cam": 1, "pointing_game": 1,
-    "fgsm": 1, "ifgsm": 1,
+    "fgsm": 1, "ifgsm": 1, "tag_mass": 1, "rrr_penalty": 1, "relative_db": 1, "flip_gain": 1,
     # homework 5's questions (grading.QUESTIONS) and written answer
     "hw5_explanations": 2, "hw5_deletion": 1, "hw5_most_faithful": 1,
     "hw5_pointing": 1, "hw5_worst_pointer": 1,

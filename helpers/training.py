@@ -32,11 +32,11 @@ from helpers._checks import (
 INPUTS = {"images": check_images, "waveforms": check_waveforms, "tokens": check_tokens}
 
 
-def check_inputs(x: object, name: str, inputs: str, model: nn.Module | None = None) -> torch.Tensor:
+def check_inputs(x: object, name: str, inputs: str, for_model: nn.Module | None = None) -> torch.Tensor:
     """Check ``x`` against the tensor contract of its kind: ``"images"`` N×C×H×W in [0, 1] (in the dtype of
-    ``model``), ``"waveforms"`` N×T in [−1, 1] or ``"tokens"`` int64 N×L character indices."""
+    ``for_model``), ``"waveforms"`` N×T in [−1, 1] or ``"tokens"`` int64 N×L character indices."""
     check = INPUTS[check_choice(inputs, "inputs", tuple(INPUTS))]
-    return check(x, name, model=model) if check is check_images else check(x, name)
+    return check(x, name, model=for_model) if check is check_images else check(x, name)
 
 
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]

@@ -114,13 +114,13 @@ def test_release_checksums_are_nbgraders():
 def _fitted(exercise_id: str):
     """An answer right on the visible tests only: it looks each visible input up and returns the reference."""
     exercise = grading.EXERCISES[exercise_id]
-    known = [(args, kwargs, exercise.reference(*args, **kwargs)) for args, kwargs in exercise.cases()]
+    known = [args for args, _ in exercise.cases()]
 
     def answer(*args, **kwargs):
-        for known_args, _, result in known:
+        for known_args in known:
             if all(not isinstance(a, torch.Tensor) or (a.shape == b.shape and torch.equal(a, b))
                    for a, b in zip(args, known_args)):
-                return result.clone() if isinstance(result, torch.Tensor) else result
+                return exercise.reference(*args, **kwargs)
         return torch.zeros_like(args[1] if isinstance(args[0], torch.nn.Module) else args[0])
 
     return answer

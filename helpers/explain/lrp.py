@@ -627,8 +627,8 @@ def conservation(
     check_model(model)
     check_images(x, model=model)
     chosen = composite_for(rule, epsilon=epsilon, gamma=gamma, composite=composite)
+    sums = _layer_sums(model, x, target, composite=chosen)  # checks target and the model's output first
     names = _layer_names(model, chosen)
-    sums = _layer_sums(model, x, target, composite=chosen)
     return dict(zip(names, sums.unbind(1)))
 
 
