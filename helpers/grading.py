@@ -308,7 +308,7 @@ class Judgement:
                 **{f"baseline: {k}": spread(v) for k, v in self.baselines.items()},
                 "your submission": f"{self.accuracy:.3f}"}
         width = max(map(len, rows))
-        box = "the instructor's private black box" if self.private else "the practice black box (zoo)"
+        box = "on the instructor's private black box" if self.private else "on the practice black box, the zoo's"
         lines = [f"{'':{width}}  black-box accuracy ↓  ({box})"]
         lines += [f"{name:{width}}  {value}" for name, value in rows.items()]
         verdict = ", ".join(self.beaten) if self.beaten else "none yet"
