@@ -2,6 +2,7 @@
 
     python -m helpers.zoo list              # the model card
     python -m helpers.zoo train NAME|all    # reproduce checkpoints from their recipes
+    python -m helpers.zoo train NAME --seed S --out PATH   # a private copy with another seed
     python -m helpers.zoo evaluate [--write]   # measure every model; --write updates MODELS.md
 
 Checkpoints are plain state dicts loaded with ``torch.load(..., weights_only=True)``; their
@@ -276,15 +277,20 @@ def _write_info(info: dict[str, dict]) -> None:
     _info_file().write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
 
 
-def retrain(name: str, *, device: str | torch.device | None = None, progress: bool = True) -> nn.Module:
+def retrain(name: str, *, device: str | torch.device | None = None, progress: bool = True,
+            seed: int | None = None, out: str | Path | None = None) -> nn.Module:
     """Train zoo model ``name`` from its recipe, save the checkpoint and record its SHA-256.
 
     On the CPU the same recipe reproduces the same weights bit for bit (on another device the
-    result is equally good but not bit-identical).
+    result is equally good but not bit-identical). ``seed`` replaces the recipe's seed and ``out``
+    writes the checkpoint to that file instead, leaving the zoo untouched — an instructor's private
+    copy, such as a homework 6 black box that students never had.
     """
     recipe = _recipe(name)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"seed must be an int; got {type(seed).__name__}")
     dev = check_device(device) or default_device()
-    generator = seed_everything(recipe.seed)
+    generator = seed_everything(recipe.seed if seed is None else seed)
     model = recipe.build().to(dev)
     images, labels = _training_data(recipe)
     start = time.perf_counter()
@@ -308,6 +314,9 @@ def retrain(name: str, *, device: str | torch.device | None = None, progress: bo
     MODELS_DIR.mkdir(exist_ok=True)
     buffer = io.BytesIO()
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
+    if out is not None:
+        Path(out).write_bytes(buffer.getvalue())
+        return model
     path = checkpoint_path(name)
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(buffer.getvalue())
@@ -472,6 +481,9 @@ def main(argv: list[str] | None = None) -> int:
     p_train = sub.add_parser("train", help="reproduce a checkpoint from its recipe")
     p_train.add_argument("name", choices=[*names(), "all"], help="a model's name, or all")
     p_train.add_argument("--device", default=None)
+    p_train.add_argument("--seed", type=int, default=None, help="another seed than the recipe's")
+    p_train.add_argument("--out", default=None, help="write the checkpoint to this file, not to the zoo "
+                         "(e.g. a private homework 6 black box: train fmnist_blackbox --seed S --out PATH)")
     p_eval = sub.add_parser("evaluate", help="measure every model's accuracy")
     p_eval.add_argument("--write", action="store_true", help="record the figures in MODELS.md")
     p_eval.add_argument("--device", default=None)
@@ -479,6 +491,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "list":
         print(model_card())
+    elif args.command == "train" and (args.seed is not None or args.out is not None):
+        if args.name == "all" or args.out is None:
+            parser.error("--out trains one model into a file: train NAME [--seed S] --out PATH")
+        retrain(args.name, device=args.device, seed=args.seed, out=args.out)
+        print(f"wrote {args.out} ({args.name}, seed {args.seed}); the zoo is unchanged")
     elif args.command == "train":
         for name in names() if args.name == "all" else [args.name]:
             retrain(name, device=args.device)
