@@ -69,6 +69,8 @@ CASES: list[Case] = [
     Case("helpers.attacks.whitebox.ifgsm", lambda m, x, y, g: attacks.ifgsm(m, x, y, eps=0.1, alpha=0.02, steps=3)),
     Case("helpers.attacks.whitebox.pgd",
          lambda m, x, y, g: attacks.pgd(m, x, y, eps=0.5, alpha=0.1, steps=3, norm="2", restarts=2, generator=g)),
+    Case("helpers.attacks.apgd.apgd",
+         lambda m, x, y, g: attacks.apgd(m, x, y, eps=0.1, steps=4, loss="dlr", restarts=2, generator=g)),
     Case("helpers.attacks.whitebox.mifgsm",
          lambda m, x, y, g: attacks.mifgsm(m, x, y, eps=0.1, alpha=0.02, steps=3, diversity_prob=1.0, generator=g)),
     Case("helpers.attacks.whitebox.cw_l2", lambda m, x, y, g: attacks.cw_l2(m, x, y, steps=3, search_steps=2)),

@@ -1,11 +1,12 @@
 """Attacking a classifier: find x′ near x⁰ that it gets wrong.
 
-White-box attacks (``whitebox``) have the signature ``f(model, x, y, *, eps, …, targeted=False) -> x_adv`` and returns an
+White-box attacks (``whitebox``, and Auto-PGD in ``apgd``) have the signature ``f(model, x, y, *, eps, …, targeted=False) -> x_adv`` and returns an
 ``x_adv`` inside the ε-ball of its norm and inside [0, 1] (C&W and DeepFool, which look for the
 smallest perturbation, have no ε). Black-box attacks (``blackbox``) see only a ``BlackBox``'s answers;
 physical attacks (``physical``) make one perturbation or patch for many images and transformations.
 """
 
+from helpers.attacks.apgd import apgd, apgd_checkpoints, dlr_loss
 from helpers.attacks.blackbox import (
     BlackBox,
     QueryBudgetExceeded,
@@ -23,6 +24,9 @@ __all__ = [
     "fgsm",
     "ifgsm",
     "pgd",
+    "apgd",
+    "dlr_loss",
+    "apgd_checkpoints",
     "mifgsm",
     "cw_l2",
     "deepfool",
