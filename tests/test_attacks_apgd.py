@@ -1,4 +1,4 @@
-"""Auto-PGD against torchattacks' APGD, the paper's formulas (DLR, checkpoints), the contract's box and ball."""
+"""Auto-PGD against torchattacks' APGD, the paper's formulas (DLR, checkpoints), the ε-ball and the box."""
 
 from __future__ import annotations
 
@@ -74,7 +74,8 @@ def test_dlr_equals_its_formula_on_hand_made_logits():
 
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 1000), eps=st.floats(0.0, 0.5), steps=st.integers(1, 8),
-       norm=st.sampled_from(["inf", "2"]), loss=st.sampled_from(["ce", "dlr"]), targeted=st.booleans(), restarts=st.integers(1, 2))
+       norm=st.sampled_from(["inf", "2"]), loss=st.sampled_from(["ce", "dlr"]), targeted=st.booleans(),
+       restarts=st.integers(1, 2))
 def test_outputs_stay_in_the_ball_and_the_box(seed, eps, steps, norm, loss, targeted, restarts):
     model = tiny_cnn(seed=seed).eval()
     x, y = tiny_batch(5, seed=seed)
