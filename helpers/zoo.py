@@ -47,9 +47,11 @@ class Recipe:
     weight_decay: float
     summary: str
     transfer_to: str | None = None  # evaluate: how often its PGD examples fool this other zoo model
-    robust_eps: float | None = None  # evaluate: accuracy under PGD-50 × 5 restarts (margin loss) at this ε
-    method: str = "standard"  # standard | pgd | fast | noise: which helpers.defenses.training recipe
+    robust_eps: float | None = None  # evaluate: accuracy under `robust_attacks` (APGD-CE, APGD-DLR, PGD) at this ε
+    method: str = "standard"  # standard | pgd | fast | noise | denoiser: which helpers.defenses recipe
     options: dict = field(default_factory=dict)  # the method's options (eps, alpha, steps, sigma)
+    guards: str | None = None  # a denoiser: the zoo classifier it is trained for and evaluated with
+    subset: int | None = None  # train on the first `subset` training images only
 
     def describe(self) -> str:
         how = {
@@ -57,10 +59,12 @@ class Recipe:
             "pgd": "PGD adversarial training (`pgd_training`, {options})",
             "fast": "fast adversarial training (`fast_training`, FGSM from a random start, {options})",
             "noise": "Gaussian noise augmentation (`noise_training`, {options})",
-        }[self.method].format(options=", ".join(f"{k} {v:g}" for k, v in self.options.items()))
+            "denoiser": "`train_denoiser` for `{guards}` (clean, Gaussian-noise and PGD copies of each image; {options})",
+        }[self.method].format(options=", ".join(f"{k} {v:g}" for k, v in self.options.items()), guards=self.guards)
+        data = _DATA_NAMES[self.data] if self.subset is None else f"first {self.subset:,} images of the {_DATA_NAMES[self.data]}"
         return (
             f"{how}; Adam, lr {self.lr:g} with cosine decay, {self.epochs} epochs, batch {self.batch_size}, "
-            f"weight decay {self.weight_decay:g}, seed {self.seed}, on the {_DATA_NAMES[self.data]}"
+            f"weight decay {self.weight_decay:g}, seed {self.seed}, on the {data}"
         )
 
 
@@ -102,6 +106,13 @@ RECIPES: dict[str, Recipe] = {
             "fmnist_cnn_noise", _models.fashion_cnn, "fashion_mnist", seed=6, epochs=10, lr=1e-3,
             batch_size=128, weight_decay=0.0, method="noise", options={"sigma": 0.25},
             summary="`fashion_cnn` trained on images with Gaussian noise σ = 0.25: the base classifier of randomized smoothing.",
+        ),
+        Recipe(
+            "fmnist_denoiser", _models.fashion_denoiser, "fashion_mnist", seed=7, epochs=1, lr=2e-3,
+            batch_size=64, weight_decay=0.0, method="denoiser", guards="fmnist_cnn", subset=12800,
+            options={"eps": 0.1, "sigma": 0.2, "steps": 1, "guide": 0.02},
+            summary="A learned filter for `fmnist_cnn` (lecture 40's \"special neural network\"; MagNet's reformer, "
+                    "HGD's logit-guided loss), and MagNet's detector by its reconstruction error.",
         ),
         Recipe(
             "shapes_cnn", _models.shapes_cnn, "shapes", seed=2, epochs=10, lr=3e-3,
@@ -202,10 +213,16 @@ def retrain(name: str, *, device: str | torch.device | None = None, progress: bo
     generator = seed_everything(recipe.seed)
     model = recipe.build().to(dev)
     images, labels = _training_data(recipe)
+    if recipe.subset is not None:
+        images, labels = images[: recipe.subset], labels[: recipe.subset]
     start = time.perf_counter()
     common = dict(epochs=recipe.epochs, lr=recipe.lr, batch_size=recipe.batch_size, generator=generator,
                   progress=progress)
-    if recipe.method == "standard":
+    if recipe.method == "denoiser":
+        from helpers.defenses.denoiser import train_denoiser
+
+        train_denoiser(model, load(recipe.guards, device=dev), images, labels, **recipe.options, **common)
+    elif recipe.method == "standard":
         train(model, images, labels, weight_decay=recipe.weight_decay, **common)
     else:
         from helpers.defenses import training as defenses  # defenses build on the zoo, not the reverse
@@ -237,21 +254,36 @@ def retrain(name: str, *, device: str | torch.device | None = None, progress: bo
 
 
 TRANSFER_SETTING = {"eps": 0.1, "alpha": 0.01, "steps": 20, "images": 1000}
-ROBUST_SETTING = {"steps": 50, "restarts": 5, "loss": "margin", "images": 1000}
+ROBUST_SETTING = {"apgd_steps": 100, "steps": 50, "restarts": 5, "loss": "margin", "images": 1000}
+
+
+def robust_attacks(eps: float) -> dict:
+    """The zoo's strong evaluation at L∞ radius ε, in the order run: APGD-CE and APGD-DLR (Croce & Hein 2020,
+    100 steps each, the first two attacks of AutoAttack), then PGD-50 with steps of ε/10 from 5 random starts
+    and the margin loss."""
+    from helpers.attacks import apgd, pgd
+
+    setting, seed = ROBUST_SETTING, lambda: torch.Generator().manual_seed(0)
+    return {
+        "APGD-CE": lambda m, x, y: apgd(m, x, y, eps=eps, steps=setting["apgd_steps"], loss="ce", generator=seed()),
+        "APGD-DLR": lambda m, x, y: apgd(m, x, y, eps=eps, steps=setting["apgd_steps"], loss="dlr", generator=seed()),
+        "PGD-margin": lambda m, x, y: pgd(m, x, y, eps=eps, alpha=eps / 10, steps=setting["steps"],
+                                          restarts=setting["restarts"], loss=setting["loss"], generator=seed()),
+    }
 
 
 def robust_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float) -> float:
-    """Accuracy under the zoo's strong evaluation: L∞ PGD, 50 steps of ε/10 from a random start, 5 restarts,
-    the margin loss (each image counts as robust only if all 5 restarts fail)."""
-    from helpers.attacks import pgd, success_rate
+    """Accuracy under the zoo's strong evaluation (``robust_attacks``): an image counts as robust only if
+    APGD-CE, APGD-DLR and every restart of PGD-margin all fail on it (the worst case per image)."""
+    from helpers.attacks import worst_case
 
-    setting = ROBUST_SETTING
     dev = _device_of(model)
-    x_adv = torch.cat([pgd(model, images[i : i + 250].to(dev), labels[i : i + 250].to(dev), eps=eps, alpha=eps / 10,
-                           steps=setting["steps"], restarts=setting["restarts"], loss=setting["loss"],
-                           generator=torch.Generator().manual_seed(0)).cpu()
-                       for i in range(0, len(images), 250)])
-    return 1.0 - success_rate(model, x_adv.to(dev), labels.to(dev))
+    robust = 0.0
+    for i in range(0, len(images), 250):
+        x, y = images[i : i + 250].to(dev), labels[i : i + 250].to(dev)
+        _, accuracy = worst_case(model, x, y, robust_attacks(eps))
+        robust += accuracy["PGD-margin"] * len(x)
+    return robust / len(images)
 
 
 def evaluate(name: str, *, device: str | torch.device | None = None, robust: bool = True) -> dict[str, float]:
@@ -264,6 +296,8 @@ def evaluate(name: str, *, device: str | torch.device | None = None, robust: boo
     recipe = _recipe(name)
     model = load(name, device=device)
     images, labels = _test_data(recipe)
+    if recipe.method == "denoiser":
+        return _evaluate_denoiser(recipe, model, images, labels, device=device, robust=robust)
     metrics = {"clean_accuracy": accuracy(model, images, labels)}
     if recipe.transfer_to is not None:
         setting = TRANSFER_SETTING
@@ -275,6 +309,31 @@ def evaluate(name: str, *, device: str | torch.device | None = None, robust: boo
     if recipe.robust_eps is not None and robust:
         count = ROBUST_SETTING["images"]
         metrics["robust_accuracy"] = robust_accuracy(model, images[:count], labels[:count], recipe.robust_eps)
+    return metrics
+
+
+FILTER_SETTING = {"eps": 0.1, "alpha": 0.01, "steps": 20, "images": 500}
+
+
+def _evaluate_denoiser(recipe: Recipe, denoiser: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
+                       device: str | torch.device | None, robust: bool) -> dict[str, float]:
+    """A denoiser's figures: the accuracy of its classifier through it, on clean images and (unless
+    ``robust=False``) on the first 500 test images under L∞ PGD-20 (ε = 0.1) made against the classifier
+    alone (the unaware attacker) and against the composition classifier ∘ denoiser (the adaptive one)."""
+    from helpers.attacks import pgd, success_rate
+    from helpers.defenses import Defended
+
+    classifier = load(recipe.guards, device=device)
+    defended = Defended(classifier, denoiser)
+    metrics = {"clean_accuracy": accuracy(defended, images, labels)}
+    if robust:
+        s, dev = FILTER_SETTING, _device_of(classifier)
+        x, y = images[: s["images"]].to(dev), labels[: s["images"]].to(dev)
+        for key, target in (("unaware_accuracy", classifier), ("adaptive_accuracy", defended)):
+            x_adv = torch.cat([pgd(target, x[i : i + 250], y[i : i + 250], eps=s["eps"], alpha=s["alpha"],
+                                   steps=s["steps"], generator=torch.Generator().manual_seed(0))
+                               for i in range(0, len(x), 250)])
+            metrics[key] = 1.0 - success_rate(defended, x_adv, y)
     return metrics
 
 
@@ -306,14 +365,23 @@ def _card_rows(info: dict[str, dict]) -> list[str]:
 
 def _notes(recipe: Recipe, metrics: dict[str, float]) -> str:
     notes = []
+    if recipe.method == "denoiser":
+        notes.append(f"clean accuracy is `{recipe.guards}`'s through the filter")
+        if "unaware_accuracy" in metrics:
+            f = FILTER_SETTING
+            notes.append(f"through the filter, {100 * metrics['unaware_accuracy']:.1f} % of L∞ PGD-{f['steps']} "
+                         f"examples (ε = {f['eps']}) made against `{recipe.guards}` alone are classified right, "
+                         f"{100 * metrics['adaptive_accuracy']:.1f} % of those made against the composition "
+                         f"(first {f['images']:,} test images)")
     if recipe.transfer_to is not None and "transfer_rate" in metrics:
         t = TRANSFER_SETTING
         notes.append(f"its PGD examples (ε = {t['eps']}, {t['steps']} steps) fool `{recipe.transfer_to}` on "
                      f"{100 * metrics['transfer_rate']:.1f} % of the first {t['images']:,} test images")
     if recipe.robust_eps is not None and "robust_accuracy" in metrics:
         r = ROBUST_SETTING
-        notes.append(f"robust accuracy {100 * metrics['robust_accuracy']:.1f} % at ε = {recipe.robust_eps} (L∞ PGD-"
-                     f"{r['steps']}, {r['restarts']} restarts, margin loss; first {r['images']:,} test images)")
+        notes.append(f"robust accuracy {100 * metrics['robust_accuracy']:.1f} % at ε = {recipe.robust_eps} (L∞, worst "
+                     f"case per image over APGD-CE and APGD-DLR, {r['apgd_steps']} steps each, and PGD-{r['steps']} "
+                     f"with {r['restarts']} restarts, margin loss; first {r['images']:,} test images)")
     return "; ".join(notes)
 
 

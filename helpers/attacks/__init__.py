@@ -15,6 +15,7 @@ from helpers.attacks.blackbox import (
     square_attack,
     substitute_training,
 )
+from helpers.attacks.evaluate import worst_case
 from helpers.attacks.geometry import decision_plane
 from helpers.attacks.norms import clip_box, l2, linf, project_l2, project_linf
 from helpers.attacks.physical import adversarial_patch, apply_patch, random_transforms, universal_perturbation
@@ -31,6 +32,7 @@ __all__ = [
     "cw_l2",
     "deepfool",
     "success_rate",
+    "worst_case",
     "decision_plane",
     "BlackBox",
     "QueryBudgetExceeded",
