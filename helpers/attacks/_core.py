@@ -43,12 +43,15 @@ def attack(method: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
     return public
 
 
-def margin(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """max_{j≠y} z_j − z_y per sample: > 0 exactly when the model does not answer y (C&W's margin;
-    the other classes are masked with −∞, so negative logits are handled correctly)."""
-    true = logits.gather(1, y[:, None]).squeeze(1)
-    others = logits.masked_fill(F.one_hot(y, logits.shape[1]).bool(), float("-inf")).amax(1)
-    return others - true
+def margin(scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The classification margin z_y − max_{j≠y} z_j per sample, for logits (or log-probabilities,
+    whose margin is the same): < 0 exactly when the model does not answer y. The one margin of the
+    library: the attacker's ``"margin"`` loss is its negative (C&W's max_{j≠y} z_j − z_y), C&W and
+    the query attacks drive it below 0. The other classes are masked with −∞, so negative scores are
+    handled correctly."""
+    true = scores.gather(1, y[:, None]).squeeze(1)
+    others = scores.masked_fill(F.one_hot(y, scores.shape[1]).bool(), float("-inf")).amax(1)
+    return true - others
 
 
 def attacker_loss(logits: torch.Tensor, y: torch.Tensor, loss: str, targeted: bool) -> torch.Tensor:
@@ -57,7 +60,7 @@ def attacker_loss(logits: torch.Tensor, y: torch.Tensor, loss: str, targeted: bo
     if loss == "ce":
         value = F.cross_entropy(logits, y, reduction="none")
     else:
-        value = margin(logits, y)
+        value = -margin(logits, y)
     return -value if targeted else value
 
 

@@ -246,10 +246,10 @@ def cw_l2(
             x_adv = (torch.tanh(w) + 1) / 2
             logits = model(x_adv)
             distance = (x_adv - x).flatten(1).pow(2).sum(1)
-            gap = margin(logits, y)  # > 0: not the true class is on top
-            objective = (-gap if not targeted else gap).clamp(min=-kappa)
+            gap = margin(logits, y)  # z_y − max_{j≠y} z_j: < 0 once y is not on top
+            objective = (gap if not targeted else -gap).clamp(min=-kappa)
             with torch.no_grad():
-                success = (gap > kappa) if not targeted else (-gap > kappa)
+                success = (-gap > kappa) if not targeted else (gap > kappa)
                 if targeted:
                     success &= logits.argmax(1) == y
                 improved = success & (distance < best_l2)
