@@ -71,3 +71,26 @@ def loss_gradient(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str 
     value = attacker_loss(model(x), y, loss, targeted)
     (grad,) = torch.autograd.grad(value.sum(), x)
     return grad, value.detach()
+
+
+def best_of(attack: Callable[[], torch.Tensor], tries: int, model: nn.Module, y: torch.Tensor,
+            loss: str = "ce", targeted: bool = False) -> torch.Tensor:
+    """The strongest of ``tries`` runs of a randomised ``attack()`` (restarts), per image: a success
+    beats a failure, then the higher attacker's loss wins (ties keep the earlier run)."""
+    best = attack().clone()
+    if tries == 1:  # nothing to compare with: skip the extra evaluation
+        return best
+
+    def strength(x_adv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.no_grad():
+            logits = model(x_adv)
+        fooled = (logits.argmax(1) == y) if targeted else (logits.argmax(1) != y)
+        return fooled, attacker_loss(logits, y, loss, targeted)
+
+    best_fooled, best_loss = strength(best)
+    for _ in range(tries - 1):
+        x_adv = attack()
+        fooled, value = strength(x_adv)
+        better = (fooled & ~best_fooled) | ((fooled == best_fooled) & (value > best_loss))
+        best[better], best_fooled[better], best_loss[better] = x_adv[better], fooled[better], value[better]
+    return best
