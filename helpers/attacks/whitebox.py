@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers._checks import (
+    batched,
     check_bool,
     check_choice,
     check_generator,
@@ -32,18 +33,20 @@ from helpers._checks import (
     frozen,
     num_classes,
 )
-from helpers.attacks._core import LOSSES, attack, attacker_loss, best_of, loss_gradient, margin
-from helpers.attacks.norms import clip_box, project_l2, project_linf
+from helpers.attacks._core import (
+    Loss,
+    attack,
+    attacker_loss,
+    best_of,
+    check_loss,
+    l2_normalize,
+    loss_gradient,
+    margin,
+    pgd_steps,
+)
+from helpers.attacks.norms import _per_sample, clip_box, project_linf
 
 NORMS = ("inf", "2")
-
-
-def _per_sample(t: torch.Tensor) -> tuple[int, ...]:
-    return (-1,) + (1,) * (t.dim() - 1)
-
-
-def _l2_normalize(g: torch.Tensor) -> torch.Tensor:
-    return g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(_per_sample(g))
 
 
 @attack
@@ -89,7 +92,7 @@ def _random_start(x: torch.Tensor, eps: float, norm: str, generator: torch.Gener
     if norm == "inf":
         delta = (torch.rand(x.shape, generator=generator, device=where, dtype=x.dtype) * 2 - 1) * eps
     else:
-        direction = _l2_normalize(torch.randn(x.shape, generator=generator, device=where, dtype=x.dtype))
+        direction = l2_normalize(torch.randn(x.shape, generator=generator, device=where, dtype=x.dtype))
         u = torch.rand(x.shape[0], generator=generator, device=where, dtype=x.dtype)
         delta = direction * (eps * u ** (1.0 / x[0].numel())).view(_per_sample(x))
     return delta.to(x.device)
@@ -107,7 +110,7 @@ def pgd(
     norm: str = "inf",
     random_start: bool = True,
     restarts: int = 1,
-    loss: str = "ce",
+    loss: Loss = "ce",
     targeted: bool = False,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
@@ -115,24 +118,21 @@ def pgd(
 
         L∞:  x_{t+1} = Π( x_t + α · sign(∇L) )          L2:  x_{t+1} = Π( x_t + α · ∇L / ‖∇L‖₂ )
 
-    where Π projects onto the ε-ball around x, then onto [0, 1]. ``loss`` is ``"ce"`` (cross-entropy)
-    or ``"margin"`` (C&W's max_{j≠y} z_j − z_y on the logits). With ``restarts`` > 1 each image keeps
-    its strongest result (``best_of``): a success beats a failure, then the higher loss wins.
+    where Π projects onto the ε-ball around x, then onto [0, 1]. ``loss`` is ``"ce"`` (cross-entropy),
+    ``"margin"`` (C&W's max_{j≠y} z_j − z_y on the logits) or any ``loss(logits, y) -> per-sample
+    loss``. With ``restarts`` > 1 each image keeps its strongest result (``best_of``): a success beats
+    a failure, then the higher loss wins.
     """
     _check_iterative(eps, alpha, steps)
     check_choice(norm, "norm", NORMS)
     check_int(restarts, "restarts")
-    check_choice(loss, "loss", LOSSES)
+    check_loss(loss)
     check_generator(generator)
-    project = project_linf if norm == "inf" else project_l2
 
     def run() -> torch.Tensor:
-        x_adv = clip_box(x + _random_start(x, eps, norm, generator)) if random_start else x.clone()
-        for _ in range(steps):
-            grad, _ = loss_gradient(model, x_adv, y, loss, targeted)
-            step = grad.sign() if norm == "inf" else _l2_normalize(grad)
-            x_adv = clip_box(x + project(x_adv + alpha * step - x, eps))
-        return x_adv
+        start = clip_box(x + _random_start(x, eps, norm, generator)) if random_start else x.clone()
+        return pgd_steps(model, x, start, y, eps=eps, alpha=alpha, steps=steps, norm=norm, loss=loss,
+                         targeted=targeted)
 
     return best_of(run, restarts, model, y, loss, targeted)
 
@@ -315,8 +315,7 @@ def success_rate(model: nn.Module, x_adv: torch.Tensor, y: int | torch.Tensor, *
     check_int(batch_size, "batch_size")
     with torch.no_grad(), frozen(model):
         y = check_labels(y, x_adv.shape[0], "y", num_classes=num_classes(model, x_adv)).to(x_adv.device)
-        predicted = torch.cat([model(x_adv[i : i + batch_size]).argmax(1)
-                               for i in range(0, len(x_adv), batch_size)])
+        predicted = batched(lambda chunk: model(chunk).argmax(1), x_adv, batch_size=batch_size)
     hits = (predicted == y) if targeted else (predicted != y)
     return hits.float().mean().item()
 
