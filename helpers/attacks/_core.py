@@ -1,4 +1,4 @@
-"""What every white-box attack shares: the contract, the one margin, the attacker's loss, PGD's loop, restarts."""
+"""What every white-box attack shares: the contract, the margin, the attacker's loss, PGD's loop, restarts."""
 
 from __future__ import annotations
 
