@@ -17,7 +17,7 @@ import inspect
 import math
 import numbers
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -344,3 +344,9 @@ def read_sums(path: Path) -> dict[str, str]:
                              f"{line.strip()[:80]!r}")
         sums[parts[1].lstrip("*")] = parts[0].lower()
     return sums
+
+
+def batched(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """``fn`` over the rows of ``tensors`` in chunks of ``batch_size`` (the same rows of each), the
+    results concatenated: the one batch loop of the library, which bounds the memory."""
+    return torch.cat([fn(*chunks) for chunks in zip(*(t.split(batch_size) for t in tensors))])

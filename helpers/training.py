@@ -11,6 +11,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from helpers._checks import (
+    batched,
     check_bool,
     check_callable,
     check_choice,
@@ -146,8 +147,8 @@ def predict(
     check_int(batch_size, "batch_size")
     device = model_device(model)
     with torch.no_grad(), frozen(model):
-        out = [model(images[i : i + batch_size].to(device)) for i in range(0, len(images), batch_size)]
-    return torch.cat(out).to(images.device)
+        out = batched(lambda chunk: model(chunk.to(device)), images, batch_size=batch_size)
+    return out.to(images.device)
 
 
 def accuracy(

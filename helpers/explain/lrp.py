@@ -56,6 +56,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers._checks import check_choice, check_images, check_model, check_positive, frozen
+from helpers._contract import check_finite, checked
 from helpers.explain._core import attribution
 from helpers.models import Normalize
 
@@ -627,9 +628,11 @@ def conservation(
     check_model(model)
     check_images(x, model=model)
     chosen = composite_for(rule, epsilon=epsilon, gamma=gamma, composite=composite)
-    sums = _layer_sums(model, x, target, composite=chosen)  # checks target and the model's output first
-    names = _layer_names(model, chosen)
-    return dict(zip(names, sums.unbind(1)))
+    with checked(model, x, target, "target") as target:  # checks target and the model's output first
+        relevances = _propagate(model, x.detach(), target, chosen, every_layer=True)
+        sums = torch.stack([r.flatten(1).sum(1) for r in relevances], dim=1).detach()
+    check_finite(sums, "layer_sums")
+    return dict(zip(_layer_names(model, chosen), sums.unbind(1)))
 
 
 def _layer_names(model: nn.Module, composite: Composite) -> list[str]:
@@ -641,13 +644,6 @@ def _layer_names(model: nn.Module, composite: Composite) -> list[str]:
             name += f" (LRP-{rule.name})"
         names.append(f"{i}: {name}")
     return names
-
-
-@attribution
-def _layer_sums(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, composite: Composite
-                ) -> torch.Tensor:
-    relevances = _propagate(model, x, target, composite, every_layer=True)
-    return torch.stack([r.flatten(1).sum(1) for r in relevances], dim=1)
 
 
 def epsilon_step(
