@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers import attacks, explain, homework, zoo
+from helpers import attacks, explain, homework
 from helpers._checks import check_bool
 from helpers.audio import relative_db
 from helpers.explain.cam import cam_from_gradients
@@ -432,7 +432,7 @@ class Judgement:
         lines = [f"{'':{width}}  black-box accuracy ↓  ({box})"]
         lines += [f"{name:{width}}  {value}" for name, value in rows.items()]
         verdict = ", ".join(self.beaten) if self.beaten else "none yet"
-        lines.append(f"pass lines (below): " + ", ".join(f"{k} {v:.3f}" for k, v in self.pass_lines.items()))
+        lines.append("pass lines (below): " + ", ".join(f"{k} {v:.3f}" for k, v in self.pass_lines.items()))
         lines.append(f"largest change: {self.max_levels} of {homework.HW6_LEVELS} grey levels · "
                      f"queries spent: {self.queries} of {homework.HW6_QUERIES * 128} · baselines beaten: {verdict}")
         return "\n".join(lines)

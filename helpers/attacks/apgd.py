@@ -13,9 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers._checks import check_choice, check_generator, check_int, check_positive
-from helpers.attacks._core import attack
-from helpers.attacks.norms import clip_box, project_l2, project_linf
-from helpers.attacks.whitebox import NORMS, _l2_normalize, _per_sample, _random_start
+from helpers.attacks._core import attack, l2_normalize
+from helpers.attacks.norms import _per_sample, clip_box, project_l2, project_linf
+from helpers.attacks.whitebox import NORMS, _random_start
 
 APGD_LOSSES = ("ce", "dlr")
 
@@ -77,7 +77,7 @@ def _apgd_run(model, x, y, eps, steps, norm, loss, targeted, rho, momentum, gene
     An image leaves the batch as soon as an iterate fools the model (that iterate is its answer), so the
     later steps cost only as much as the images still standing."""
     project = project_linf if norm == "inf" else project_l2
-    direction = torch.sign if norm == "inf" else _l2_normalize
+    direction = torch.sign if norm == "inf" else l2_normalize
     shape = _per_sample(x)
     checkpoints = set(apgd_checkpoints(steps)[1:])
     out = x.clone()
