@@ -91,7 +91,7 @@ class ReconstructionDetector:
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """The reconstruction error of each image (shape N)."""
         check_images(x)
-        with torch.no_grad(), frozen(self.denoiser):
+        with torch.no_grad(), frozen(self.denoiser, logits=False):
             return reconstruction_error(self.denoiser, x)
 
     def fit(self, clean: torch.Tensor, fpr: float = 0.05) -> ReconstructionDetector:
@@ -123,7 +123,7 @@ def evade_detector(model: nn.Module, detector: ReconstructionDetector, x: torch.
     if detector.threshold is None:
         raise RuntimeError("fit the detector before attacking it: its threshold is not set")
     check_positive(weight, "weight", allow_zero=True)
-    with frozen(detector.denoiser):
+    with frozen(detector.denoiser, logits=False):
         return _evade(model, x, y, detector=detector, eps=eps, alpha=alpha, steps=steps, weight=weight)
 
 
