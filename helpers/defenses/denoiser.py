@@ -146,7 +146,7 @@ def _evade(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, detector: Reco
             found |= done
         if step == steps:
             break
-        objective = margin(logits, y) - weight * (error - threshold).clamp_min(0)
+        objective = -margin(logits, y) - weight * (error - threshold).clamp_min(0)
         (grad,) = torch.autograd.grad(objective.sum(), x_in)
         x_adv = clip_box(x + project_linf(x_adv + alpha * grad.sign() - x, eps))
     return torch.where(found.view(-1, 1, 1, 1), best, x_adv)
