@@ -35,6 +35,8 @@ INPUTS = {"images": check_images, "waveforms": check_waveforms, "tokens": check_
 def check_inputs(x: object, name: str, inputs: str, for_model: nn.Module | None = None) -> torch.Tensor:
     """Check ``x`` against the tensor contract of its kind: ``"images"`` N×C×H×W in [0, 1] (in the dtype of
     ``for_model``), ``"waveforms"`` N×T in [−1, 1] or ``"tokens"`` int64 N×L character indices."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str (the argument's name, for the messages); got {type(name).__name__}")
     check = INPUTS[check_choice(inputs, "inputs", tuple(INPUTS))]
     return check(x, name, model=for_model) if check is check_images else check(x, name)
 
