@@ -32,7 +32,7 @@ from helpers.attacks._core import LOSSES, loss_gradient
 def _check_db(db: object) -> float:
     """A loudness bound in dB relative to the clip: finite and negative (the perturbation is quieter)."""
     if isinstance(db, bool) or not isinstance(db, (int, float)) or not -math.inf < db < 0:
-        raise ValueError(f"db must be a finite negative number of decibels (the perturbation is quieter than "
+        raise ValueError(f"db must be a negative number of decibels, finite (the perturbation is quieter than "
                          f"the clip); got {db!r}")
     return float(db)
 

@@ -64,9 +64,7 @@ def rrr_loss(
     check_model(model)
     check_images(x, model=model)
     y = check_labels(y, x.shape[0], "y")
-    check_positive(weight, "weight", allow_zero=True)
-    if weight == float("inf"):
-        raise ValueError("weight must be finite; got inf")
+    check_positive(weight, "weight", allow_zero=True)  # finite too
     mask = _check_mask(mask, x)
     log_p, grad = _log_p_and_gradient(model, x)
     y = check_labels(y, x.shape[0], "y", num_classes=log_p.shape[1])
