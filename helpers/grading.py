@@ -399,7 +399,8 @@ def check(exercise_id: str, answer: Any, *, hidden: bool = False) -> None:
             try:
                 got = exercise.measure(got, *inputs)
             except ExerciseFailed as failure:
-                raise ExerciseFailed(f"{exercise_id}, test {number} of {len(cases)}: {failure}") from None
+                kind = "hidden test" if hidden else "test"
+                raise ExerciseFailed(f"{exercise_id}, {kind} {number} of {len(cases)}: {failure}") from None
         problem = _compare(got, expected, exercise)
         if problem is None and any(
             isinstance(a, torch.Tensor) and not torch.equal(a, b) for a, b in zip(inputs, args)

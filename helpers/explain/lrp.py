@@ -258,7 +258,7 @@ class Composite:
         if not isinstance(name, str):
             raise TypeError(f"name must be the layer's name in the model, a str; got {type(name).__name__}")
         check_model(layer, "layer")
-        if check_bool(reads_pixels, "reads_pixels") and self.first and self.first is not None:
+        if check_bool(reads_pixels, "reads_pixels") and self.first is not None:
             return self.first
         for key, rule in self.rules:
             by_name = isinstance(key, str) and fnmatch.fnmatchcase(name, key)
