@@ -15,7 +15,7 @@ import torchattacks
 
 from benchmarks.harness import check_close, cli, compare, measure
 from helpers import zoo
-from helpers.attacks import cw_l2, deepfool, fgsm, mifgsm, pgd, success_rate
+from helpers.attacks import apgd, cw_l2, deepfool, fgsm, mifgsm, pgd, success_rate
 from helpers.attacks._core import attack
 from helpers.data import fashion_mnist
 
@@ -51,6 +51,9 @@ def run(device: torch.device) -> list:
         # (float32 trajectories drift apart over 20 normalised steps; float64 agreement is tested in tests/)
         ("mifgsm, 20 steps", lambda: mifgsm(model, x, y, eps=eps, alpha=alpha, steps=steps),
          lambda: torchattacks.MIFGSM(model, eps=eps, alpha=alpha, steps=steps)(x, y), 5e-2),
+        # random starts differ (each library draws its own), so the outputs are compared by success, not pixel by pixel
+        ("apgd L∞ CE, 20 steps", lambda: apgd(model, x, y, eps=eps, steps=steps),
+         lambda: torchattacks.APGD(model, eps=eps, steps=steps)(x, y), None),
         ("pgd vs a bare loop of 20 × (forward + backward)",
          lambda: pgd(model, x, y, eps=eps, alpha=alpha, steps=steps, random_start=False),
          lambda: bare_loop(model, x, y, steps), None),
@@ -64,6 +67,8 @@ def run(device: torch.device) -> list:
             check_close(name, ours(), theirs(), rtol)
         elif name.startswith("deepfool"):
             assert success_rate(model, ours(), y) >= 0.95, "deepfool must succeed before it is timed"
+        elif name.startswith("apgd"):
+            assert abs(success_rate(model, ours(), y) - success_rate(model, theirs(), y)) <= 2 / len(y), name
         timings.append(compare(name, ours, theirs, device=device))
     timings.append(measure(CONTRACT_ROW, lambda: contract_only(model, x, y), device=device, repeats=20))
     return timings

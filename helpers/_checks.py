@@ -319,15 +319,16 @@ def modes_kept(model: nn.Module) -> Iterator[nn.Module]:
 
 
 @contextlib.contextmanager
-def frozen(model: nn.Module) -> Iterator[nn.Module]:
-    """Evaluate ``model`` in eval mode with its parameters frozen and its output checked, then restore both.
+def frozen(model: nn.Module, *, logits: bool = True) -> Iterator[nn.Module]:
+    """Evaluate ``model`` in eval mode with its parameters frozen and its output checked (as logits; an
+    image-to-image model such as a denoiser passes ``logits=False``), then restore both.
 
     The tensor contract: a function that runs the model restores every submodule's mode and every
     parameter's ``requires_grad`` and leaves no ``.grad`` behind, on every exit path.
     """
     flags = [(p, p.requires_grad) for p in model.parameters()]
     grads = [(p, p.grad) for p in model.parameters()]
-    with modes_kept(model), watched(model):
+    with modes_kept(model), (watched(model) if logits else contextlib.nullcontext()):
         model.eval()
         for p, _ in flags:
             p.requires_grad_(False)

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers import attacks, explain, homework, zoo
+from helpers import attacks, explain, homework
 from helpers._checks import check_bool
 from helpers.audio import relative_db
 from helpers.explain.cam import cam_from_gradients
@@ -385,6 +385,7 @@ def check(exercise_id: str, answer: Any, *, hidden: bool = False) -> None:
     if not callable(answer):
         raise ExerciseFailed(f"{exercise_id}: pass your function itself, not {type(answer).__name__}")
     cases = HIDDEN_CASES[exercise_id]() if hidden else exercise.cases()
+    kind = "hidden test" if hidden else "test"
     for number, (args, kwargs) in enumerate(cases, start=1):
         expected = exercise.reference(*map(_clone, args), **{k: _clone(v) for k, v in kwargs.items()})
         inputs = tuple(map(_clone, args))
@@ -393,13 +394,13 @@ def check(exercise_id: str, answer: Any, *, hidden: bool = False) -> None:
         except NotImplementedError:
             raise ExerciseFailed(f"{exercise_id}: not implemented yet — replace `raise NotImplementedError()`") from None
         except Exception as error:  # the student's code failed: say how, without our traceback
-            raise ExerciseFailed(f"{exercise_id}, test {number}: your function raised {type(error).__name__}: {error}") from None
+            raise ExerciseFailed(f"{exercise_id}, {kind} {number}: your function raised "
+                                 f"{type(error).__name__}: {error}") from None
         if exercise.measure is not None:
             expected = exercise.measure(expected, *args)
             try:
                 got = exercise.measure(got, *inputs)
             except ExerciseFailed as failure:
-                kind = "hidden test" if hidden else "test"
                 raise ExerciseFailed(f"{exercise_id}, {kind} {number} of {len(cases)}: {failure}") from None
         problem = _compare(got, expected, exercise)
         if problem is None and any(
@@ -407,7 +408,6 @@ def check(exercise_id: str, answer: Any, *, hidden: bool = False) -> None:
         ):
             problem = "your function modified its input tensor in place"
         if problem is not None:
-            kind = "hidden test" if hidden else "test"
             raise ExerciseFailed(f"{exercise_id}, {kind} {number} of {len(cases)}: {problem}")
     if not hidden:
         print(f"✔ {exercise_id}: {exercise.title} — correct on all {len(cases)} tests")
@@ -422,35 +422,55 @@ class SubmissionRejected(ValueError):
 
 @dataclass(frozen=True)
 class Judgement:
-    """``judge``'s verdict: the black box's accuracy on the submission and on each baseline (lower is
-    better for the attacker), the largest change in grey levels, and the baselines beaten."""
+    """``judge``'s verdict: the black box's accuracy on the submission, on the clean images and on each
+    baseline (a list: one figure per seed of the baseline's randomness; lower is better for the
+    attacker), the pass lines, the largest change in grey levels, the queries spent and whether the box
+    was the instructor's private one."""
 
     accuracy: float
     clean_accuracy: float
-    baselines: dict[str, float]
+    baselines: dict[str, list[float]]
     max_levels: int
+    queries: int = 0
+    private: bool = False
+
+    @property
+    def pass_lines(self) -> dict[str, float]:
+        """Below this accuracy a baseline is beaten: the lowest the baseline reached over its seeds."""
+        return {name: min(runs) for name, runs in self.baselines.items()}
 
     @property
     def beaten(self) -> list[str]:
-        return [name for name, acc in self.baselines.items() if self.accuracy < acc]
+        return [name for name, line in self.pass_lines.items() if self.accuracy < line]
 
     def __str__(self) -> str:
-        rows = {"no attack": self.clean_accuracy, **{f"baseline: {k}": v for k, v in self.baselines.items()},
-                "your submission": self.accuracy}
+        def spread(runs: list[float]) -> str:
+            return f"{runs[0]:.3f}" if len(runs) == 1 else f"{min(runs):.3f}–{max(runs):.3f} over {len(runs)} seeds"
+
+        rows = {"no attack": f"{self.clean_accuracy:.3f}",
+                **{f"baseline: {k}": spread(v) for k, v in self.baselines.items()},
+                "your submission": f"{self.accuracy:.3f}"}
         width = max(map(len, rows))
-        lines = [f"{'':{width}}  black-box accuracy ↓"]
-        lines += [f"{name:{width}}  {acc:20.3f}" for name, acc in rows.items()]
+        box = "on the instructor's private black box" if self.private else "on the practice black box, the zoo's"
+        lines = [f"{'':{width}}  black-box accuracy ↓  ({box})"]
+        lines += [f"{name:{width}}  {value}" for name, value in rows.items()]
         verdict = ", ".join(self.beaten) if self.beaten else "none yet"
-        lines.append(f"largest change: {self.max_levels} of {homework.HW6_LEVELS} grey levels · baselines beaten: {verdict}")
+        lines.append("pass lines (below): " + ", ".join(f"{k} {v:.3f}" for k, v in self.pass_lines.items()))
+        lines.append(f"largest change: {self.max_levels} of {homework.HW6_LEVELS} grey levels · "
+                     f"queries spent: {self.queries} of {homework.HW6_QUERIES * 128} · baselines beaten: {verdict}")
         return "\n".join(lines)
 
 
-def judge(x_adv: Any, *, seed: int = 0, show: bool = True) -> Judgement:
+def judge(x_adv: Any, *, show: bool = True) -> Judgement:
     """Judge a homework 6 submission, as the course's server would: ``x_adv`` must be the 128 homework
     images (N×1×28×28, floating point, finite, in [0, 1]); it is rounded to 8 bits as a PNG would store
-    it, then every pixel must lie within ``homework.HW6_LEVELS`` grey levels of the original. Returns
-    (and prints, with ``show``) the black box's accuracy on it next to the three baselines, which the
-    reference solution makes on the same images (their randomness seeded by ``seed``)."""
+    it, then every pixel must lie within ``homework.HW6_LEVELS`` grey levels of the original.
+
+    Judging asks the session's black box about the 128 images, so it spends 128 queries of the budget
+    (a judge that answered for free would be an unlimited oracle); with the budget spent it refuses.
+    The black box is the instructor's private one where ``$HELPERS_HW6_BLACKBOX`` names its checkpoint,
+    else the zoo's practice box; the baselines are made against the same box. Returns (and prints, with
+    ``show``) the accuracy on the submission next to the baselines' and the pass lines."""
     x, y = (t.cpu() for t in homework._hw6_images())
     if not isinstance(x_adv, torch.Tensor):
         raise SubmissionRejected(f"x_adv must be a torch.Tensor of shape {tuple(x.shape)}, got {type(x_adv).__name__}")
@@ -473,11 +493,17 @@ def judge(x_adv: Any, *, seed: int = 0, show: bool = True) -> Judgement:
             f"image {image} changes a pixel by {worst} grey levels after the 8-bit round trip; the budget is "
             f"{homework.HW6_LEVELS} (ε = {homework.HW6_LEVELS}/255 ≈ {homework.HW6_EPS:.4f})"
         )
-    secret = zoo.load("fmnist_blackbox", device="cpu")
+    path = homework.hw6_blackbox_path()
+    blackbox = homework.hw6_blackbox()
+    try:
+        accuracy = (blackbox(stored).argmax(1) == y).float().mean().item()
+    except attacks.QueryBudgetExceeded as spent:
+        raise SubmissionRejected(f"judging spends one query per image and the budget is spent ({spent}); "
+                                 "keep 128 queries for the judge") from None
     with torch.no_grad():
-        accuracy = (secret(stored).argmax(1) == y).float().mean().item()
-        clean = (secret(x).argmax(1) == y).float().mean().item()
-    verdict = Judgement(accuracy, clean, dict(homework.hw6_baselines(seed)), worst)
+        clean = (homework._hw6_victim(path)(x).argmax(1) == y).float().mean().item()  # fixed: no information
+    verdict = Judgement(accuracy, clean, {k: list(v) for k, v in homework.hw6_baselines(path).items()}, worst,
+                        blackbox.queries, path is not None)
     if show:
         print(verdict)
     return verdict

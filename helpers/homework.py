@@ -13,7 +13,9 @@ draw comes from a seeded generator.
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -32,6 +34,7 @@ from helpers.explain import (
     saliency,
     smoothgrad,
 )
+from helpers.models import fashion_blackbox
 from helpers.runtime import device
 
 HW5_METHODS = ("saliency", "SmoothGrad", "integrated gradients", "LRP", "Grad-CAM")
@@ -102,17 +105,70 @@ class HW6Data:
     blackbox: BlackBox  # the victim: probabilities only, no gradients, HW6_QUERIES per image in all
 
 
+# An instructor grades against a private black box that students never had: a checkpoint of the
+# fmnist_blackbox architecture trained with another seed (``python -m helpers.zoo train fmnist_blackbox
+# --seed S --out PATH``), named by this environment variable. Without it the practice box of the zoo is used.
+HW6_BLACKBOX_ENV = "HELPERS_HW6_BLACKBOX"
+HW6_BASELINE_SEEDS = (0, 1, 2, 3, 4)  # the strong baseline's randomness, over which its pass line is taken
+
+
 def _hw6_images() -> tuple[torch.Tensor, torch.Tensor]:
     images, labels = fashion_mnist("test")
     return images[1000:1128], labels[1000:1128]  # not the images the lecture notebooks attack
 
 
+def hw6_blackbox_path() -> str | None:
+    """The private black box's checkpoint (``$HELPERS_HW6_BLACKBOX``), or None for the zoo's practice box."""
+    path = os.environ.get(HW6_BLACKBOX_ENV) or None
+    if path is not None and not Path(path).is_file():
+        raise FileNotFoundError(f"${HW6_BLACKBOX_ENV} names {path!r}, which is not a file; train one with "
+                                "`python -m helpers.zoo train fmnist_blackbox --seed S --out PATH`")
+    return path
+
+
+@functools.cache
+def _hw6_victim(path: str | None) -> nn.Module:
+    """The model behind homework 6's black box, on the CPU: the private checkpoint at ``path``, or the
+    zoo's ``fmnist_blackbox``."""
+    if path is None:
+        return zoo.load("fmnist_blackbox", device="cpu")
+    model = fashion_blackbox()
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+class HW6BlackBox(BlackBox):
+    """Homework 6's black box: one per Python process and per victim, so that its query counter is shared
+    by ``hw6_data()`` (however often it is called) and ``grading.judge``, and it only ever goes up."""
+
+    @property
+    def queries(self) -> int:
+        return self._spent
+
+    @queries.setter
+    def queries(self, value: int) -> None:
+        if value < getattr(self, "_spent", 0):
+            raise AttributeError(f"the homework's query counter cannot be reset: {self._spent} of "
+                                 f"{self.budget} queries are spent in this session")
+        self._spent = value
+
+
+@functools.cache
+def _hw6_blackbox(path: str | None) -> HW6BlackBox:
+    return HW6BlackBox(_hw6_victim(path), budget=HW6_QUERIES * len(_hw6_images()[0]))
+
+
+def hw6_blackbox() -> HW6BlackBox:
+    """The session's counted black box (the private one where ``$HELPERS_HW6_BLACKBOX`` names it)."""
+    return _hw6_blackbox(hw6_blackbox_path())
+
+
 def hw6_data() -> HW6Data:
-    """Homework 6's images and its black box, on ``runtime.device()``."""
+    """Homework 6's images, on ``runtime.device()``, and the session's black box. Calling it again returns
+    the same black box, its queries still counted: the budget is for the whole session."""
     dev = device()
     x, y = _hw6_images()
-    return HW6Data(x.to(dev), y.to(dev), HW6_EPS,
-                   BlackBox(zoo.load("fmnist_blackbox", device=dev), budget=HW6_QUERIES * len(x)))
+    return HW6Data(x.to(dev), y.to(dev), HW6_EPS, hw6_blackbox())
 
 
 def to_uint8_and_back(x: torch.Tensor) -> torch.Tensor:
@@ -122,27 +178,35 @@ def to_uint8_and_back(x: torch.Tensor) -> torch.Tensor:
 
 
 @functools.cache
-def hw6_baselines(seed: int = 0) -> dict[str, float]:
-    """The black box's accuracy (after the uint8 round trip) on the reference solution's three baselines —
+def hw6_baselines(path: str | None = None, seeds: tuple[int, ...] = HW6_BASELINE_SEEDS) -> dict[str, list[float]]:
+    """The victim's accuracy (after the uint8 round trip) on the reference solution's three baselines —
     simple: FGSM on the proxy; medium: I-FGSM on the proxy; strong: MI-FGSM with input diversity on the
     ensemble of the proxy and ``fmnist_cnn`` — all within the homework's budget, made without querying
-    the black box. ``seed`` seeds the strong baseline's random input diversity."""
-    dev = device()
-    x, y = (t.to(dev) for t in _hw6_images())
-    proxy = zoo.load("fmnist_proxy", device=dev)
-    both = ensemble([proxy, zoo.load("fmnist_cnn", device=dev)])
-    secret = zoo.load("fmnist_blackbox", device=dev)
+    the black box. The victim is the checkpoint at ``path`` (None: the zoo's practice box). FGSM and
+    I-FGSM are deterministic: one figure each; the strong baseline's random input diversity is drawn once
+    per seed in ``seeds``, one figure each."""
+    x, y = _hw6_images()
+    proxy = zoo.load("fmnist_proxy", device="cpu")
+    both = ensemble([proxy, zoo.load("fmnist_cnn", device="cpu")])
+    victim = _hw6_victim(path)
     eps = HW6_EPS
     made = {
-        "simple": fgsm(proxy, x, y, eps=eps),
-        "medium": ifgsm(proxy, x, y, eps=eps, alpha=eps / 10, steps=20),
-        "strong": mifgsm(both, x, y, eps=eps, alpha=eps / 10, steps=20, diversity_prob=0.7,
-                         generator=torch.Generator().manual_seed(seed)),
+        "simple": [fgsm(proxy, x, y, eps=eps)],
+        "medium": [ifgsm(proxy, x, y, eps=eps, alpha=eps / 10, steps=20)],
+        "strong": [mifgsm(both, x, y, eps=eps, alpha=eps / 10, steps=20, diversity_prob=0.7,
+                          generator=torch.Generator().manual_seed(seed)) for seed in seeds],
     }
     with torch.no_grad():
-        return {name: (secret(to_uint8_and_back(x_adv)).argmax(1) == y).float().mean().item()
-                for name, x_adv in made.items()}
+        return {name: [(victim(to_uint8_and_back(x_adv)).argmax(1) == y).float().mean().item() for x_adv in runs]
+                for name, runs in made.items()}
 
 
-__all__ = ["HW5_METHODS", "HW6_EPS", "HW6_LEVELS", "HW6_QUERIES", "hw5_data", "hw5_explain", "hw5_reference", "hw6_baselines",
-           "hw6_data", "to_uint8_and_back"]
+def hw6_pass_lines(path: str | None = None) -> dict[str, float]:
+    """The accuracy a submission must get *below* to beat each baseline: the lowest the baseline reached
+    over its seeds, so that no draw of the baseline's own randomness beats it."""
+    return {name: min(runs) for name, runs in hw6_baselines(path).items()}
+
+
+__all__ = ["HW5_METHODS", "HW6_EPS", "HW6_LEVELS", "HW6_QUERIES", "HW6_BLACKBOX_ENV", "HW6_BASELINE_SEEDS", "HW6BlackBox",
+           "hw5_data", "hw5_explain", "hw5_reference", "hw6_baselines", "hw6_blackbox", "hw6_blackbox_path",
+           "hw6_data", "hw6_pass_lines", "to_uint8_and_back"]

@@ -259,6 +259,41 @@ def char_cnn(num_classes: int = 3) -> nn.Sequential:
     )
 
 
+class ResidualDenoiser(nn.Module):
+    """D(x) = x + r(x): a network ``body`` that predicts the correction to add (the residual learning of
+    Zhang et al.'s DnCNN, 2017). No clamp: D stays differentiable everywhere, and the classifier after it
+    takes any real input."""
+
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def fashion_denoiser(width: int = 16) -> ResidualDenoiser:
+    """A small convolutional denoiser for Fashion-MNIST (zoo: ``fmnist_denoiser``): image in, image out.
+
+    The correction r(x) comes from four 3×3 convolutions at full resolution, 1 → ``width`` → ``width`` →
+    ``width`` → 1 channels, ReLU between; the last is initialised to zero, so an untrained denoiser is the
+    identity and training only has to learn what to remove (``helpers.defenses.denoiser``).
+    """
+    check_int(width, "width")
+    last = nn.Conv2d(width, 1, 3, padding=1)
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
+    return ResidualDenoiser(nn.Sequential(
+        nn.Conv2d(1, width, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(width, width, 3, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(width, width, 3, padding=1),
+        nn.ReLU(),
+        last,
+    ))
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable numbers in ``model``."""
     check_model(model)
@@ -276,6 +311,8 @@ __all__ = [
     "elephant_toy",
     "keyword_cnn",
     "char_cnn",
+    "fashion_denoiser",
+    "ResidualDenoiser",
     "BinaryLogits",
     "count_parameters",
     "FASHION_MEAN",

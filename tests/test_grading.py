@@ -173,11 +173,78 @@ def test_judge_rejects_broken_submissions_clearly(hw6, make, message):
 def test_judge_baselines_are_reproducible_and_ordered():
     from helpers import homework
 
-    first = dict(homework.hw6_baselines(0))
+    first = dict(homework.hw6_baselines())
     homework.hw6_baselines.cache_clear()
-    assert homework.hw6_baselines(0) == first  # recomputed from scratch, same seed: same figures
-    clean = grading.judge(homework._hw6_images()[0], show=False).clean_accuracy
-    assert clean > first["simple"] > first["medium"] > first["strong"]
+    assert homework.hw6_baselines() == first  # recomputed from scratch, same seeds: same figures
+    assert [len(first[k]) for k in ("simple", "medium", "strong")] == [1, 1, len(homework.HW6_BASELINE_SEEDS)]
+    verdict = grading.judge(homework._hw6_images()[0], show=False)
+    lines = verdict.pass_lines
+    assert verdict.clean_accuracy > lines["simple"] > lines["medium"] > max(first["strong"]) >= lines["strong"]
+    assert lines["strong"] == min(first["strong"])  # the line sits below every seed of the baseline
+
+
+def test_hw6_budget_is_per_session_and_cannot_be_reset():
+    from helpers import homework
+
+    data = homework.hw6_data()
+    before = data.blackbox.queries
+    data.blackbox(data.x[:3])
+    again = homework.hw6_data()  # re-running the setup cell gives the same counter, not a fresh one
+    assert again.blackbox is data.blackbox and again.blackbox.queries == before + 3
+    with pytest.raises(AttributeError, match="cannot be reset"):
+        again.blackbox.queries = 0
+    grading.judge(data.x.cpu(), show=False)  # the judge is not a free oracle: one query per image
+    assert data.blackbox.queries == before + 3 + 128
+
+
+def _private_box(path, constant_class: int) -> None:
+    """A checkpoint of the black box's architecture that always answers ``constant_class``."""
+    from helpers import zoo
+
+    model = zoo.load("fmnist_blackbox", device="cpu")
+    with torch.no_grad():
+        model[-1].weight.zero_()
+        model[-1].bias.zero_()
+        model[-1].bias[constant_class] = 1.0
+    torch.save(model.state_dict(), path)
+
+
+def test_judge_grades_against_the_instructors_private_box(tmp_path, monkeypatch, capsys):
+    from helpers import homework
+
+    path = tmp_path / "private_blackbox.pt"
+    _private_box(path, constant_class=3)
+    monkeypatch.setenv(homework.HW6_BLACKBOX_ENV, str(path))
+    x, y = homework._hw6_images()
+    verdict = grading.judge(x.clone())
+    expected = (y == 3).float().mean().item()  # what a box that always says "Dress" scores
+    assert verdict.private and verdict.clean_accuracy == pytest.approx(expected) and verdict.accuracy == pytest.approx(expected)
+    assert all(v == pytest.approx(expected) for runs in verdict.baselines.values() for v in runs)
+    assert "private black box" in capsys.readouterr().out
+    box = homework.hw6_data().blackbox  # the students' queries go to the private box too, with its own counter
+    assert box is homework.hw6_blackbox() and box.queries == 128
+    assert (box(x[:4]).argmax(1) == 3).all()
+    box.queries = box.budget - 100  # spend the budget (the counter may go up)
+    with pytest.raises(grading.SubmissionRejected, match="budget is spent"):
+        grading.judge(x.clone(), show=False)
+    monkeypatch.setenv(homework.HW6_BLACKBOX_ENV, str(tmp_path / "missing.pt"))
+    with pytest.raises(FileNotFoundError, match="HELPERS_HW6_BLACKBOX"):
+        homework.hw6_data()
+
+
+def test_zoo_trains_a_private_copy_without_touching_the_zoo(tmp_path, monkeypatch):
+    from helpers import models, zoo
+
+    seeds = []
+    monkeypatch.setattr(zoo, "seed_everything", lambda seed: seeds.append(seed) or torch.Generator().manual_seed(seed))
+    monkeypatch.setattr(zoo, "train", lambda model, *args, **kwargs: None)  # the recipe's training, skipped here
+    sums = zoo._sums_file().read_bytes()
+    out = tmp_path / "box.pt"
+    assert zoo.main(["train", "fmnist_blackbox", "--seed", "7", "--out", str(out)]) == 0
+    assert seeds == [7] and zoo._sums_file().read_bytes() == sums
+    models.fashion_blackbox().load_state_dict(torch.load(out, weights_only=True))
+    with pytest.raises(SystemExit):
+        zoo.main(["train", "all", "--seed", "7", "--out", str(out)])
 
 
 def test_speech_and_text_exercises():

@@ -145,6 +145,6 @@ def test_hidden_is_refused_for_a_question():
 
 
 def test_judge_points_is_a_third_per_baseline_beaten():
-    baselines = {"simple": 0.8, "medium": 0.7, "strong": 0.5}
+    baselines = {"simple": [0.8], "medium": [0.7], "strong": [0.5, 0.55]}
     points = [grading.judge_points(grading.Judgement(acc, 0.9, baselines, 12)) for acc in (0.9, 0.75, 0.6, 0.4)]
     assert points == [0.0, 2.0, 4.0, 6.0] and marking.POINTS["judge"] == 6

@@ -141,6 +141,15 @@ def _notebook() -> nbformat.NotebookNode:
     return nbformat.v4.new_notebook(cells=cells)
 
 
+def _denoiser() -> nn.Module:
+    torch.manual_seed(0)
+    return helpers.models.fashion_denoiser(width=4).eval()
+
+
+def _reconstruction_detector():
+    return defenses.denoiser.ReconstructionDetector(_denoiser())
+
+
 def _detector(m):
     return defenses.FeatureSqueezingDetector(m)
 
@@ -669,7 +678,7 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.grading.judge_points": Call(
         lambda m, x, y, g: dict(
             report=helpers.grading.Judgement(
-                accuracy=0.2, clean_accuracy=0.9, baselines={"fgsm": 0.5, "pgd": 0.1}, max_levels=8
+                accuracy=0.2, clean_accuracy=0.9, baselines={"fgsm": [0.5, 0.45], "pgd": [0.1, 0.12]}, max_levels=8
             )
         ),
         awkward=False,
@@ -689,6 +698,60 @@ CALLS: dict[str, Call | Skip] = {
         lambda m, x, y, g: dict(nb=helpers.marking.annotate(_notebook(), "a.ipynb")), awkward=False
     ),
     "helpers.marking.main": CLI,
+    # i19: APGD, worst-case evaluation, a learned denoiser and detector
+    "helpers.attacks.apgd.apgd": Call(
+        lambda m, x, y, g: dict(
+            model=m, x=x, y=y, eps=0.1, steps=3, norm="inf", loss="ce", restarts=1, rho=0.75, momentum=0.75,
+            targeted=False, generator=g,
+        )
+    ),
+    "helpers.attacks.apgd.apgd_checkpoints": Call(lambda m, x, y, g: dict(steps=10), awkward=False),
+    "helpers.attacks.apgd.dlr_loss": Call(
+        lambda m, x, y, g: dict(logits=torch.randn(len(y), CLASSES, generator=g), y=y, targeted=False),
+        differentiable=True,
+    ),
+    "helpers.attacks.evaluate.worst_case": Call(
+        lambda m, x, y, g: dict(model=m, x=x, y=y, attacks={"fgsm": lambda a, b, c: attacks.fgsm(a, b, c, eps=0.1)})
+    ),
+    "helpers.defenses.denoiser.ReconstructionDetector": Call(lambda m, x, y, g: dict(denoiser=_denoiser())),
+    "helpers.defenses.denoiser.ReconstructionDetector.score": Call(
+        lambda m, x, y, g: dict(self=_reconstruction_detector(), x=x)
+    ),
+    "helpers.defenses.denoiser.ReconstructionDetector.fit": Call(
+        lambda m, x, y, g: dict(self=_reconstruction_detector(), clean=x, fpr=0.1)
+    ),
+    "helpers.defenses.denoiser.ReconstructionDetector.detect": Call(
+        lambda m, x, y, g: dict(self=_reconstruction_detector().fit(x), x=x)
+    ),
+    "helpers.defenses.denoiser.reconstruction_error": Call(
+        lambda m, x, y, g: dict(denoiser=_denoiser(), x=x), differentiable=True
+    ),
+    "helpers.defenses.denoiser.evade_detector": Call(
+        lambda m, x, y, g: dict(
+            model=m, detector=_reconstruction_detector().fit(x), x=x, y=y, eps=0.1, alpha=0.05, steps=2, weight=10.0
+        )
+    ),
+    "helpers.defenses.denoiser.train_denoiser": Call(
+        lambda m, x, y, g: dict(
+            denoiser=_denoiser(), classifier=m, images=x, labels=y, eps=0.1, sigma=0.1, steps=1, guide=0.1,
+            epochs=1, lr=1e-3, batch_size=4, generator=g, progress=False,
+        ),
+        trains=True,
+    ),
+    "helpers.defenses.detection.tpr_at_fpr": Call(
+        lambda m, x, y, g: dict(fpr=torch.tensor([0.0, 0.1, 0.5, 1.0]), tpr=torch.tensor([0.0, 0.6, 0.9, 1.0]),
+                                level=0.05),
+        awkward=False,
+    ),
+    "helpers.grading.Judgement.pass_lines": RECORD,
+    "helpers.homework.HW6BlackBox": Call(lambda m, x, y, g: dict(model=m, output="probs", budget=100)),
+    "helpers.homework.HW6BlackBox.queries": RECORD,
+    "helpers.homework.hw6_blackbox": NO_ARGS,
+    "helpers.homework.hw6_blackbox_path": NO_ARGS,
+    "helpers.homework.hw6_pass_lines": Call(lambda m, x, y, g: dict(path=None), awkward=False),
+    "helpers.models.ResidualDenoiser": Call(lambda m, x, y, g: dict(body=nn.Conv2d(1, 1, 3, padding=1)), awkward=False),
+    "helpers.models.fashion_denoiser": Call(lambda m, x, y, g: dict(width=4), awkward=False),
+    "helpers.zoo.robust_attacks": Call(lambda m, x, y, g: dict(eps=0.1), awkward=False),
 }
 
 # Where a negative number has a meaning: qualified name → argument names.

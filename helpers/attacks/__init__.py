@@ -1,12 +1,13 @@
 """Attacking a classifier: find x′ near x⁰ that it gets wrong.
 
-White-box attacks (``whitebox``) have the signature ``f(model, x, y, *, eps, …, targeted=False) -> x_adv`` and returns an
+White-box attacks (``whitebox``, and Auto-PGD in ``apgd``) have the signature ``f(model, x, y, *, eps, …, targeted=False) -> x_adv`` and returns an
 ``x_adv`` inside the ε-ball of its norm and inside [0, 1] (C&W and DeepFool, which look for the
 smallest perturbation, have no ε). Black-box attacks (``blackbox``) see only a ``BlackBox``'s answers;
 physical attacks (``physical``) make one perturbation or patch for many images and transformations.
 Beyond images: ``audio`` attacks waveforms under a loudness bound in dB, ``text`` flips characters (HotFlip).
 """
 
+from helpers.attacks.apgd import apgd, apgd_checkpoints, dlr_loss
 from helpers.attacks.audio import db_radius, pgd_db
 from helpers.attacks.blackbox import (
     BlackBox,
@@ -16,6 +17,7 @@ from helpers.attacks.blackbox import (
     square_attack,
     substitute_training,
 )
+from helpers.attacks.evaluate import worst_case
 from helpers.attacks.geometry import decision_plane
 from helpers.attacks.norms import clip_box, l2, linf, project_l2, project_linf
 from helpers.attacks.physical import adversarial_patch, apply_patch, random_transforms, universal_perturbation
@@ -26,10 +28,14 @@ __all__ = [
     "fgsm",
     "ifgsm",
     "pgd",
+    "apgd",
+    "dlr_loss",
+    "apgd_checkpoints",
     "mifgsm",
     "cw_l2",
     "deepfool",
     "success_rate",
+    "worst_case",
     "decision_plane",
     "BlackBox",
     "QueryBudgetExceeded",

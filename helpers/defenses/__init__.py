@@ -1,10 +1,16 @@
-"""Defending a classifier (lecture 40): passive filters and detectors (``filters``, ``detection``), the
-adaptive attacks that break them (``adaptive``), adversarial training (``training``) and certified
-randomized smoothing (``smoothing``)."""
+"""Defending a classifier (lecture 40): passive filters and detectors (``filters``, ``detection``; a
+learned filter and detector in ``denoiser``), the adaptive attacks that break them (``adaptive``),
+adversarial training (``training``) and certified randomized smoothing (``smoothing``)."""
 
 from helpers.defenses.adaptive import bpda, eot
 from helpers.defenses.audio import quantize_waveform
-from helpers.defenses.detection import FeatureSqueezingDetector, roc
+from helpers.defenses.denoiser import (
+    ReconstructionDetector,
+    evade_detector,
+    reconstruction_error,
+    train_denoiser,
+)
+from helpers.defenses.detection import FeatureSqueezingDetector, roc, tpr_at_fpr
 from helpers.defenses.filters import (
     Defended,
     bit_depth,
@@ -31,6 +37,11 @@ __all__ = [
     "Defended",
     "FeatureSqueezingDetector",
     "roc",
+    "tpr_at_fpr",
+    "train_denoiser",
+    "reconstruction_error",
+    "ReconstructionDetector",
+    "evade_detector",
     "bpda",
     "eot",
     "adversarial_training",

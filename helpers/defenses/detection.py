@@ -73,4 +73,12 @@ def roc(clean_scores: torch.Tensor, adversarial_scores: torch.Tensor) -> tuple[t
     return torch.cat([zero, fp / len(clean_scores)]), torch.cat([zero, tp / len(adversarial_scores)])
 
 
-__all__ = ["FeatureSqueezingDetector", "roc"]
+def tpr_at_fpr(fpr: torch.Tensor, tpr: torch.Tensor, level: float = 0.05) -> float:
+    """The true-positive rate of the best threshold whose false-positive rate is at most ``level``,
+    read off a ``roc`` curve (the figure a detector is summarised by: "TPR at 5 % FPR")."""
+    if not (isinstance(level, float) and 0.0 <= level <= 1.0):
+        raise ValueError(f"level must be a float in [0, 1]; got {level!r}")
+    return float(tpr[fpr <= level + 1e-12].max())
+
+
+__all__ = ["FeatureSqueezingDetector", "roc", "tpr_at_fpr"]
