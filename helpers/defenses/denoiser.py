@@ -17,7 +17,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_images, check_int, check_model, check_positive, frozen
+from helpers._checks import (
+    check_images,
+    check_int,
+    check_labels,
+    check_model,
+    check_positive,
+    frozen,
+    num_classes,
+)
 from helpers.attacks import pgd
 from helpers.attacks._core import attack, margin
 from helpers.attacks.norms import clip_box, project_linf
@@ -53,7 +61,8 @@ def train_denoiser(
     """
     check_model(denoiser, "denoiser")
     check_model(classifier, "classifier")
-    check_images(images, "images")
+    check_images(images, "images", model=classifier)
+    labels = check_labels(labels, images.shape[0], "labels", num_classes=num_classes(classifier, images))
     check_positive(eps, "eps")
     check_positive(sigma, "sigma")
     check_int(steps, "steps")
@@ -71,11 +80,13 @@ def train_denoiser(
 
     with frozen(classifier):
         return train(denoiser, images, labels, epochs=epochs, lr=lr, batch_size=batch_size,
-                     loss_fn=denoising_loss, generator=generator, progress=progress)
+                     loss_fn=denoising_loss, generator=generator, progress=progress, outputs="images")
 
 
 def reconstruction_error(denoiser: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """‖D(x) − x‖₂ per image (shape N), differentiable in x: MagNet's anomaly score."""
+    check_model(denoiser, "denoiser")
+    check_images(x, model=denoiser)
     return (denoiser(x) - x).flatten(1).norm(dim=1)
 
 
@@ -90,7 +101,7 @@ class ReconstructionDetector:
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """The reconstruction error of each image (shape N)."""
-        check_images(x)
+        check_images(x, model=self.denoiser)
         with torch.no_grad(), frozen(self.denoiser, logits=False):
             return reconstruction_error(self.denoiser, x)
 
@@ -98,6 +109,7 @@ class ReconstructionDetector:
         """Set the threshold to the (1 − ``fpr``) quantile of the clean images' scores."""
         if not (isinstance(fpr, float) and 0.0 < fpr < 1.0):
             raise ValueError(f"fpr must be a float in (0, 1); got {fpr!r}")
+        check_images(clean, "clean", model=self.denoiser)
         self.threshold = float(torch.quantile(self.score(clean).double(), 1.0 - fpr))
         return self
 

@@ -55,7 +55,15 @@ import torch.fx
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_choice, check_images, check_model, check_positive, frozen
+from helpers._checks import (
+    check_bool,
+    check_choice,
+    check_images,
+    check_model,
+    check_number,
+    check_positive,
+    frozen,
+)
 from helpers._contract import check_finite, checked
 from helpers.explain._core import attribution
 from helpers.models import Normalize
@@ -184,6 +192,11 @@ class ZBox:
     name = "zbox"
     reads_pixels = True
 
+    def __post_init__(self) -> None:
+        low, high = check_number(self.low, "low"), check_number(self.high, "high")
+        if not low < high:
+            raise ValueError(f"low must be below high (the pixel range [low, high]); got low={low}, high={high}")
+
     def __call__(self, layer: _Affine, a: torch.Tensor, pixels: _Pixels | None = None) -> torch.Tensor:
         w, b = layer.weight, layer.bias
         z_box = layer(a, w, b) - layer(pixels.low, w.clamp(min=0), b.clamp(min=0)) - layer(
@@ -242,7 +255,11 @@ class Composite:
             check_positive(self.stabilizer, "stabilizer", allow_zero=True)
 
     def rule_for(self, name: str, layer: nn.Module, reads_pixels: bool) -> Rule:
-        if reads_pixels and self.first is not None:
+        """The rule for the layer ``layer`` called ``name`` in the model (``first`` if it reads the pixels)."""
+        if not isinstance(name, str):
+            raise TypeError(f"name must be the layer's name in the model, a str; got {type(name).__name__}")
+        check_model(layer, "layer")
+        if check_bool(reads_pixels, "reads_pixels") and self.first is not None:
             return self.first
         for key, rule in self.rules:
             by_name = isinstance(key, str) and fnmatch.fnmatchcase(name, key)
