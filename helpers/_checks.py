@@ -17,7 +17,7 @@ import inspect
 import math
 import numbers
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -81,13 +81,21 @@ def check_images(
     return x
 
 
-def check_waveforms(x: object, name: str = "x") -> torch.Tensor:
-    """Waveforms: a floating tensor N×T (one clip a row) with every sample in [−1, 1]."""
+def check_waveforms(x: object, name: str = "x", *, model: nn.Module | None = None) -> torch.Tensor:
+    """Waveforms: a float32 (or, for a float64 model, float64) tensor N×T (one clip a row) with every sample
+    in [−1, 1]."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of waveforms N×T; got {type(x).__name__}")
     if not x.is_floating_point():
         hint = " — convert int16 audio with x.float() / 32768" if x.dtype == torch.int16 else ""
         raise TypeError(f"{name} must be a floating-point tensor; got dtype {x.dtype}{hint}")
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be a float32 tensor; got dtype {x.dtype} — convert it with {name}.float()")
+    expected = model_dtype(model) if model is not None else None
+    if expected is not None and x.dtype != expected:
+        how = f"{name}.float()" if expected == torch.float32 else f"{name}.to({expected})"
+        raise TypeError(f"{name} must have the model's dtype {expected}; got {x.dtype} — convert it with "
+                        f"{how}")
     if x.dim() != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"{name} must have 2 dimensions N×T with N, T ≥ 1; got shape {tuple(x.shape)}")
     lo, hi = (float(v) for v in torch.aminmax(x.detach()))
@@ -311,15 +319,16 @@ def modes_kept(model: nn.Module) -> Iterator[nn.Module]:
 
 
 @contextlib.contextmanager
-def frozen(model: nn.Module) -> Iterator[nn.Module]:
-    """Evaluate ``model`` in eval mode with its parameters frozen and its output checked, then restore both.
+def frozen(model: nn.Module, *, logits: bool = True) -> Iterator[nn.Module]:
+    """Evaluate ``model`` in eval mode with its parameters frozen and its output checked (as logits; an
+    image-to-image model such as a denoiser passes ``logits=False``), then restore both.
 
     The tensor contract: a function that runs the model restores every submodule's mode and every
     parameter's ``requires_grad`` and leaves no ``.grad`` behind, on every exit path.
     """
     flags = [(p, p.requires_grad) for p in model.parameters()]
     grads = [(p, p.grad) for p in model.parameters()]
-    with modes_kept(model), watched(model):
+    with modes_kept(model), (watched(model) if logits else contextlib.nullcontext()):
         model.eval()
         for p, _ in flags:
             p.requires_grad_(False)
@@ -344,3 +353,9 @@ def read_sums(path: Path) -> dict[str, str]:
                              f"{line.strip()[:80]!r}")
         sums[parts[1].lstrip("*")] = parts[0].lower()
     return sums
+
+
+def batched(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """``fn`` over the rows of ``tensors`` in chunks of ``batch_size`` (the same rows of each), the
+    results concatenated: the one batch loop of the library, which bounds the memory."""
+    return torch.cat([fn(*chunks) for chunks in zip(*(t.split(batch_size) for t in tensors))])

@@ -120,6 +120,9 @@ def relative_db(delta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
             raise TypeError(f"{name} must be a floating-point tensor N×T of waveforms; got {_describe(value)}")
     if delta.shape != x.shape:
         raise ValueError(f"delta and x must have the same shape; got {tuple(delta.shape)} and {tuple(x.shape)}")
+    check_waveforms(x)
+    if not bool(torch.isfinite(delta.detach()).all()):
+        raise ValueError("delta contains NaN or infinite values")
     return db(delta) - db(x)
 
 

@@ -304,7 +304,7 @@ def tag_mask(size: int = 28) -> torch.Tensor:
 def add_tag(images: torch.Tensor) -> torch.Tensor:
     """A copy of ``images`` (N×C×H×W in [0, 1]) with the tag pasted in: its 4×4 pixels overwrite the corner."""
     check_images(images, "images")
-    out = images.clone()
+    out = images.detach().clone()
     out[..., TAG_ROW : TAG_ROW + TAG.shape[0], TAG_COL : TAG_COL + TAG.shape[1]] = TAG.to(images)
     return out
 

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers import attacks, explain, homework, zoo
+from helpers import attacks, explain, homework
 from helpers._checks import check_bool
 from helpers.audio import relative_db
 from helpers.explain.cam import cam_from_gradients
@@ -75,14 +75,9 @@ def _smoothgrad_cases() -> list[tuple[tuple, dict]]:
 
 
 def _reference_smoothgrad(model, x, target, *, n, noise_level, generator):
-    """SmoothGrad of the signed gradient, with the noise drawn as the exercise prescribes."""
-    if isinstance(target, int):
-        target = torch.full((x.shape[0],), target)
-    sigma = noise_level * (x.flatten(1).amax(1) - x.flatten(1).amin(1))
-    noise = torch.randn((n, *x.shape), generator=generator) * sigma.view(1, -1, 1, 1, 1)
-    noisy = (x + noise).flatten(0, 1)
-    grads = explain.saliency.raw(model, noisy, target.repeat(n), abs=False)
-    return grads.view(n, *x.shape).mean(0)
+    """SmoothGrad of the signed gradient (the library's), with the noise drawn as the exercise prescribes."""
+    return explain.smoothgrad(model, x, target, n=n, noise_level=noise_level, method=explain.saliency,
+                              method_kwargs={"abs": False}, generator=generator)
 
 
 def _lrp_step_cases() -> list[tuple[tuple, dict]]:
@@ -284,82 +279,64 @@ def _clone(value: Any) -> Any:
     return value
 
 
-def _compare(got: Any, expected: torch.Tensor | float, exercise: Exercise) -> str | None:
-    """None when ``got`` matches ``expected``; otherwise what differs."""
-    if isinstance(expected, float):
-        if isinstance(got, torch.Tensor) and got.numel() == 1:
-            got = got.item()
-        if isinstance(got, bool) or not isinstance(got, (int, float)):
-            return f"expected a number, got {type(got).__name__}"
-        if abs(got - expected) > exercise.atol + exercise.rtol * abs(expected):
-            return f"expected {expected:.6g}, got {got:.6g}"
-        return None
-    if not isinstance(got, torch.Tensor):
-        return f"expected a torch.Tensor, got {type(got).__name__}"
-    if got.shape != expected.shape:
-        return f"expected shape {tuple(expected.shape)}, got {tuple(got.shape)}"
-    if got.dtype != expected.dtype:
-        return f"expected dtype {expected.dtype}, got {got.dtype}"
-    if got.requires_grad:
-        return "the result still requires grad: return it .detach()-ed"
-    if not torch.isfinite(got).all():
-        return "the result contains NaN or infinite values"
-    if not torch.allclose(got, expected, rtol=exercise.rtol, atol=exercise.atol):
-        worst = (got - expected).abs().flatten().argmax()
-        return (
-            f"values differ (tolerance rtol={exercise.rtol:g}, atol={exercise.atol:g}): at flat index {int(worst)} "
-            f"expected {float(expected.flatten()[worst]):.6g}, got {float(got.flatten()[worst]):.6g}"
-        )
-    return None
-
-
-def _compare_value(got: Any, expected: Any, question: Question, where: str = "") -> str | None:
-    """None when the value ``got`` matches the key; otherwise what differs, never the key's value."""
-    at = f" at {where}" if where else ""
+def _compare(got: Any, expected: Any, spec: Exercise | Question, where: str = "") -> str | None:
+    """None when ``got`` matches ``expected``; otherwise what differs. For an exercise (a reference
+    function's result) the message shows the expected value; for a homework ``Question`` it never shows
+    the key's value."""
+    reveal, at = isinstance(spec, Exercise), f" at {where}" if where else ""
+    tolerance = f"(rtol={spec.rtol:g}, atol={spec.atol:g})"
     if isinstance(expected, dict):
         if not isinstance(got, dict):
             return f"expected a dict with keys {sorted(expected)}, got {type(got).__name__}"
         if set(got) != set(expected):
             missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
             return f"the dict's keys differ: missing {missing}, unexpected {extra}"
-        for key in expected:
-            problem = _compare_value(got[key], expected[key], question, repr(key))
-            if problem is not None:
-                return problem
-        return None
+        problems = (_compare(got[key], expected[key], spec, repr(key)) for key in expected)
+        return next((problem for problem in problems if problem is not None), None)
     if isinstance(expected, str):
         if not isinstance(got, str):
             return f"expected a name (str){at}, got {type(got).__name__}"
-        if question.choices and got not in question.choices:
-            return f"{got!r} is not one of {list(question.choices)}"
+        if spec.choices and got not in spec.choices:
+            return f"{got!r} is not one of {list(spec.choices)}"
         return None if got == expected else f"{got!r} is not the answer — look at your measurements again"
     if isinstance(expected, float):
         if isinstance(got, torch.Tensor) and got.numel() == 1:
             got = got.item()
         if isinstance(got, bool) or not isinstance(got, (int, float)):
             return f"expected a number{at}, got {type(got).__name__}"
-        if abs(got - expected) > question.atol + question.rtol * abs(expected):
-            return (f"{got:.6g}{at} differs from the reference by more than the tolerance "
-                    f"(rtol={question.rtol:g}, atol={question.atol:g}) — check the prescribed settings")
-        return None
+        if abs(got - expected) <= spec.atol + spec.rtol * abs(expected):
+            return None
+        if reveal:
+            return f"expected {expected:.6g}, got {got:.6g}"
+        return (f"{got:.6g}{at} differs from the reference by more than the tolerance "
+                f"{tolerance} — check the prescribed settings")
     if not isinstance(got, torch.Tensor):
         return f"expected a torch.Tensor{at}, got {type(got).__name__}"
     if got.shape != expected.shape:
         return f"expected shape {tuple(expected.shape)}{at}, got {tuple(got.shape)}"
-    got = got.detach().cpu()
     if got.dtype != expected.dtype:
         return f"expected dtype {expected.dtype}{at}, got {got.dtype}"
-    if not torch.allclose(got, expected, rtol=question.rtol, atol=question.atol):
-        return (f"the values{at} differ from the reference by more than the tolerance "
-                f"(rtol={question.rtol:g}, atol={question.atol:g}) — check the prescribed settings")
-    return None
+    if reveal and got.requires_grad:
+        return "the result still requires grad: return it .detach()-ed"
+    if reveal and not torch.isfinite(got).all():
+        return "the result contains NaN or infinite values"
+    got = got.detach().cpu()
+    if torch.allclose(got, expected, rtol=spec.rtol, atol=spec.atol):
+        return None
+    if reveal:
+        worst = (got - expected).abs().flatten().argmax()
+        return (f"values differ (tolerance rtol={spec.rtol:g}, atol={spec.atol:g}): "
+                f"at flat index {int(worst)} expected {float(expected.flatten()[worst]):.6g}, "
+                f"got {float(got.flatten()[worst]):.6g}")
+    return (f"the values{at} differ from the reference by more than the tolerance "
+            f"{tolerance} — check the prescribed settings")
 
 
 def _check_question(question_id: str, answer: Any) -> None:
     question = QUESTIONS[question_id]
     if callable(answer) and not isinstance(answer, torch.Tensor):
         raise ExerciseFailed(f"{question_id}: this question wants a value, not a function — call it and pass the result")
-    problem = _compare_value(answer, homework.hw5_reference()[question_id], question)
+    problem = _compare(answer, homework.hw5_reference()[question_id], question)
     if problem is not None:
         raise ExerciseFailed(f"{question_id}: {problem}")
     print(f"✔ {question_id}: {question.title} — correct")
@@ -455,7 +432,7 @@ class Judgement:
         lines = [f"{'':{width}}  black-box accuracy ↓  ({box})"]
         lines += [f"{name:{width}}  {value}" for name, value in rows.items()]
         verdict = ", ".join(self.beaten) if self.beaten else "none yet"
-        lines.append(f"pass lines (below): " + ", ".join(f"{k} {v:.3f}" for k, v in self.pass_lines.items()))
+        lines.append("pass lines (below): " + ", ".join(f"{k} {v:.3f}" for k, v in self.pass_lines.items()))
         lines.append(f"largest change: {self.max_levels} of {homework.HW6_LEVELS} grey levels · "
                      f"queries spent: {self.queries} of {homework.HW6_QUERIES * 128} · baselines beaten: {verdict}")
         return "\n".join(lines)

@@ -86,6 +86,8 @@ def _plural(points: int) -> str:
 def roles(nb: nbformat.NotebookNode, name: str, points: Mapping[str, int] = POINTS) -> list[dict | None]:
     """The nbgrader metadata each cell of ``nb`` (the notebook file ``name``) should carry (None: none), read
     off the cells, with the points of ``points``."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be the notebook's file name, a str; got {type(name).__name__}")
     homework = name.startswith("hw")
     stem = Path(name).stem
     found: list[dict | None] = [None] * len(nb.cells)

@@ -145,6 +145,9 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, channels_in: int, channels_out: int, stride: int = 1) -> None:
         super().__init__()
+        check_int(channels_in, "channels_in")
+        check_int(channels_out, "channels_out")
+        check_int(stride, "stride")
         self.conv1 = nn.Conv2d(channels_in, channels_out, 3, stride=stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(channels_out)
         self.conv2 = nn.Conv2d(channels_out, channels_out, 3, padding=1, bias=False)
@@ -217,6 +220,7 @@ def keyword_cnn(num_classes: int = 10) -> nn.Sequential:
     """
     from helpers.audio import LogMel
 
+    check_int(num_classes, "num_classes", minimum=2)
     return nn.Sequential(
         LogMel(),
         nn.BatchNorm1d(40),
@@ -242,6 +246,7 @@ def char_cnn(num_classes: int = 3) -> nn.Sequential:
     """
     from helpers.text import ALPHABET, OneHot
 
+    check_int(num_classes, "num_classes", minimum=2)
     return nn.Sequential(
         OneHot(len(ALPHABET)),
         nn.Conv1d(len(ALPHABET), 128, 3, padding=1),
@@ -274,6 +279,7 @@ def fashion_denoiser(width: int = 16) -> ResidualDenoiser:
     ``width`` → 1 channels, ReLU between; the last is initialised to zero, so an untrained denoiser is the
     identity and training only has to learn what to remove (``helpers.defenses.denoiser``).
     """
+    check_int(width, "width")
     last = nn.Conv2d(width, 1, 3, padding=1)
     nn.init.zeros_(last.weight)
     nn.init.zeros_(last.bias)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 
@@ -11,6 +12,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from helpers._checks import (
+    batched,
     check_bool,
     check_callable,
     check_choice,
@@ -35,6 +37,8 @@ INPUTS = {"images": check_images, "waveforms": check_waveforms, "tokens": check_
 def check_inputs(x: object, name: str, inputs: str, for_model: nn.Module | None = None) -> torch.Tensor:
     """Check ``x`` against the tensor contract of its kind: ``"images"`` N×C×H×W in [0, 1] (in the dtype of
     ``for_model``), ``"waveforms"`` N×T in [−1, 1] or ``"tokens"`` int64 N×L character indices."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str (the argument's name, for the messages); got {type(name).__name__}")
     check = INPUTS[check_choice(inputs, "inputs", tuple(INPUTS))]
     return check(x, name, model=for_model) if check is check_images else check(x, name)
 
@@ -61,6 +65,7 @@ def train(
     generator: torch.Generator | None = None,
     progress: bool = True,
     inputs: str = "images",
+    outputs: str = "logits",
 ) -> list[float]:
     """Minimise ``loss_fn(model, x_batch, y_batch)`` (default: cross-entropy) on ``(images, labels)`` with Adam.
 
@@ -71,11 +76,17 @@ def train(
     every epoch and stops training by returning True (adversarial training uses it to catch
     catastrophic overfitting). Updates ``model`` in place, restores every submodule's train/eval mode
     (errors included), and returns the mean training loss of each epoch. ``inputs`` names the kind of data
-    (``"images"``, ``"waveforms"`` or ``"tokens"``) whose contract ``images`` is checked against.
+    (``"images"``, ``"waveforms"`` or ``"tokens"``) whose contract ``images`` is checked against. ``outputs``
+    says what the model returns: ``"logits"`` (a classifier: ``labels`` are checked against its classes and
+    its outputs as logits) or ``"images"`` (an image-to-image model, e.g. a denoiser, whose ``loss_fn`` uses
+    the labels with a classifier of its own: the caller checks them against that classifier).
     """
     check_model(model)
     check_inputs(images, "images", inputs, model)
-    labels = check_labels(labels, images.shape[0], "labels", num_classes=num_classes(model, images))
+    if check_choice(outputs, "outputs", ("logits", "images")) == "logits":
+        labels = check_labels(labels, images.shape[0], "labels", num_classes=num_classes(model, images))
+    else:
+        labels = check_labels(labels, images.shape[0], "labels")
     check_int(epochs, "epochs")
     check_positive(lr, "lr")
     check_int(batch_size, "batch_size")
@@ -98,7 +109,7 @@ def train(
     bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, desc="train", unit="batch")
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
-        with modes_kept(model), watched(model):
+        with modes_kept(model), (watched(model) if outputs == "logits" else contextlib.nullcontext()):
             model.train()
             try:
                 for epoch in range(epochs):
@@ -146,8 +157,8 @@ def predict(
     check_int(batch_size, "batch_size")
     device = model_device(model)
     with torch.no_grad(), frozen(model):
-        out = [model(images[i : i + batch_size].to(device)) for i in range(0, len(images), batch_size)]
-    return torch.cat(out).to(images.device)
+        out = batched(lambda chunk: model(chunk.to(device)), images, batch_size=batch_size)
+    return out.to(images.device)
 
 
 def accuracy(

@@ -284,6 +284,7 @@ def show_spectrograms(
     from helpers.audio import log_mel
 
     check_waveforms(waveforms, "waveforms")
+    check_positive(size, "size")
     if titles is not None and len(titles) != len(waveforms):
         raise ValueError(f"titles must have one entry per waveform ({len(waveforms)}); got {len(titles)}")
     features = log_mel(waveforms.detach().cpu(), sample_rate).numpy()

@@ -366,6 +366,7 @@ def robust_attacks(eps: float) -> dict:
     and the margin loss."""
     from helpers.attacks import apgd, pgd
 
+    check_positive(eps, "eps")
     setting, seed = ROBUST_SETTING, lambda: torch.Generator().manual_seed(0)
     return {
         "APGD-CE": lambda m, x, y: apgd(m, x, y, eps=eps, steps=setting["apgd_steps"], loss="ce", generator=seed()),

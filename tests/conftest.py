@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from helpers.models import Normalize
+from tests.oracle_models import oracle_cnn, oracle_images
 
 # One thread: the suite shares two cores with nbval's kernels, and small tensors gain nothing from more.
 torch.set_num_threads(1)
@@ -38,3 +39,15 @@ def tiny_batch(n: int = 6, channels: int = 1, classes: int = 5, seed: int = 0):
 @pytest.fixture(params=DEVICES)
 def device(request) -> torch.device:
     return torch.device(request.param)
+
+
+@pytest.fixture(scope="module")
+def model() -> nn.Module:
+    """The oracle tests' CNN (``tests/oracle_models.py``), one per test module."""
+    return oracle_cnn()
+
+
+@pytest.fixture(scope="module")
+def x() -> torch.Tensor:
+    """The oracle tests' images, one batch per test module."""
+    return oracle_images()

@@ -145,29 +145,6 @@ def test_apply_patch_places_the_patch_under_the_mask():
         apply_patch(images, patch, mask[:4])
 
 
-def test_eot_patch_survives_unseen_transformations():
-    """The lecture's point: a physical attack must survive the world's changes, and EOT is how."""
-    model = zoo.load("fmnist_cnn", device="cpu")
-    images, labels = fashion_mnist("test")
-    train_x, test_x = images[:512], images[2000:2256]
-    mask = torch.zeros(28, 28)
-    mask[2:12, 2:12] = 1  # a 10×10 sticker in the top-left corner
-    target = 8  # Bag
-    with_eot = adversarial_patch(model, train_x, target, mask=mask, steps=200, eot=True,
-                                 generator=torch.Generator().manual_seed(0))
-    without = adversarial_patch(model, train_x, target, mask=mask, steps=200, eot=False,
-                                generator=torch.Generator().manual_seed(0))
-    goal = torch.full((len(test_x),), target)
-    placed = success_rate(model, apply_patch(test_x, without, mask), goal, targeted=True)
-    unseen = random_transforms(len(test_x), generator=torch.Generator().manual_seed(123))
-    rate_eot = success_rate(model, apply_patch(test_x, with_eot, mask, unseen), goal, targeted=True)
-    rate_plain = success_rate(model, apply_patch(test_x, without, mask, unseen), goal, targeted=True)
-    # measured: placed exactly, the plain patch works (0.96); moved, lit and turned, it drops to 0.36,
-    # the EOT patch to 0.52
-    assert placed >= 0.8
-    assert rate_eot >= rate_plain + 0.1, (rate_eot, rate_plain)
-
-
 @pytest.mark.parametrize(
     "call, error, message",
     [

@@ -24,12 +24,7 @@ from helpers.attacks import (
 )
 from helpers.data import fashion_mnist
 from tests.conftest import tiny_batch, tiny_cnn
-from tests.oracle_models import oracle_cnn, oracle_images
-
-
-@pytest.fixture(scope="module")
-def model():
-    return oracle_cnn()
+from tests.oracle_models import oracle_images
 
 
 @pytest.fixture(scope="module")

@@ -8,21 +8,11 @@ from captum.attr import InputXGradient, IntegratedGradients, NoiseTunnel, Salien
 
 from helpers.explain import completeness_gap, input_x_gradient, integrated_gradients, saliency, smoothgrad
 from helpers.explain.gradients import IG_METHODS, quadrature
-from tests.oracle_models import oracle_cnn, oracle_images, relative_error
+from tests.oracle_models import relative_error
 
 pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already require gradients")
 TARGET = torch.tensor([0, 1, 2, 4])
 
-
-
-@pytest.fixture(scope="module")
-def model():
-    return oracle_cnn()
-
-
-@pytest.fixture(scope="module")
-def x():
-    return oracle_images()
 
 
 @pytest.mark.parametrize("abs_", [True, False])

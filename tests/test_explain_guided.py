@@ -90,7 +90,7 @@ def test_rrr_leaves_the_input_and_model_alone():
     ({"mask": torch.ones(1, 1, 5, 5)}, ValueError, "mask must be N×C×H×W"),
     ({"mask": torch.full((1, 1, 12, 12), 2.0)}, ValueError, r"mask must hold values in \[0, 1\]"),
     ({"weight": -1.0}, ValueError, "weight must be ≥ 0"),
-    ({"weight": float("inf")}, ValueError, "weight must be finite"),
+    ({"weight": float("inf")}, ValueError, "weight must be a finite number"),
 ])
 def test_rrr_bad_arguments(kwargs, error, message):
     x, y = tiny_batch()

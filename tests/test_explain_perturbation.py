@@ -17,21 +17,11 @@ from helpers.explain import (
     lime,
     occlusion,
 )
-from tests.oracle_models import oracle_cnn, oracle_images, relative_error
+from tests.oracle_models import relative_error
 
 warnings.filterwarnings("ignore", message="Input Tensor 0 did not already require gradients")
 TARGET = torch.tensor([0, 1, 2, 4])
 
-
-
-@pytest.fixture(scope="module")
-def model():
-    return oracle_cnn()
-
-
-@pytest.fixture(scope="module")
-def x():
-    return oracle_images()
 
 
 @pytest.mark.parametrize("index", [6, 7, 9])

@@ -44,6 +44,8 @@ import helpers
 from helpers import attacks, defenses, explain
 from tests.conftest import tiny_batch, tiny_cnn
 
+LRP = importlib.import_module("helpers.explain.lrp")  # ``explain.lrp`` is the function
+
 matplotlib.use("Agg")
 HELPERS_DIR = str(Path(helpers.__file__).resolve().parent)
 IMAGE_NAMES = {"x", "images", "x_adv", "seed_images", "clean"}
@@ -61,6 +63,7 @@ class Call:
     trains: bool = False  # a frozen model is refused with a clear error, not trained
     differentiable: bool = False  # a building block used inside autograd: its result keeps the graph
     not_images: frozenset[str] = frozenset()  # arguments named like images that take any values (clip_box)
+    inputs: str = "images"  # what build's model, x and y are: "images", "waveforms" or "tokens"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +88,66 @@ def _tmp() -> Path:
     import tempfile
 
     return Path(tempfile.mkdtemp(prefix="misuse-"))
+
+
+def _tiny_keyword(classes: int = CLASSES, seed: int = 0) -> nn.Sequential:
+    """The course's spoken-word classifier (LogMel → 1-D convolutions), on waveforms N×2048."""
+    torch.manual_seed(seed)
+    model = helpers.models.keyword_cnn(max(classes, 2))
+    if classes == 1:  # keyword_cnn refuses a single class: the bad model is built by hand
+        model[-1] = nn.Linear(128, 1)
+    return model
+
+
+def _tiny_char(classes: int = CLASSES, seed: int = 0) -> nn.Sequential:
+    """The course's word classifier (OneHot → 1-D convolutions), on character indices N×12."""
+    torch.manual_seed(seed)
+    model = helpers.models.char_cnn(max(classes, 2))
+    if classes == 1:
+        model[-1] = nn.Linear(96, 1)
+    return model
+
+
+def tiny_waveforms(n: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 2048, generator=g) * 1.6 - 0.8, torch.randint(CLASSES, (n,), generator=g)
+
+
+def tiny_tokens(n: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(1, 27, (n, 12), generator=g), torch.randint(CLASSES, (n,), generator=g)
+
+
+# kind → (model builder, batch builder)
+KINDS: dict[str, tuple[Callable[..., nn.Module], Callable[..., tuple[torch.Tensor, torch.Tensor]]]] = {
+    "images": (tiny_cnn, tiny_batch),
+    "waveforms": (_tiny_keyword, tiny_waveforms),
+    "tokens": (_tiny_char, tiny_tokens),
+}
+
+
+def _base(kind: str) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    make_model, make_batch = KINDS[kind]
+    x, y = make_batch(4)
+    return make_model().eval(), x, y
+
+
+def _notebook() -> nbformat.NotebookNode:
+    cells = [
+        nbformat.v4.new_markdown_cell("intro"),
+        nbformat.v4.new_code_cell("def saliency(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"),
+        nbformat.v4.new_code_cell("### BEGIN HIDDEN TESTS\nassert True\n### END HIDDEN TESTS"),
+    ]
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+def _denoiser() -> nn.Module:
+    torch.manual_seed(0)
+    return helpers.models.fashion_denoiser(width=4).eval()
+
+
+def _reconstruction_detector():
+    return defenses.denoiser.ReconstructionDetector(_denoiser())
 
 
 def _detector(m):
@@ -494,10 +557,213 @@ CALLS: dict[str, Call | Skip] = {
         lambda m, x, y, g: dict(model=m, images=x, labels=y, eps=0.1), awkward=False
     ),  # PGD-50 × 5 restarts: pgd's own entry takes the awkward inputs
     "helpers.zoo.main": CLI,
+    "helpers.zoo.shortcut_metrics": Skip(
+        "evaluates a model on three 10 000-image Fashion-MNIST test splits: tests/test_data.py checks the data"
+    ),
+    # audio and text (build's model, x and y are a keyword_cnn and waveforms, or a char_cnn and words)
+    "helpers.audio.LogMel": Call(
+        lambda m, x, y, g: dict(sample_rate=8000, n_fft=64, hop=32, n_mels=8, f_min=20.0, floor=1e-6),
+        awkward=False,
+    ),
+    "helpers.audio.db": Call(lambda m, x, y, g: dict(v=x), inputs="waveforms", differentiable=True),
+    "helpers.audio.relative_db": Call(
+        lambda m, x, y, g: dict(delta=x * 0.01, x=x), inputs="waveforms", differentiable=True
+    ),
+    "helpers.audio.hz_to_mel": Call(lambda m, x, y, g: dict(f=torch.tensor([0.0, 700.0, 4000.0])), awkward=False),
+    "helpers.audio.mel_to_hz": Call(lambda m, x, y, g: dict(m=torch.tensor([0.0, 500.0, 2000.0])), awkward=False),
+    "helpers.audio.mel_filterbank": Call(
+        lambda m, x, y, g: dict(n_fft=64, n_mels=8, sample_rate=8000, f_min=20.0, f_max=3000.0), awkward=False
+    ),
+    "helpers.audio.power_spectrogram": Call(
+        lambda m, x, y, g: dict(x=x, n_fft=64, hop=32), inputs="waveforms", differentiable=True
+    ),
+    "helpers.audio.log_mel": Call(lambda m, x, y, g: dict(x=x, sample_rate=8000), inputs="waveforms"),
+    "helpers.attacks.audio.db_radius": Call(
+        lambda m, x, y, g: dict(x=x, db=-20.0), inputs="waveforms", differentiable=True
+    ),
+    "helpers.attacks.audio.pgd_db": Call(
+        lambda m, x, y, g: dict(model=m, x=x, y=y, db=-30.0, steps=2, alpha=0.1, loss="ce", targeted=False),
+        inputs="waveforms",
+    ),
+    "helpers.defenses.audio.quantize_waveform": Call(
+        lambda m, x, y, g: dict(x=x, bits=6), inputs="waveforms", differentiable=True
+    ),
+    "helpers.viz.show_spectrograms": Call(
+        lambda m, x, y, g: dict(waveforms=x[:2], titles=["a", "b"][: len(x)], sample_rate=8000, size=1.0),
+        inputs="waveforms",
+    ),
+    "helpers.text.OneHot": Call(lambda m, x, y, g: dict(vocabulary=39), awkward=False),
+    "helpers.text.encode": Call(lambda m, x, y, g: dict(words=["hello", "más"], length=12), awkward=False),
+    "helpers.text.decode": Call(lambda m, x, y, g: dict(tokens=x), inputs="tokens"),
+    "helpers.attacks.text.flip_gain": Call(
+        lambda m, x, y, g: dict(grad=torch.randn(*x.shape, 39, generator=g), tokens=x),
+        inputs="tokens",
+        differentiable=True,
+    ),
+    "helpers.attacks.text.flip_scores": Call(
+        lambda m, x, y, g: dict(model=m, tokens=x, y=y, targeted=False, vocabulary=39), inputs="tokens"
+    ),
+    "helpers.attacks.text.hotflip": Call(
+        lambda m, x, y, g: dict(model=m, tokens=x, y=y, max_flips=2, beam=2, targeted=False, vocabulary=39),
+        inputs="tokens",
+    ),
+    # data, models, training (new)
+    "helpers.data.add_tag": Call(lambda m, x, y, g: dict(images=x)),
+    "helpers.data.tag_mask": Call(lambda m, x, y, g: dict(size=12), awkward=False),
+    "helpers.data.tagged_fashion_mnist": Call(
+        lambda m, x, y, g: dict(split="test", tags="shortcut", classes=(6,), fraction=0.9, seed=0), awkward=False
+    ),
+    "helpers.data.spoken_digits": Call(lambda m, x, y, g: dict(split="test", with_settings=False), awkward=False),
+    "helpers.data.words": Call(lambda m, x, y, g: dict(split="test", as_strings=False), awkward=False),
+    "helpers.models.ResidualBlock": Call(
+        lambda m, x, y, g: dict(channels_in=4, channels_out=8, stride=2), awkward=False
+    ),
+    "helpers.models.fashion_resnet": NO_ARGS,
+    "helpers.models.char_cnn": Call(lambda m, x, y, g: dict(num_classes=3), awkward=False),
+    "helpers.models.keyword_cnn": Call(lambda m, x, y, g: dict(num_classes=10), awkward=False),
+    "helpers.training.check_inputs": Call(
+        lambda m, x, y, g: dict(x=x, name="x", inputs="images", for_model=m),
+        differentiable=True,  # a check: it returns the tensor it was given
+    ),
+    # explain (new)
+    "helpers.explain.guided.rrr_penalty": Call(
+        lambda m, x, y, g: dict(model=m, x=x, mask=torch.zeros_like(x, dtype=torch.bool)), differentiable=True
+    ),
+    "helpers.explain.guided.rrr_loss": Call(
+        lambda m, x, y, g: dict(model=m, x=x, y=y, mask=torch.zeros_like(x, dtype=torch.bool), weight=1.0),
+        differentiable=True,
+    ),
+    "helpers.explain.lrp.Zero": NO_ARGS,
+    "helpers.explain.lrp.ZPlus": NO_ARGS,
+    "helpers.explain.lrp.Flat": NO_ARGS,
+    "helpers.explain.lrp.Epsilon": Call(lambda m, x, y, g: dict(epsilon=0.1), awkward=False),
+    "helpers.explain.lrp.Gamma": Call(lambda m, x, y, g: dict(gamma=0.25), awkward=False),
+    "helpers.explain.lrp.ZBox": Call(lambda m, x, y, g: dict(low=0.0, high=1.0), awkward=False),
+    **{
+        f"helpers.explain.lrp.{rule}.__call__": Skip(
+            "lrp calls a rule on its private traced view of a layer (_Affine): lrp's entry runs every rule"
+        )
+        for rule in ("Zero", "Epsilon", "Gamma", "ZPlus", "ZBox", "Flat")
+    },
+    "helpers.explain.lrp.Composite": Call(
+        lambda m, x, y, g: dict(
+            rules=[(nn.Linear, LRP.Epsilon(0.1)), ("1", LRP.Gamma(0.25))],
+            first=LRP.ZBox(),
+            stabilizer=1e-6,
+        ),
+        awkward=False,
+    ),
+    "helpers.explain.lrp.Composite.rule_for": Call(
+        lambda m, x, y, g: dict(
+            self=LRP.one_rule(LRP.Epsilon(0.1)), name="1", layer=m[1], reads_pixels=True
+        )
+    ),
+    "helpers.explain.lrp.composite_for": Call(
+        lambda m, x, y, g: dict(rule="epsilon", epsilon=0.1, gamma=0.25), awkward=False
+    ),
+    "helpers.explain.lrp.one_rule": Call(lambda m, x, y, g: dict(rule=LRP.Gamma(0.25)), awkward=False),
+    "helpers.explain.spray.Spray": RECORD,
+    "helpers.explain.spray.laplacian_spectrum": Call(
+        lambda m, x, y, g: dict(maps=torch.rand(6, 1, 12, 12, generator=g), pool=2, neighbours=3)
+    ),
+    "helpers.explain.spray.spray": Call(
+        lambda m, x, y, g: dict(
+            maps=torch.rand(6, 1, 12, 12, generator=g), max_clusters=3, pool=2, neighbours=3, seed=0
+        )
+    ),
+    "helpers.explain.spray.purity": Call(
+        lambda m, x, y, g: dict(clusters=torch.tensor([0, 0, 1, 1]), truth=torch.tensor([1, 1, 0, 2]))
+    ),
+    # teaching tools (new)
+    "helpers.grading.judge_points": Call(
+        lambda m, x, y, g: dict(
+            report=helpers.grading.Judgement(
+                accuracy=0.2, clean_accuracy=0.9, baselines={"fgsm": [0.5, 0.45], "pgd": [0.1, 0.12]}, max_levels=8
+            )
+        ),
+        awkward=False,
+    ),
+    "helpers.marking.roles": Call(lambda m, x, y, g: dict(nb=_notebook(), name="a.ipynb"), awkward=False),
+    "helpers.marking.annotate": Call(lambda m, x, y, g: dict(nb=_notebook(), name="a.ipynb"), awkward=False),
+    "helpers.marking.checksum": Call(
+        lambda m, x, y, g: dict(cell=helpers.marking.annotate(_notebook(), "a.ipynb").cells[1]), awkward=False
+    ),
+    "helpers.marking.total_line": Call(
+        lambda m, x, y, g: dict(
+            found=helpers.marking.roles(_notebook(), "a.ipynb"), cells=_notebook().cells
+        ),
+        awkward=False,
+    ),
+    "helpers.marking.lock_for_students": Call(
+        lambda m, x, y, g: dict(nb=helpers.marking.annotate(_notebook(), "a.ipynb")), awkward=False
+    ),
+    "helpers.marking.main": CLI,
+    # i19: APGD, worst-case evaluation, a learned denoiser and detector
+    "helpers.attacks.apgd.apgd": Call(
+        lambda m, x, y, g: dict(
+            model=m, x=x, y=y, eps=0.1, steps=3, norm="inf", loss="ce", restarts=1, rho=0.75, momentum=0.75,
+            targeted=False, generator=g,
+        )
+    ),
+    "helpers.attacks.apgd.apgd_checkpoints": Call(lambda m, x, y, g: dict(steps=10), awkward=False),
+    "helpers.attacks.apgd.dlr_loss": Call(
+        lambda m, x, y, g: dict(logits=torch.randn(len(y), CLASSES, generator=g), y=y, targeted=False),
+        differentiable=True,
+    ),
+    "helpers.attacks.evaluate.worst_case": Call(
+        lambda m, x, y, g: dict(model=m, x=x, y=y, attacks={"fgsm": lambda a, b, c: attacks.fgsm(a, b, c, eps=0.1)})
+    ),
+    "helpers.defenses.denoiser.ReconstructionDetector": Call(lambda m, x, y, g: dict(denoiser=_denoiser())),
+    "helpers.defenses.denoiser.ReconstructionDetector.score": Call(
+        lambda m, x, y, g: dict(self=_reconstruction_detector(), x=x)
+    ),
+    "helpers.defenses.denoiser.ReconstructionDetector.fit": Call(
+        lambda m, x, y, g: dict(self=_reconstruction_detector(), clean=x, fpr=0.1)
+    ),
+    "helpers.defenses.denoiser.ReconstructionDetector.detect": Call(
+        lambda m, x, y, g: dict(self=_reconstruction_detector().fit(x), x=x)
+    ),
+    "helpers.defenses.denoiser.reconstruction_error": Call(
+        lambda m, x, y, g: dict(denoiser=_denoiser(), x=x), differentiable=True
+    ),
+    "helpers.defenses.denoiser.evade_detector": Call(
+        lambda m, x, y, g: dict(
+            model=m, detector=_reconstruction_detector().fit(x), x=x, y=y, eps=0.1, alpha=0.05, steps=2, weight=10.0
+        )
+    ),
+    "helpers.defenses.denoiser.train_denoiser": Call(
+        lambda m, x, y, g: dict(
+            denoiser=_denoiser(), classifier=m, images=x, labels=y, eps=0.1, sigma=0.1, steps=1, guide=0.1,
+            epochs=1, lr=1e-3, batch_size=4, generator=g, progress=False,
+        ),
+        trains=True,
+    ),
+    "helpers.defenses.detection.tpr_at_fpr": Call(
+        lambda m, x, y, g: dict(fpr=torch.tensor([0.0, 0.1, 0.5, 1.0]), tpr=torch.tensor([0.0, 0.6, 0.9, 1.0]),
+                                level=0.05),
+        awkward=False,
+    ),
+    "helpers.grading.Judgement.pass_lines": RECORD,
+    "helpers.homework.HW6BlackBox": Call(lambda m, x, y, g: dict(model=m, output="probs", budget=100)),
+    "helpers.homework.HW6BlackBox.queries": RECORD,
+    "helpers.homework.hw6_blackbox": NO_ARGS,
+    "helpers.homework.hw6_blackbox_path": NO_ARGS,
+    "helpers.homework.hw6_pass_lines": Call(lambda m, x, y, g: dict(path=None), awkward=False),
+    "helpers.models.ResidualDenoiser": Call(lambda m, x, y, g: dict(body=nn.Conv2d(1, 1, 3, padding=1)), awkward=False),
+    "helpers.models.fashion_denoiser": Call(lambda m, x, y, g: dict(width=4), awkward=False),
+    "helpers.zoo.robust_attacks": Call(lambda m, x, y, g: dict(eps=0.1), awkward=False),
 }
 
-# Where a negative number has a meaning (none yet): qualified name → argument names.
-NEGATIVE_OK: dict[str, set[str]] = {}
+# Where a negative number has a meaning: qualified name → argument names.
+NEGATIVE_OK: dict[str, set[str]] = {
+    "helpers.attacks.audio.db_radius": {"db"},  # decibels below the clip: negative is the point
+    "helpers.attacks.audio.pgd_db": {"db"},
+    "helpers.explain.lrp.ZBox": {"low"},  # a pixel range, e.g. below 0 after centring
+}
+# Where −∞ in a result has a documented meaning: qualified name → what it marks.
+MINUS_INF_OK: dict[str, str] = {
+    "helpers.attacks.text.flip_scores": "a flip that is not allowed (padding, the same character)",
+}
 # Arguments whose misuse the battery cannot derive from the valid call: (name, argument, bad value builder).
 EXTRA: list[tuple[str, str, Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], Any]]] = [
     ("helpers.attacks.physical.random_transforms", "scale", lambda m, x, y, g: (0.0, 0.0)),
@@ -584,18 +850,18 @@ def test_every_public_callable_has_an_entry():
 
 
 class _ShapeN(nn.Module):
-    """Returns one number per image instead of N×K logits."""
+    """Returns one number per input instead of N×K logits."""
 
-    def __init__(self) -> None:
+    def __init__(self, inner: nn.Module | None = None) -> None:
         super().__init__()
-        self.inner = tiny_cnn()
+        self.inner = tiny_cnn() if inner is None else inner
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.inner(x)[:, 0]
 
 
-def _nan_model() -> nn.Module:
-    model = tiny_cnn().eval()
+def _nan_model(make: Callable[..., nn.Module] = tiny_cnn) -> nn.Module:
+    model = make().eval()
     with torch.no_grad():
         model[-1].weight[0, 0] = float("nan")
     return model
@@ -608,6 +874,59 @@ BAD_MODELS: dict[str, Callable[[], Any]] = {
     "returns NaN logits": _nan_model,
     "float64 model, float32 images": lambda: tiny_cnn().double().eval(),
 }
+
+
+def _bad_models(kind: str) -> dict[str, Callable[[], Any]]:
+    """BAD_MODELS for the models of another kind of input (a keyword_cnn, a char_cnn)."""
+    if kind == "images":
+        return BAD_MODELS
+    make = KINDS[kind][0]
+    return {
+        "not a module": lambda: lambda x: x,
+        "returns shape N": lambda: _ShapeN(make()).eval(),
+        "returns N×1": lambda: make(classes=1).eval(),
+        "returns NaN logits": lambda: _nan_model(make),
+        "float64 model, float32 images": lambda: make().double().eval(),
+    }
+
+
+def _bad_waveforms(x: torch.Tensor, has_model: bool) -> dict[str, tuple[Any, bool]]:
+    """name → (value, must be refused), for waveforms N×T in [−1, 1]."""
+    nan, inf = x.clone(), x.clone()
+    nan[0, 5], inf[-1, 7] = float("nan"), float("inf")
+    return {
+        "float64": (x.double(), has_model),
+        "float16": (x.half(), True),
+        "int16 samples": ((x * 32767).to(torch.int16), True),
+        "samples beyond ±1": (x * 3, True),
+        "rank 1": (x[0], True),
+        "rank 3": (x[None], True),
+        "NaN sample": (nan, True),
+        "inf sample": (inf, True),
+        "empty batch": (x[:0], True),
+        "a list": (x.tolist(), True),
+    }
+
+
+def _bad_tokens(x: torch.Tensor) -> dict[str, Any]:
+    """name → value, each refused, for character indices int64 N×L."""
+    out_of_range = x.clone()
+    out_of_range[0, 0] = 39
+    negative = x.clone()
+    negative[-1, 1] = -1
+    nan = x.double()
+    nan[0, 0] = float("nan")
+    return {
+        "float tokens": x.float(),
+        "NaN in float tokens": nan,
+        "int32 tokens": x.int(),
+        "index V": out_of_range,
+        "index -1": negative,
+        "rank 1": x[0],
+        "rank 3": x[None],
+        "empty batch": x[:0],
+        "a list": x.tolist(),
+    }
 
 
 def _bad_images(x: torch.Tensor, has_model: bool) -> dict[str, tuple[Any, bool]]:
@@ -777,6 +1096,8 @@ def _run(
         if expect == "refuse" or (expect == "refuse-if-run" and ran and ran[0] > 0):
             problems.append(f"{case}: returned a result instead of refusing")
         for out in _tensors(result):
+            if name in MINUS_INF_OK and out.is_floating_point():
+                out = out.masked_fill(out == -math.inf, 0.0)
             if out.is_floating_point() and not bool(torch.isfinite(out).all()):
                 problems.append(f"{case}: returned NaN or infinite values")
                 break
@@ -801,10 +1122,9 @@ def _counting(model: nn.Module) -> list[int]:
     return count
 
 
-def _awkward_inputs() -> dict[str, Callable[[], tuple[nn.Module, torch.Tensor, torch.Tensor]]]:
+def _awkward_inputs(kind: str = "images") -> dict[str, Callable[[], tuple[nn.Module, torch.Tensor, torch.Tensor]]]:
     def base():
-        x, y = tiny_batch(4)
-        return tiny_cnn().eval(), x, y
+        return _base(kind)
 
     def batch_of_one():
         m, x, y = base()
@@ -836,6 +1156,12 @@ def _awkward_inputs() -> dict[str, Callable[[], tuple[nn.Module, torch.Tensor, t
         m.requires_grad_(False)
         return m, x, y
 
+    if kind != "images":  # no channels_last, no dropout; indices cannot require grad
+        awkward = {"batch of 1": batch_of_one, "model in train mode": train_mode, "frozen model": frozen}
+        if kind == "waveforms":
+            awkward["non-contiguous"] = lambda: (lambda m, x, y: (m, x.t().contiguous().t(), y))(*base())
+            awkward["x requires grad"] = requires_grad
+        return awkward
     return {
         "batch of 1": batch_of_one,
         "channels_last": channels_last,
@@ -852,17 +1178,18 @@ def _misuse(name: str) -> list[str]:
     if isinstance(entry, Skip):
         return []
     g = torch.Generator().manual_seed(0)
-    x, y = tiny_batch(4)
-    model = tiny_cnn().eval()
+    model, x, y = _base(entry.inputs)
     valid = entry.build(model, x, y, g)
     function, _ = _target(name, obj, valid)
     params = {p.name: p for p in inspect.signature(function).parameters.values()}
-    problems = _run(name, obj, valid, f"{name}(valid call)", argument=None, expect="succeed")
+    problems = _run(
+        name, obj, valid, f"{name}(valid call)", argument=None, expect="succeed", differentiable=entry.differentiable
+    )
     has_model = any(isinstance(v, (nn.Module, attacks.BlackBox)) for v in valid.values()) or "self" in valid
 
     def fresh() -> dict[str, Any]:
         torch.manual_seed(0)
-        return entry.build(tiny_cnn().eval(), *tiny_batch(4), torch.Generator().manual_seed(0))
+        return entry.build(*_base(entry.inputs), torch.Generator().manual_seed(0))
 
     for arg, param in params.items():
         value = valid.get(arg, param.default)
@@ -874,18 +1201,30 @@ def _misuse(name: str) -> list[str]:
                 (what, bad, "refuse" if must else "refuse-or-finite")
                 for what, (bad, must) in _bad_images(value, has_model).items()
             ]
+        elif (
+            arg in (IMAGE_NAMES | {"waveforms"}) - entry.not_images
+            and entry.inputs == "waveforms"
+            and isinstance(value, torch.Tensor)
+            and value.dim() == 2
+        ):
+            cases += [
+                (what, bad, "refuse" if must else "refuse-or-finite")
+                for what, (bad, must) in _bad_waveforms(value, has_model).items()
+            ]
+        elif arg == "tokens" and isinstance(value, torch.Tensor) and value.dtype == torch.int64:
+            cases += [(what, bad, "refuse") for what, bad in _bad_tokens(value).items()]
         elif arg in LABEL_NAMES and (isinstance(value, torch.Tensor) or type(value) is int):
             n = (
                 value.shape[0]
                 if isinstance(value, torch.Tensor)
-                else len(valid.get("x", valid.get("images", [0])))
+                else len(valid.get("x", valid.get("images", valid.get("tokens", [0]))))
             )
             cases += [(what, bad, "refuse") for what, bad in _bad_labels(value, n).items()]
             if type(value) is int:
                 cases.pop(2)  # an int has no length to get wrong
         elif arg == "model" and isinstance(value, nn.Module):
-            for what, make in BAD_MODELS.items():
-                problems += _bad_model_case(name, obj, fresh, arg, what, make)
+            for what, make in _bad_models(entry.inputs).items():
+                problems += _bad_model_case(name, obj, fresh, arg, what, make, differentiable=entry.differentiable)
         elif isinstance(value, attacks.BlackBox):
             for what, make in BAD_MODELS.items():
                 if what != "not a module":
@@ -902,12 +1241,15 @@ def _misuse(name: str) -> list[str]:
         for what, bad, expect in cases:
             kwargs = fresh()
             kwargs[arg] = bad
-            problems += _run(name, obj, kwargs, f"{name}({arg}={what})", argument=arg, expect=expect)
+            problems += _run(
+                name, obj, kwargs, f"{name}({arg}={what})", argument=arg, expect=expect,
+                differentiable=entry.differentiable,
+            )
 
     for extra_name, arg, make in EXTRA:
         if extra_name == name:
             kwargs = fresh()
-            kwargs[arg] = make(tiny_cnn().eval(), *tiny_batch(4), torch.Generator().manual_seed(0))
+            kwargs[arg] = make(*_base(entry.inputs), torch.Generator().manual_seed(0))
             problems += _run(
                 name,
                 obj,
@@ -918,7 +1260,7 @@ def _misuse(name: str) -> list[str]:
             )
 
     if entry.awkward:
-        for what, make in _awkward_inputs().items():
+        for what, make in _awkward_inputs(entry.inputs).items():
             m, xa, ya = make()
             kwargs = entry.build(m, xa, ya, torch.Generator().manual_seed(0))
             problems += _run(
@@ -934,7 +1276,7 @@ def _misuse(name: str) -> list[str]:
     return problems
 
 
-def _bad_model_case(name, obj, fresh, arg, what, make, wrap: bool = False) -> list[str]:
+def _bad_model_case(name, obj, fresh, arg, what, make, wrap: bool = False, differentiable: bool = False) -> list[str]:
     bad = make()
     ran = _counting(bad) if isinstance(bad, nn.Module) else [0]
     kwargs = fresh()
@@ -958,6 +1300,7 @@ def _bad_model_case(name, obj, fresh, arg, what, make, wrap: bool = False) -> li
         argument="model" if not wrap else "model",
         expect=expect,
         ran=ran,
+        differentiable=differentiable,
     )
 
 

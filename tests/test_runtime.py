@@ -7,10 +7,16 @@ import torch
 from helpers.runtime import device, seed_everything
 
 
-def test_device_default_and_override(monkeypatch):
+@pytest.mark.parametrize("cuda, mps, expected",
+                         [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")])
+def test_device_default_prefers_cuda_then_mps_then_cpu(monkeypatch, cuda, mps, expected):
     monkeypatch.delenv("HELPERS_DEVICE", raising=False)
-    expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
-    assert device().type == expected
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    assert device() == torch.device(expected)
+
+
+def test_device_override(monkeypatch):
     monkeypatch.setenv("HELPERS_DEVICE", "cpu")
     assert device() == torch.device("cpu")
 

@@ -12,10 +12,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_choice, check_generator, check_int, check_positive
-from helpers.attacks._core import attack
-from helpers.attacks.norms import clip_box, project_l2, project_linf
-from helpers.attacks.whitebox import NORMS, _l2_normalize, _per_sample, _random_start
+from helpers._checks import check_bool, check_choice, check_generator, check_int, check_labels, check_positive
+from helpers.attacks._core import attack, l2_normalize
+from helpers.attacks.norms import _per_sample, clip_box, project_l2, project_linf
+from helpers.attacks.whitebox import NORMS, _random_start
 
 APGD_LOSSES = ("ce", "dlr")
 
@@ -31,6 +31,12 @@ def dlr_loss(logits: torch.Tensor, y: torch.Tensor, targeted: bool = False) -> t
     since the tensor contract passes only the targets; the two agree while the model still answers y.
     (10⁻¹² is added to the denominator, as in the paper's code.)
     """
+    least = 4 if check_bool(targeted, "targeted") else 3  # the logits it reads: z_π3 (and z_π4)
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.dim() != 2 \
+            or logits.shape[1] < least:
+        got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise ValueError(f"logits must be a float tensor N×K with K ≥ {least} classes; got {got}")
+    y = check_labels(y, logits.shape[0], "y", num_classes=logits.shape[1]).to(logits.device)
     top = logits.sort(dim=1, descending=True).values
     if targeted:
         scale = top[:, 0] - (top[:, 2] + top[:, 3]) / 2
@@ -77,7 +83,7 @@ def _apgd_run(model, x, y, eps, steps, norm, loss, targeted, rho, momentum, gene
     An image leaves the batch as soon as an iterate fools the model (that iterate is its answer), so the
     later steps cost only as much as the images still standing."""
     project = project_linf if norm == "inf" else project_l2
-    direction = torch.sign if norm == "inf" else _l2_normalize
+    direction = torch.sign if norm == "inf" else l2_normalize
     shape = _per_sample(x)
     checkpoints = set(apgd_checkpoints(steps)[1:])
     out = x.clone()

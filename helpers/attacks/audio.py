@@ -11,6 +11,8 @@ A bound dB_x(δ) ≤ τ is an L∞ ball whose radius follows each clip's loudnes
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -27,10 +29,19 @@ from helpers._checks import (
 from helpers.attacks._core import LOSSES, loss_gradient
 
 
+def _check_db(db: object) -> float:
+    """A loudness bound in dB relative to the clip: finite and negative (the perturbation is quieter)."""
+    if isinstance(db, bool) or not isinstance(db, (int, float)) or not -math.inf < db < 0:
+        raise ValueError(f"db must be a negative number of decibels, finite (the perturbation is quieter than "
+                         f"the clip); got {db!r}")
+    return float(db)
+
+
 def db_radius(x: torch.Tensor, db: float) -> torch.Tensor:
     """The L∞ radius per clip, ε_n = 10^{db/20} · max_t |x_n,t|, that a bound dB_x(δ) ≤ ``db`` allows
     (shape ``N×1``, to broadcast over time)."""
-    return 10 ** (db / 20) * x.abs().amax(dim=1, keepdim=True)
+    check_waveforms(x)
+    return 10 ** (_check_db(db) / 20) * x.abs().amax(dim=1, keepdim=True)
 
 
 def pgd_db(
@@ -54,10 +65,8 @@ def pgd_db(
     model is left as found.
     """
     check_model(model)
-    check_waveforms(x)
-    if isinstance(db, bool) or not isinstance(db, (int, float)) or not db < 0:
-        raise ValueError(f"db must be a negative number of decibels (the perturbation is quieter than the clip); "
-                         f"got {db!r}")
+    check_waveforms(x, model=model)
+    _check_db(db)
     check_int(steps, "steps")
     check_positive(alpha, "alpha")
     check_choice(loss, "loss", LOSSES)

@@ -13,7 +13,6 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from helpers._checks import (
@@ -31,6 +30,7 @@ from helpers._checks import (
     model_device,
     num_classes,
 )
+from helpers.attacks._core import margin
 from helpers.attacks.norms import clip_box, project_linf
 from helpers.training import train
 
@@ -176,9 +176,7 @@ def _margin_scores(blackbox: BlackBox, x: torch.Tensor, y: torch.Tensor) -> torc
     """The black box's margin log p_y − max_{k≠y} log p_k (= z_y − max z_k): < 0 once x is misclassified."""
     answer = blackbox(x)
     logp = answer.clamp_min(1e-30).log() if blackbox.output == "probs" else answer.log_softmax(1)
-    true = logp.gather(1, y[:, None]).squeeze(1)
-    others = logp.masked_fill(F.one_hot(y, logp.shape[1]).bool(), float("-inf")).amax(1)
-    return true - others
+    return margin(logp, y)
 
 
 def _dct_basis(height: int, width: int, frequencies: int) -> torch.Tensor:

@@ -24,7 +24,8 @@ def worst_case(model: nn.Module, x: torch.Tensor, y: int | torch.Tensor, attacks
     worst case. Which attack does the work shows which one the model's defense fooled the others with.
     """
     check_model(model)
-    check_images(x)
+    check_images(x, model=model)
+    x = x.detach()
     if not attacks:
         raise ValueError("attacks must name at least one attack")
     with torch.no_grad(), frozen(model):

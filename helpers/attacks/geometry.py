@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from helpers._checks import check_images, check_int, check_model, check_positive, frozen
+from helpers._checks import batched, check_images, check_int, check_model, check_positive, frozen
 
 
 def decision_plane(
@@ -41,12 +41,13 @@ def decision_plane(
     u, v = (d.detach().to(x) / d.abs().max() for d in (u, v))
     steps = torch.linspace(-span, span, resolution, device=x.device, dtype=x.dtype)
     b, a = torch.meshgrid(steps, steps, indexing="ij")
-    classes = []
+
+    def classify(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return model(x + a.view(-1, 1, 1, 1) * u + b.view(-1, 1, 1, 1) * v).argmax(1)
+
     with torch.no_grad(), frozen(model):
-        for a_chunk, b_chunk in zip(a.flatten().split(batch_size), b.flatten().split(batch_size)):
-            points = x + a_chunk.view(-1, 1, 1, 1) * u + b_chunk.view(-1, 1, 1, 1) * v
-            classes.append(model(points).argmax(1))
-    return torch.cat(classes).view(resolution, resolution)
+        classes = batched(classify, a.flatten(), b.flatten(), batch_size=batch_size)
+    return classes.view(resolution, resolution)
 
 
 __all__ = ["decision_plane"]

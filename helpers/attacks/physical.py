@@ -181,7 +181,7 @@ def adversarial_patch(
     *,
     mask: torch.Tensor,
     steps: int = 200,
-    lr: float = 0.05,
+    lr: float = 0.5,
     eot: bool = True,
     batch_size: int = 64,
     generator: torch.Generator | None = None,
@@ -194,6 +194,10 @@ def adversarial_patch(
     ``transform_ranges`` override their ranges), so the patch is optimised for the *expected* effect over
     transformations (EOT, Athalye et al. 2018) instead of one exact placement. Returns the patch, C×H×W
     in [0, 1] (only the masked part matters).
+
+    The patch is parametrised as σ(logit), so it stays in [0, 1] without clipping; ``lr`` is Adam's step
+    on those logits (in logit units, not pixels), which start at 0 (grey): Adam's first step moves each
+    logit by about ``lr``, so with σ′(0) = ¼ the default 0.5 moves a pixel by about 0.12.
     """
     check_model(model)
     check_images(images, "images", model=model)
@@ -207,11 +211,12 @@ def adversarial_patch(
         random_transforms(1, **transform_ranges)  # checks the ranges before any work
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     logit = torch.full(images.shape[1:], 0.0, device=images.device).requires_grad_(True)  # patch = σ(logit)
-    optimiser = torch.optim.Adam([logit], lr=lr * 10)
+    optimiser = torch.optim.Adam([logit], lr=lr)
     with frozen(model):
         goal = check_labels(target, 1, "target", num_classes=num_classes(model, images)).to(images.device)
         for _ in range(steps):
-            pick = torch.randint(0, images.shape[0], (min(batch_size, images.shape[0]),), generator=g).to(images.device)
+            size = (min(batch_size, images.shape[0]),)
+            pick = torch.randint(0, images.shape[0], size, generator=g).to(images.device)
             change = random_transforms(len(pick), generator=g, **transform_ranges) if eot else None
             scene = apply_patch(images[pick], torch.sigmoid(logit), mask, change)
             loss = -F.log_softmax(model(scene), 1)[:, goal[0]].mean()

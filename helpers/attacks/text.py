@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_int, check_labels, check_model, check_tokens, frozen
+from helpers._checks import check_int, check_labels, check_model, check_tokens, frozen, model_dtype
 from helpers.attacks._core import attacker_loss
 
 
@@ -25,6 +25,9 @@ def _check_text_attack(model: nn.Module, tokens: torch.Tensor, y: int | torch.Te
     from helpers.text import ALPHABET
 
     check_model(model)
+    if model_dtype(model) not in (None, torch.float32):
+        raise TypeError(f"model must compute in float32 (the one-hot words are float32); its parameters are "
+                        f"{model_dtype(model)} — convert it with model.float()")
     vocabulary = len(ALPHABET) if vocabulary is None else check_int(vocabulary, "vocabulary", minimum=2)
     check_tokens(tokens, "tokens", vocabulary=vocabulary)
     if not isinstance(targeted, bool):
@@ -41,6 +44,12 @@ def _check_text_attack(model: nn.Module, tokens: torch.Tensor, y: int | torch.Te
 def flip_gain(grad: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     """HotFlip's first-order change of the loss for every flip, from the gradient ``grad`` = ∂L/∂X (``N×L×V``)
     at the one-hot words X of ``tokens`` (``N×L``):  gain[n, i, b] = grad[n, i, b] − grad[n, i, x_{n,i}]."""
+    if not isinstance(grad, torch.Tensor) or not grad.is_floating_point() or grad.dim() != 3:
+        raise TypeError(f"grad must be a floating-point tensor N×L×V (∂L/∂X at the one-hot words); got "
+                        f"{tuple(grad.shape) if isinstance(grad, torch.Tensor) else type(grad).__name__}")
+    check_tokens(tokens, "tokens", vocabulary=grad.shape[2])
+    if tokens.shape != grad.shape[:2]:
+        raise ValueError(f"tokens must be N×L = {tuple(grad.shape[:2])} to match grad; got {tuple(tokens.shape)}")
     return grad - grad.gather(2, tokens.unsqueeze(2))
 
 

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers._checks import (
+    batched,
     check_bool,
     check_choice,
     check_generator,
@@ -32,22 +33,25 @@ from helpers._checks import (
     frozen,
     num_classes,
 )
-from helpers.attacks._core import LOSSES, attack, attacker_loss, loss_gradient, margin
-from helpers.attacks.norms import clip_box, project_l2, project_linf
+from helpers.attacks._core import (
+    Loss,
+    attack,
+    attacker_loss,
+    best_of,
+    check_loss,
+    l2_normalize,
+    loss_gradient,
+    margin,
+    pgd_steps,
+)
+from helpers.attacks.norms import _per_sample, clip_box, project_linf
 
 NORMS = ("inf", "2")
 
 
-def _per_sample(t: torch.Tensor) -> tuple[int, ...]:
-    return (-1,) + (1,) * (t.dim() - 1)
-
-
-def _l2_normalize(g: torch.Tensor) -> torch.Tensor:
-    return g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(_per_sample(g))
-
-
 @attack
-def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, targeted: bool = False) -> torch.Tensor:
+def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float,
+         targeted: bool = False) -> torch.Tensor:
     """Fast gradient sign method (Goodfellow, Shlens & Szegedy 2015), one step of size ε:
 
         x′ = clip_[0,1](x + ε · sign(∇ₓ CE(f(x), y)))        (targeted: x − ε · sign(∇ₓ CE(f(x), t)))
@@ -65,7 +69,8 @@ def _check_iterative(eps: float, alpha: float, steps: int) -> None:
 
 @attack
 def ifgsm(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, alpha: float, steps: int, targeted: bool = False
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, alpha: float, steps: int,
+    targeted: bool = False,
 ) -> torch.Tensor:
     """Iterative FGSM / BIM (Kurakin, Goodfellow & Bengio 2017): ``steps`` sign steps of size α from x,
     each followed by the projection onto the L∞ ball and the box,
@@ -87,7 +92,7 @@ def _random_start(x: torch.Tensor, eps: float, norm: str, generator: torch.Gener
     if norm == "inf":
         delta = (torch.rand(x.shape, generator=generator, device=where, dtype=x.dtype) * 2 - 1) * eps
     else:
-        direction = _l2_normalize(torch.randn(x.shape, generator=generator, device=where, dtype=x.dtype))
+        direction = l2_normalize(torch.randn(x.shape, generator=generator, device=where, dtype=x.dtype))
         u = torch.rand(x.shape[0], generator=generator, device=where, dtype=x.dtype)
         delta = direction * (eps * u ** (1.0 / x[0].numel())).view(_per_sample(x))
     return delta.to(x.device)
@@ -105,7 +110,7 @@ def pgd(
     norm: str = "inf",
     random_start: bool = True,
     restarts: int = 1,
-    loss: str = "ce",
+    loss: Loss = "ce",
     targeted: bool = False,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
@@ -113,38 +118,27 @@ def pgd(
 
         L∞:  x_{t+1} = Π( x_t + α · sign(∇L) )          L2:  x_{t+1} = Π( x_t + α · ∇L / ‖∇L‖₂ )
 
-    where Π projects onto the ε-ball around x, then onto [0, 1]. ``loss`` is ``"ce"`` (cross-entropy)
-    or ``"margin"`` (C&W's max_{j≠y} z_j − z_y on the logits). With ``restarts`` > 1 each image keeps
-    its strongest result: a success beats a failure, then the higher loss wins.
+    where Π projects onto the ε-ball around x, then onto [0, 1]. ``loss`` is ``"ce"`` (cross-entropy),
+    ``"margin"`` (C&W's max_{j≠y} z_j − z_y on the logits) or any ``loss(logits, y) -> per-sample
+    loss``. With ``restarts`` > 1 each image keeps its strongest result (``best_of``): a success beats
+    a failure, then the higher loss wins.
     """
     _check_iterative(eps, alpha, steps)
     check_choice(norm, "norm", NORMS)
     check_int(restarts, "restarts")
-    check_choice(loss, "loss", LOSSES)
+    check_loss(loss)
     check_generator(generator)
-    project = project_linf if norm == "inf" else project_l2
-    best = x.clone()
-    best_key = torch.full((x.shape[0],), float("-inf"), dtype=torch.float64, device=x.device)
-    for _ in range(restarts):
-        x_adv = clip_box(x + _random_start(x, eps, norm, generator)) if random_start else x.clone()
-        for _ in range(steps):
-            grad, _ = loss_gradient(model, x_adv, y, loss, targeted)
-            step = grad.sign() if norm == "inf" else _l2_normalize(grad)
-            x_adv = clip_box(x + project(x_adv + alpha * step - x, eps))
-        if restarts == 1:  # nothing to compare with: skip the extra evaluation
-            return x_adv
-        with torch.no_grad():
-            logits = model(x_adv)
-        fooled = (logits.argmax(1) == y) if targeted else (logits.argmax(1) != y)
-        # the ranking key: success first (+1e6), then the attacker's loss
-        key = fooled.double() * 1e6 + attacker_loss(logits, y, loss, targeted).double().clamp(-1e5, 1e5)
-        better = key > best_key
-        best = torch.where(better.view(_per_sample(x)), x_adv, best)
-        best_key = torch.maximum(key, best_key)
-    return best
+
+    def run() -> torch.Tensor:
+        start = clip_box(x + _random_start(x, eps, norm, generator)) if random_start else x.clone()
+        return pgd_steps(model, x, start, y, eps=eps, alpha=alpha, steps=steps, norm=norm, loss=loss,
+                         targeted=targeted)
+
+    return best_of(run, restarts, model, y, loss, targeted)
 
 
-def input_diversity(x: torch.Tensor, probability: float, generator: torch.Generator | None, low: float = 0.9) -> torch.Tensor:
+def input_diversity(x: torch.Tensor, probability: float, generator: torch.Generator | None,
+                    low: float = 0.9) -> torch.Tensor:
     """Random resize-and-pad (Xie et al. 2019), keeping the image size: with ``probability``, shrink the
     batch to s×s with s uniform in [⌈low·H⌉, H] and pad it back to H×W at a random offset with zeros."""
     check_images(x)
@@ -154,7 +148,8 @@ def input_diversity(x: torch.Tensor, probability: float, generator: torch.Genera
     return resize_pad(x, probability, generator, low)
 
 
-def resize_pad(x: torch.Tensor, probability: float, generator: torch.Generator | None, low: float) -> torch.Tensor:
+def resize_pad(x: torch.Tensor, probability: float, generator: torch.Generator | None,
+               low: float) -> torch.Tensor:
     """``input_diversity`` without its checks, for the attacks' inner loops."""
     where = generator.device if generator is not None else "cpu"
     if float(torch.rand((), generator=generator, device=where)) >= probability:
@@ -200,7 +195,8 @@ def mifgsm(
         x_in = x_adv.detach().requires_grad_(True)
         logits = model(resize_pad(x_in, diversity_prob, generator, 0.9) if diversity_prob > 0 else x_in)
         (grad,) = torch.autograd.grad(attacker_loss(logits, y, "ce", targeted).sum(), x_in)
-        momentum = decay * momentum + grad / grad.abs().mean(dim=tuple(range(1, x.dim())), keepdim=True).clamp_min(1e-12)
+        l1 = grad.abs().mean(dim=tuple(range(1, x.dim())), keepdim=True).clamp_min(1e-12)
+        momentum = decay * momentum + grad / l1
         x_adv = clip_box(x + project_linf(x_adv + alpha * momentum.sign() - x, eps))
     return x_adv
 
@@ -246,10 +242,10 @@ def cw_l2(
             x_adv = (torch.tanh(w) + 1) / 2
             logits = model(x_adv)
             distance = (x_adv - x).flatten(1).pow(2).sum(1)
-            gap = margin(logits, y)  # > 0: not the true class is on top
-            objective = (-gap if not targeted else gap).clamp(min=-kappa)
+            gap = margin(logits, y)  # z_y − max_{j≠y} z_j: < 0 once y is not on top
+            objective = (gap if not targeted else -gap).clamp(min=-kappa)
             with torch.no_grad():
-                success = (gap > kappa) if not targeted else (-gap > kappa)
+                success = (-gap > kappa) if not targeted else (gap > kappa)
                 if targeted:
                     success &= logits.argmax(1) == y
                 improved = success & (distance < best_l2)
@@ -303,7 +299,8 @@ def deepfool(
         w_diff = (grads - grads[rows, label][:, None]).flatten(2)  # n×K×D
         w_norm = w_diff.norm(dim=2).clamp_min(1e-12)
         nearest = (f_diff.abs() / w_norm).scatter(1, label[:, None], float("inf")).argmin(1)
-        step = ((f_diff[rows, nearest].abs() + 1e-4) / w_norm[rows, nearest] ** 2)[:, None] * w_diff[rows, nearest]
+        size = (f_diff[rows, nearest].abs() + 1e-4) / w_norm[rows, nearest] ** 2
+        step = size[:, None] * w_diff[rows, nearest]
         total[left] += step.view_as(point)
         x_adv[left] = clip_box(x[left] + (1 + overshoot) * total[left])
     return x_adv
@@ -318,7 +315,7 @@ def success_rate(model: nn.Module, x_adv: torch.Tensor, y: int | torch.Tensor, *
     check_int(batch_size, "batch_size")
     with torch.no_grad(), frozen(model):
         y = check_labels(y, x_adv.shape[0], "y", num_classes=num_classes(model, x_adv)).to(x_adv.device)
-        predicted = torch.cat([model(x_adv[i : i + batch_size]).argmax(1) for i in range(0, len(x_adv), batch_size)])
+        predicted = batched(lambda chunk: model(chunk).argmax(1), x_adv, batch_size=batch_size)
     hits = (predicted == y) if targeted else (predicted != y)
     return hits.float().mean().item()
 

@@ -17,7 +17,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_images, check_int, check_model, check_positive, frozen
+from helpers._checks import (
+    check_images,
+    check_int,
+    check_labels,
+    check_model,
+    check_positive,
+    frozen,
+    num_classes,
+)
 from helpers.attacks import pgd
 from helpers.attacks._core import attack, margin
 from helpers.attacks.norms import clip_box, project_linf
@@ -53,7 +61,8 @@ def train_denoiser(
     """
     check_model(denoiser, "denoiser")
     check_model(classifier, "classifier")
-    check_images(images, "images")
+    check_images(images, "images", model=classifier)
+    labels = check_labels(labels, images.shape[0], "labels", num_classes=num_classes(classifier, images))
     check_positive(eps, "eps")
     check_positive(sigma, "sigma")
     check_int(steps, "steps")
@@ -71,11 +80,13 @@ def train_denoiser(
 
     with frozen(classifier):
         return train(denoiser, images, labels, epochs=epochs, lr=lr, batch_size=batch_size,
-                     loss_fn=denoising_loss, generator=generator, progress=progress)
+                     loss_fn=denoising_loss, generator=generator, progress=progress, outputs="images")
 
 
 def reconstruction_error(denoiser: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """‖D(x) − x‖₂ per image (shape N), differentiable in x: MagNet's anomaly score."""
+    check_model(denoiser, "denoiser")
+    check_images(x, model=denoiser)
     return (denoiser(x) - x).flatten(1).norm(dim=1)
 
 
@@ -90,14 +101,15 @@ class ReconstructionDetector:
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
         """The reconstruction error of each image (shape N)."""
-        check_images(x)
-        with torch.no_grad(), frozen(self.denoiser):
+        check_images(x, model=self.denoiser)
+        with torch.no_grad(), frozen(self.denoiser, logits=False):
             return reconstruction_error(self.denoiser, x)
 
     def fit(self, clean: torch.Tensor, fpr: float = 0.05) -> ReconstructionDetector:
         """Set the threshold to the (1 − ``fpr``) quantile of the clean images' scores."""
         if not (isinstance(fpr, float) and 0.0 < fpr < 1.0):
             raise ValueError(f"fpr must be a float in (0, 1); got {fpr!r}")
+        check_images(clean, "clean", model=self.denoiser)
         self.threshold = float(torch.quantile(self.score(clean).double(), 1.0 - fpr))
         return self
 
@@ -123,7 +135,7 @@ def evade_detector(model: nn.Module, detector: ReconstructionDetector, x: torch.
     if detector.threshold is None:
         raise RuntimeError("fit the detector before attacking it: its threshold is not set")
     check_positive(weight, "weight", allow_zero=True)
-    with frozen(detector.denoiser):
+    with frozen(detector.denoiser, logits=False):
         return _evade(model, x, y, detector=detector, eps=eps, alpha=alpha, steps=steps, weight=weight)
 
 
@@ -146,7 +158,7 @@ def _evade(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, detector: Reco
             found |= done
         if step == steps:
             break
-        objective = margin(logits, y) - weight * (error - threshold).clamp_min(0)
+        objective = -margin(logits, y) - weight * (error - threshold).clamp_min(0)
         (grad,) = torch.autograd.grad(objective.sum(), x_in)
         x_adv = clip_box(x + project_linf(x_adv + alpha * grad.sign() - x, eps))
     return torch.where(found.view(-1, 1, 1, 1), best, x_adv)

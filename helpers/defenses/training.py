@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers._checks import (
+    batched,
     check_bool,
     check_callable,
     check_generator,
@@ -25,11 +26,13 @@ from helpers._checks import (
     check_labels,
     check_model,
     check_positive,
+    frozen,
     modes_kept,
     noisy_inputs,
     num_classes,
 )
 from helpers.attacks import fgsm, pgd
+from helpers.attacks._core import pgd_steps
 from helpers.attacks.norms import clip_box, project_linf
 from helpers.training import accuracy, model_device, train
 
@@ -82,9 +85,8 @@ def adversarial_training(
     data, targets, history = images, labels, []
     with modes_kept(model):  # whatever the attack or on_round do, every submodule's mode comes back
         for _ in range(rounds):
-            adversarial = torch.cat([_attacked(attack, model, images[i : i + attack_batch_size].to(device),
-                                               labels[i : i + attack_batch_size].to(device)).to(images.device)
-                                     for i in range(0, len(images), attack_batch_size)])
+            adversarial = batched(lambda x, y: _attacked(attack, model, x.to(device), y.to(device)),
+                                  images, labels, batch_size=attack_batch_size).to(images.device)
             history.append({"fooled before training": 1.0 - accuracy(model, adversarial, labels)})
             data, targets = torch.cat([data, adversarial]), torch.cat([targets, labels])
             train(model, data, targets, epochs=epochs_per_round, lr=lr, batch_size=batch_size, generator=g,
@@ -165,7 +167,8 @@ def fast_training(
         raise TypeError(f"check_set must be a pair (images, labels); got {type(check_set).__name__}")
     else:
         check_x = check_images(check_set[0], "check_set[0]", model=model)
-        check_y = check_labels(check_set[1], check_x.shape[0], "check_set[1]", num_classes=num_classes(model, check_x))
+        check_y = check_labels(check_set[1], check_x.shape[0], "check_set[1]",
+                               num_classes=num_classes(model, check_x))
     device = model_device(model)
     best = {"accuracy": -1.0, "state": None}
 
@@ -240,17 +243,15 @@ def trades(
     check_positive(beta, "beta", allow_zero=True)
 
     def trades_loss(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        was_training = m.training
-        m.eval()
-        with torch.no_grad():
-            clean_probs = m(x).softmax(1)
-        x_adv = clip_box(x + 0.001 * torch.randn_like(x))
-        for _ in range(steps):
-            x_adv.requires_grad_(True)
-            kl = F.kl_div(m(x_adv).log_softmax(1), clean_probs, reduction="sum")
-            (grad,) = torch.autograd.grad(kl, x_adv)
-            x_adv = clip_box(x + project_linf(x_adv.detach() + alpha * grad.sign() - x, eps))
-        m.train(was_training)
+        with frozen(m):  # the attack runs in eval mode; m's modes come back for the training step
+            with torch.no_grad():
+                clean_probs = m(x).softmax(1)
+
+            def kl(logits: torch.Tensor, _: torch.Tensor) -> torch.Tensor:  # KL(p(x) ‖ p(x′)) per image
+                return F.kl_div(logits.log_softmax(1), clean_probs, reduction="none").flatten(1).sum(1)
+
+            start = clip_box(x + 0.001 * torch.randn_like(x))
+            x_adv = pgd_steps(m, x, start, y, eps=eps, alpha=alpha, steps=steps, loss=kl)
         logits = m(x)
         robust = F.kl_div(m(x_adv).log_softmax(1), logits.softmax(1), reduction="batchmean")
         return F.cross_entropy(logits, y) + beta * robust

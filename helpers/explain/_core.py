@@ -8,22 +8,15 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from helpers._checks import (
-    bool_options,
-    check_bool,
-    check_images,
-    check_labels,
-    check_model,
-    check_number,
-    frozen,
-    num_classes,
-)
+from helpers._checks import check_number
+from helpers._contract import contract
 
 Attribution = Callable[..., torch.Tensor]
 
 
 def attribution(method: Attribution) -> Attribution:
-    """Turn ``method(model, x, target, **options)`` into a public attribution function.
+    """Turn ``method(model, x, target, **options)`` into a public attribution function under
+    ``helpers._contract``.
 
     The public function checks its arguments (``x`` in [0, 1], ``target`` an int or an int64 tensor
     of shape N within the model's classes), runs ``method`` with the model in eval mode and its
@@ -32,27 +25,18 @@ def attribution(method: Attribution) -> Attribution:
     [0, 1] as the paper's noise does. Options annotated ``bool`` must be True or False, and a map
     that comes out NaN or infinite (a model whose gradients overflow) is refused, not returned.
     """
-    flags = bool_options(method)
+    run = contract(method, "target", finite=True)
 
     @functools.wraps(method)
     def public(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor, **options) -> torch.Tensor:
-        check_model(model)
-        check_images(x, model=model)
-        for name in flags & options.keys():
-            check_bool(options[name], name)
-        with frozen(model):
-            target = check_labels(target, x.shape[0], "target", num_classes=num_classes(model, x))
-            result = method(model, x.detach(), target.to(x.device), **options).detach()
-        if not bool(torch.isfinite(result).all()):
-            raise ValueError(f"model gave a NaN or infinite {method.__name__.lstrip('_')} for x — check its "
-                             "weights")
-        return result
+        return run(model, x, target, options)
 
     public.raw = method  # type: ignore[attr-defined]
     return public
 
 
-def baseline_image(x: torch.Tensor, baseline: torch.Tensor | float | None, name: str = "baseline") -> torch.Tensor:
+def baseline_image(x: torch.Tensor, baseline: torch.Tensor | float | None,
+                   name: str = "baseline") -> torch.Tensor:
     """The reference image that a method compares ``x`` with: black for ``None``, a grey level for a number,
     or a tensor broadcast to ``x``'s shape — in every case pixel values in [0, 1], like ``x`` itself."""
     if baseline is None:
@@ -63,7 +47,8 @@ def baseline_image(x: torch.Tensor, baseline: torch.Tensor | float | None, name:
         try:
             image = torch.broadcast_to(baseline.detach().to(x), x.shape)
         except RuntimeError:
-            raise ValueError(f"{name} must broadcast to x's shape {tuple(x.shape)}; got {tuple(baseline.shape)}") from None
+            raise ValueError(f"{name} must broadcast to x's shape {tuple(x.shape)}; "
+                             f"got {tuple(baseline.shape)}") from None
         if not bool(torch.isfinite(image).all()) or float(image.min()) < 0 or float(image.max()) > 1:
             raise ValueError(f"{name} must hold pixel values in [0, 1] (no NaN or infinity)")
         return image

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers._checks import check_choice, check_generator, check_int, check_positive, noisy_inputs
+from helpers._checks import batched, check_choice, check_generator, check_int, check_positive, noisy_inputs
+from helpers._contract import check_finite, checked
 from helpers.explain._core import Attribution, attribution, baseline_image, target_gradient, target_logit
 
 IG_METHODS = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre")
@@ -112,19 +113,16 @@ def completeness_gap(
     Returns a tensor of shape N on ``x``'s device.
     """
     if not isinstance(attributions, torch.Tensor) or attributions.shape != getattr(x, "shape", None):
-        got = tuple(attributions.shape) if isinstance(attributions, torch.Tensor) else type(attributions).__name__
-        raise ValueError(f"attributions must be a tensor shaped like x {tuple(getattr(x, 'shape', ()))}; got {got}")
+        got = (tuple(attributions.shape) if isinstance(attributions, torch.Tensor)
+               else type(attributions).__name__)
+        raise ValueError(f"attributions must be a tensor shaped like x {tuple(getattr(x, 'shape', ()))}; "
+                         f"got {got}")
     if not attributions.is_floating_point() or not bool(torch.isfinite(attributions).all()):
         raise ValueError("attributions must be a float tensor without NaN or infinite values")
-    return _completeness_gap(model, x, target, attributions=attributions, baseline=baseline)
-
-
-@attribution
-def _completeness_gap(
-    model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, attributions: torch.Tensor, baseline
-) -> torch.Tensor:
-    change = target_logit(model, x, target) - target_logit(model, baseline_image(x, baseline), target)
-    return attributions.detach().to(x).flatten(1).sum(1) - change
+    with checked(model, x, target, "target") as target:
+        x = x.detach()
+        change = target_logit(model, x, target) - target_logit(model, baseline_image(x, baseline), target)
+        return check_finite(attributions.detach().to(x).flatten(1).sum(1) - change, "completeness_gap")
 
 
 @attribution
@@ -176,8 +174,8 @@ def smoothgrad(
         targets = target.repeat(n)
         chunk = check_int(batch_size, "batch_size") if batch_size is not None else len(noisy)
         with noisy_inputs():  # the noise is ours: a filter in front of the model must not refuse it
-            samples = torch.cat([raw(model, noisy[i : i + chunk], targets[i : i + chunk], **options)
-                                 for i in range(0, len(noisy), chunk)]).view(n, *x.shape)
+            samples = batched(lambda xs, ts: raw(model, xs, ts, **options), noisy, targets,
+                              batch_size=chunk).view(n, *x.shape)
     if kind == "smoothgrad":
         return samples.mean(0)
     if kind == "smoothgrad_sq":

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_images, check_labels, check_model, check_positive
+from helpers._checks import check_images, check_labels, check_logits, check_model, check_positive
 
 
 def _check_mask(mask: object, x: torch.Tensor) -> torch.Tensor:
@@ -35,7 +35,7 @@ def _check_mask(mask: object, x: torch.Tensor) -> torch.Tensor:
 def _log_p_and_gradient(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """log p(k | x) and ∂/∂x Σ_k log p(k | x), the latter kept differentiable (``create_graph=True``)."""
     x = x.detach().requires_grad_(True)  # a new leaf: the caller's tensor is untouched
-    log_p = F.log_softmax(model(x), dim=1)
+    log_p = F.log_softmax(check_logits(model(x), len(x)), dim=1)
     (grad,) = torch.autograd.grad(log_p.sum(), x, create_graph=True)
     return log_p, grad
 
@@ -48,7 +48,7 @@ def rrr_penalty(model: nn.Module, x: torch.Tensor, mask: torch.Tensor) -> torch.
     graph; the model's mode is left as it is (in training, dropout stays on).
     """
     check_model(model)
-    check_images(x)
+    check_images(x, model=model)
     mask = _check_mask(mask, x)
     _, grad = _log_p_and_gradient(model, x)
     return (mask * grad).pow(2).flatten(1).sum(1).mean()
@@ -62,13 +62,12 @@ def rrr_loss(
     L = CE(y, f(x)) + λ · mean_n Σ_d (A_nd ∂/∂x_nd Σ_k log p(k | x_n))², with λ = ``weight`` ≥ 0 and A = ``mask``.
     """
     check_model(model)
-    check_images(x)
+    check_images(x, model=model)
     y = check_labels(y, x.shape[0], "y")
-    check_positive(weight, "weight", allow_zero=True)
-    if weight == float("inf"):
-        raise ValueError("weight must be finite; got inf")
+    check_positive(weight, "weight", allow_zero=True)  # finite too
     mask = _check_mask(mask, x)
     log_p, grad = _log_p_and_gradient(model, x)
+    y = check_labels(y, x.shape[0], "y", num_classes=log_p.shape[1])
     penalty = (mask * grad).pow(2).flatten(1).sum(1).mean()
     return F.nll_loss(log_p, y.to(log_p.device)) + weight * penalty
 

@@ -55,7 +55,16 @@ import torch.fx
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_choice, check_images, check_model, check_positive, frozen
+from helpers._checks import (
+    check_bool,
+    check_choice,
+    check_images,
+    check_model,
+    check_number,
+    check_positive,
+    frozen,
+)
+from helpers._contract import check_finite, checked
 from helpers.explain._core import attribution
 from helpers.models import Normalize
 
@@ -183,6 +192,11 @@ class ZBox:
     name = "zbox"
     reads_pixels = True
 
+    def __post_init__(self) -> None:
+        low, high = check_number(self.low, "low"), check_number(self.high, "high")
+        if not low < high:
+            raise ValueError(f"low must be below high (the pixel range [low, high]); got low={low}, high={high}")
+
     def __call__(self, layer: _Affine, a: torch.Tensor, pixels: _Pixels | None = None) -> torch.Tensor:
         w, b = layer.weight, layer.bias
         z_box = layer(a, w, b) - layer(pixels.low, w.clamp(min=0), b.clamp(min=0)) - layer(
@@ -241,7 +255,11 @@ class Composite:
             check_positive(self.stabilizer, "stabilizer", allow_zero=True)
 
     def rule_for(self, name: str, layer: nn.Module, reads_pixels: bool) -> Rule:
-        if reads_pixels and self.first is not None:
+        """The rule for the layer ``layer`` called ``name`` in the model (``first`` if it reads the pixels)."""
+        if not isinstance(name, str):
+            raise TypeError(f"name must be the layer's name in the model, a str; got {type(name).__name__}")
+        check_model(layer, "layer")
+        if check_bool(reads_pixels, "reads_pixels") and self.first is not None:
             return self.first
         for key, rule in self.rules:
             by_name = isinstance(key, str) and fnmatch.fnmatchcase(name, key)
@@ -627,9 +645,11 @@ def conservation(
     check_model(model)
     check_images(x, model=model)
     chosen = composite_for(rule, epsilon=epsilon, gamma=gamma, composite=composite)
-    sums = _layer_sums(model, x, target, composite=chosen)  # checks target and the model's output first
-    names = _layer_names(model, chosen)
-    return dict(zip(names, sums.unbind(1)))
+    with checked(model, x, target, "target") as target:  # checks target and the model's output first
+        relevances = _propagate(model, x.detach(), target, chosen, every_layer=True)
+        sums = torch.stack([r.flatten(1).sum(1) for r in relevances], dim=1).detach()
+    check_finite(sums, "layer_sums")
+    return dict(zip(_layer_names(model, chosen), sums.unbind(1)))
 
 
 def _layer_names(model: nn.Module, composite: Composite) -> list[str]:
@@ -641,13 +661,6 @@ def _layer_names(model: nn.Module, composite: Composite) -> list[str]:
             name += f" (LRP-{rule.name})"
         names.append(f"{i}: {name}")
     return names
-
-
-@attribution
-def _layer_sums(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, composite: Composite
-                ) -> torch.Tensor:
-    relevances = _propagate(model, x, target, composite, every_layer=True)
-    return torch.stack([r.flatten(1).sum(1) for r in relevances], dim=1)
 
 
 def epsilon_step(
