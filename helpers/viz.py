@@ -56,6 +56,15 @@ def _as_hwc(image: torch.Tensor) -> np.ndarray:
     return (image[0] if image.shape[0] == 1 else image.permute(1, 2, 0)).numpy()
 
 
+def _colour_scale(values: torch.Tensor, percentile: float) -> float:
+    """The colour limit of one map: the ``percentile``-th percentile of its absolute values (100: the largest
+    one). Values beyond it take the colour map's end colour. An all-zero map gets 1, so it draws as blank."""
+    magnitude = values.abs().flatten()
+    top = float(magnitude.max())
+    scale = top if percentile >= 100 else float(torch.quantile(magnitude, percentile / 100))
+    return scale or top or 1.0  # a map that is 0 up to its percentile falls back to its maximum
+
+
 def show_images(
     images: torch.Tensor,
     titles: Sequence[str] | None = None,
@@ -86,13 +95,16 @@ def show_heatmaps(
     ncols: int = 8,
     size: float = 1.6,
     alpha: float = 0.65,
+    percentile: float = 100.0,
 ) -> Figure:
     """Attribution maps laid over their images (image above, overlay below).
 
     ``maps`` is ``N×C×H×W`` (channels are summed) or ``N×H×W``. A signed map (any negative value,
     or ``signed=True``) uses the diverging ``bwr`` colour map with limits ±max|map| per image, so
     white means 0, red positive and blue negative evidence; a non-negative map uses ``inferno``
-    from 0 to its maximum.
+    from 0 to its maximum. With ``percentile`` below 100 the limit is that percentile of |map| instead
+    of its maximum, and larger values are drawn in the end colour (clipped): use it (e.g. 99) when one
+    very strong pixel would otherwise leave the rest of a map too faint to see.
     """
     check_images(images, "images")
     if signed is not None:
@@ -100,6 +112,7 @@ def show_heatmaps(
     check_int(ncols, "ncols")
     check_positive(size, "size")
     check_number(alpha, "alpha", low=0.0, high=1.0)
+    check_number(percentile, "percentile", low=0.0, high=100.0, low_open=True)
     if not isinstance(maps, torch.Tensor):
         raise TypeError(f"maps must be a torch.Tensor; got {type(maps).__name__}")
     maps = maps.detach().float().cpu()
@@ -121,7 +134,7 @@ def show_heatmaps(
         top.imshow(_as_hwc(images[i]), cmap="gray", vmin=0.0, vmax=1.0)
         if titles is not None:
             top.set_title(titles[i], fontsize=8)
-        scale = float(maps[i].abs().max()) or 1.0
+        scale = _colour_scale(maps[i], percentile)
         bottom.imshow(grey, cmap="gray", vmin=0.0, vmax=1.0)
         if signed:
             bottom.imshow(maps[i].numpy(), cmap="bwr", vmin=-scale, vmax=scale, alpha=alpha)
@@ -136,14 +149,18 @@ def show_attributions(
     titles: Sequence[str] | None = None,
     *,
     size: float = 1.5,
+    percentile: float = 100.0,
 ) -> Figure:
     """One row per method, one column per image: the images on top, then each method's map.
 
     Each map is summed over channels and scaled per image: signed maps in ``bwr`` (±max|map|),
-    non-negative maps in ``inferno`` (0 to max).
+    non-negative maps in ``inferno`` (0 to max). With ``percentile`` below 100 the limit is that
+    percentile of |map| instead of its maximum, larger values clipped to the end colour (as in
+    ``show_heatmaps``), so that one very strong pixel does not leave the rest of a map blank.
     """
     check_images(images, "images")
     check_positive(size, "size")
+    check_number(percentile, "percentile", low=0.0, high=100.0, low_open=True)
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"titles must have one entry per image ({len(images)}); got {len(titles)}")
     for name, maps in methods.items():
@@ -167,7 +184,7 @@ def show_attributions(
         signed = bool((maps < 0).any())
         axes[row, 0].set_ylabel(name, fontsize=8)
         for i in range(n):
-            scale = float(maps[i].abs().max()) or 1.0
+            scale = _colour_scale(maps[i], percentile)
             if signed:
                 axes[row, i].imshow(maps[i].numpy(), cmap="bwr", vmin=-scale, vmax=scale)
             else:

@@ -62,3 +62,38 @@ def test_show_decision_plane():
 
     fig = show_decision_plane(torch.tensor([[0, 1], [1, 2]]), 1.0, ["a", "b", "c"])
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a", "b", "c"]
+
+
+def test_percentile_scales_each_map_below_its_hot_pixel():
+    from helpers.viz import show_attributions
+
+    maps = torch.arange(64.0).view(1, 1, 8, 8)
+    maps[0, 0, 7, 7] = 1000.0  # one hot pixel
+    expected = float(torch.quantile(maps.flatten(), 0.9))
+    for draw in (lambda **kw: show_heatmaps(torch.rand(1, 1, 8, 8), maps, **kw),
+                 lambda **kw: show_attributions(torch.rand(1, 1, 8, 8), {"a": maps}, **kw)):
+        plain = [im.get_clim() for ax in draw().axes for im in ax.get_images() if im.get_cmap().name == "inferno"]
+        robust = [im.get_clim() for ax in draw(percentile=90).axes for im in ax.get_images()
+                  if im.get_cmap().name == "inferno"]
+        assert plain == [(0.0, 1000.0)]
+        assert robust == [(0.0, pytest.approx(expected))] and expected < 100
+    signed = show_attributions(torch.rand(1, 1, 8, 8), {"a": maps - 10}, percentile=90)
+    (low, high), = [im.get_clim() for ax in signed.axes for im in ax.get_images() if im.get_cmap().name == "bwr"]
+    assert low == -high and high == pytest.approx(float(torch.quantile((maps - 10).abs().flatten(), 0.9)))
+
+
+def test_percentile_of_a_sparse_map_falls_back_to_its_maximum():
+    maps = torch.zeros(1, 1, 8, 8)
+    maps[0, 0, 3, 3] = 2.0  # 1 of 64 pixels: its 90th percentile is 0
+    fig = show_heatmaps(torch.rand(1, 1, 8, 8), maps, percentile=90)
+    assert [im.get_clim() for ax in fig.axes for im in ax.get_images() if im.get_cmap().name == "inferno"] == [(0, 2.0)]
+
+
+@pytest.mark.parametrize("bad", [0, -5, 101, float("nan")])
+def test_percentile_outside_0_100_is_refused(bad):
+    from helpers.viz import show_attributions
+
+    with pytest.raises(ValueError, match="percentile"):
+        show_heatmaps(torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8), percentile=bad)
+    with pytest.raises(ValueError, match="percentile"):
+        show_attributions(torch.rand(1, 1, 8, 8), {"a": torch.rand(1, 1, 8, 8)}, percentile=bad)
