@@ -17,7 +17,7 @@ from helpers.attacks.blackbox import (
     square_attack,
     substitute_training,
 )
-from helpers.attacks.evaluate import worst_case
+from helpers.attacks.evaluate import robust_accuracy, robust_attacks, worst_case
 from helpers.attacks.geometry import decision_plane
 from helpers.attacks.norms import clip_box, l2, linf, project_l2, project_linf
 from helpers.attacks.physical import adversarial_patch, apply_patch, random_transforms, universal_perturbation
@@ -36,6 +36,8 @@ __all__ = [
     "deepfool",
     "success_rate",
     "worst_case",
+    "robust_attacks",
+    "robust_accuracy",
     "decision_plane",
     "BlackBox",
     "QueryBudgetExceeded",
