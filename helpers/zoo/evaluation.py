@@ -30,7 +30,8 @@ def evaluate(name: str, *, device: str | torch.device | None = None, robust: boo
     transfer rate — the share of the first 1 000 test images whose PGD example (L∞, ε = 0.1, 20 steps of
     0.01, made on the proxy) the ``transfer_to`` model misclassifies; for models with ``robust_eps`` (unless
     ``robust=False``) the ``robust_accuracy`` on the first 1 000 test images; for models trained on tagged
-    data the ``shortcut_metrics``; for a denoiser its classifier's accuracy through it (``_denoiser_metrics``)."""
+    data the ``shortcut_metrics``; for a denoiser its classifier's accuracy through it
+    (``_denoiser_metrics``)."""
     recipe = zoo._recipe(name)
     if not isinstance(robust, bool):
         raise TypeError(f"robust must be True or False; got {robust!r}")
@@ -69,9 +70,10 @@ def _transfer_rate(proxy: nn.Module, victim: nn.Module, images: torch.Tensor, la
 
 
 def shortcut_metrics(model: nn.Module) -> dict[str, float]:
-    """How much a model trained on tagged data relies on the tag: its accuracy on test split (b), without tags,
-    and (c), with the tags moved to the other classes, and the share of its gradient saliency (for the true
-    class) that falls on the tag's 16 pixels — 2 % of the image — on the tagged test shirts of split (a)."""
+    """How much a model trained on tagged data relies on the tag: its accuracy on test split (b), without
+    tags, and (c), with the tags moved to the other classes, and the share of its gradient saliency (for the
+    true class) that falls on the tag's 16 pixels — 2 % of the image — on the tagged test shirts of split
+    (a)."""
     device = model_device(model)
     metrics = {}
     for key, tags in (("untagged_accuracy", "none"), ("moved_accuracy", "moved")):

@@ -27,7 +27,7 @@ from helpers.training import train
 Split = Callable[[], tuple[torch.Tensor, torch.Tensor]]  # loads (inputs, labels)
 Method = Callable[..., None]  # method(model, images, labels, recipe, **schedule): trains model in place
 
-TAGGED_TRAIN_IMAGES = 20_000  # the tagged models train on a third of the split: double backpropagation is slow
+TAGGED_TRAIN_IMAGES = 20_000  # the tagged models train on a third of the split: double backprop is slow
 RRR_WEIGHT = 100.0  # λ of fmnist_rrr
 
 
@@ -42,7 +42,7 @@ class Dataset:
     test: Split
     about: str  # the training split, as a recipe's sentence names it
     test_about: str  # the test split, as the card's table names it
-    inputs: str = "images"  # what the model reads (helpers.training's ``inputs``): images, waveforms or tokens
+    inputs: str = "images"  # what the model reads (training's ``inputs``): images, waveforms or tokens
     tagged: bool = False  # tagged Fashion-MNIST: evaluate also measures how much the model relies on the tag
 
 
@@ -160,7 +160,8 @@ def _noise_training(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
 @_described("cross-entropy + right-for-the-right-reasons penalty on the tag's pixels (`rrr_loss`, {options})")
 def _right_reasons(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, recipe: Recipe,
                    **schedule: Any) -> None:
-    """Ross et al.'s right-for-the-right-reasons loss, its penalty on the tag's pixels (``explain.rrr_loss``)."""
+    """Ross et al.'s right-for-the-right-reasons loss, its penalty on the tag's pixels
+    (``explain.rrr_loss``)."""
     from helpers.explain.guided import rrr_loss
 
     loss = functools.partial(rrr_loss, mask=tag_mask(), **recipe.options)
@@ -275,7 +276,8 @@ _RECIPES = (
     Recipe(
         "fmnist_tag_random", models.fashion_cnn, RANDOM_TAG_FASHION_MNIST,
         seed=20, epochs=2, lr=2e-3, batch_size=128, weight_decay=0.0,
-        summary="The baseline fix: the same number of tags, placed on random images, so that they say nothing.",
+        summary="The baseline fix: the same number of tags, placed on random images, "
+                "so that they say nothing.",
     ),
     Recipe(
         "fmnist_denoiser", models.fashion_denoiser, FASHION_MNIST, subset=12800,
