@@ -547,6 +547,7 @@ CALLS: dict[str, Call | Skip] = {
     ),
     "helpers.zoo.recipes.Recipe": RECORD,
     "helpers.zoo.recipes.Recipe.describe": RECORD,
+    "helpers.zoo.recipes.Recipe.method": RECORD,  # the field's default, a training method (cross-entropy)
     "helpers.zoo.recipes.Dataset": RECORD,
     "helpers.zoo.names": NO_ARGS,
     "helpers.zoo.card.model_card": NO_ARGS,
