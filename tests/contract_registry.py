@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers import attacks, defenses, explain, homework, training, widgets, zoo
+from helpers import attacks, defenses, explain, homework, training, widgets
 from helpers.models import fashion_denoiser
 
 
@@ -115,7 +115,8 @@ CASES: list[Case] = [
     Case("helpers.defenses.training.trades",
          lambda m, x, y, g: defenses.trades(m, x, y, eps=0.1, alpha=0.05, steps=2, epochs=1, batch_size=4, generator=g,
                                             progress=False), trains_model=True),
-    Case("helpers.zoo.robust_accuracy", lambda m, x, y, g: zoo.robust_accuracy(m, x, y, 0.1)),
+    Case("helpers.attacks.evaluate.robust_accuracy",
+         lambda m, x, y, g: attacks.robust_accuracy(m, x, y, 0.1)),
     # audio: the image model behind a layer that folds a waveform N×144 (the images' pixels in [0, 1] ⊂ [−1, 1])
     Case("helpers.attacks.audio.pgd_db",
          lambda m, x, y, g: attacks.pgd_db(nn.Sequential(nn.Unflatten(1, x.shape[1:]), m), x.flatten(1), y,

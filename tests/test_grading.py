@@ -234,17 +234,20 @@ def test_judge_grades_against_the_instructors_private_box(tmp_path, monkeypatch,
 
 def test_zoo_trains_a_private_copy_without_touching_the_zoo(tmp_path, monkeypatch):
     from helpers import models, zoo
+    from helpers.zoo import recipes, retraining
+    from helpers.zoo.__main__ import main
 
     seeds = []
-    monkeypatch.setattr(zoo, "seed_everything", lambda seed: seeds.append(seed) or torch.Generator().manual_seed(seed))
-    monkeypatch.setattr(zoo, "train", lambda model, *args, **kwargs: None)  # the recipe's training, skipped here
+    monkeypatch.setattr(retraining, "seed_everything",
+                        lambda seed: seeds.append(seed) or torch.Generator().manual_seed(seed))
+    monkeypatch.setattr(recipes, "train", lambda model, *args, **kwargs: None)  # the training, skipped
     sums = zoo._sums_file().read_bytes()
     out = tmp_path / "box.pt"
-    assert zoo.main(["train", "fmnist_blackbox", "--seed", "7", "--out", str(out)]) == 0
+    assert main(["train", "fmnist_blackbox", "--seed", "7", "--out", str(out)]) == 0
     assert seeds == [7] and zoo._sums_file().read_bytes() == sums
     models.fashion_blackbox().load_state_dict(torch.load(out, weights_only=True))
     with pytest.raises(SystemExit):
-        zoo.main(["train", "all", "--seed", "7", "--out", str(out)])
+        main(["train", "all", "--seed", "7", "--out", str(out)])
 
 
 def test_speech_and_text_exercises():

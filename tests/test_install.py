@@ -38,6 +38,7 @@ SMOKE = textwrap.dedent('''
     venv = Path(sys.argv[1])
     assert venv in Path(helpers.__file__).resolve().parents, f"helpers came from {helpers.__file__}"
     from helpers import _assets, attacks, defenses, explain, zoo  # every subpackage is in the wheel
+    from helpers.zoo.card import model_card
     from helpers.data import fashion_mnist
     from helpers.training import accuracy
 
@@ -52,7 +53,7 @@ SMOKE = textwrap.dedent('''
     assert fooled >= 0.5 and float((x_adv - x[:200]).abs().max()) <= 0.1 + 1e-6, fooled
     saliency = explain.saliency(model, x[:8], y[:8])
     assert saliency.shape == (8, 1, 28, 28) and torch.isfinite(saliency).all() and saliency.abs().sum() > 0
-    assert "fmnist_cnn" in zoo.model_card() and defenses.median_filter(x[:2], size=3).shape == (2, 1, 28, 28)
+    assert "fmnist_cnn" in model_card() and defenses.median_filter(x[:2], size=3).shape == (2, 1, 28, 28)
 
     # A file missing from an installed package: the message says to reinstall, not to run git.
     (zoo.MODELS_DIR / "shapes_cnn.pt").unlink()
@@ -101,6 +102,7 @@ def test_sdist_and_wheel_hold_every_module_data_file_and_checkpoint(built):
         listed = [line.split()[1] for line in lines if line.strip()]
         assert listed and {f"{folder}/{name}" for name in listed} <= expected
     assert {"helpers/attacks/whitebox.py", "helpers/explain/lrp.py", "helpers/defenses/smoothing.py",
+            "helpers/zoo/__init__.py", "helpers/zoo/recipes.py", "helpers/zoo/__main__.py",
             "helpers/assets/data/fashion-mnist/COPYRIGHT", "helpers/assets/models/MODELS.md",
             "helpers/assets/models/zoo.json"} <= expected
     with zipfile.ZipFile(wheel) as archive:

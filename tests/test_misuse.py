@@ -545,19 +545,24 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.widgets.defense_explorer": Call(
         lambda m, x, y, g: dict(model=m, x=x, y=y, eps=0.1, name="JPEG (quality)")
     ),
-    "helpers.zoo.Recipe": RECORD,
-    "helpers.zoo.Recipe.describe": RECORD,
+    "helpers.zoo.recipes.Recipe": RECORD,
+    "helpers.zoo.recipes.Recipe.describe": RECORD,
+    "helpers.zoo.recipes.Recipe.method": RECORD,  # the field's default, a training method (cross-entropy)
+    "helpers.zoo.recipes.Dataset": RECORD,
     "helpers.zoo.names": NO_ARGS,
-    "helpers.zoo.model_card": NO_ARGS,
+    "helpers.zoo.card.model_card": NO_ARGS,
     "helpers.zoo.checkpoint_path": Call(lambda m, x, y, g: dict(name="fmnist_cnn"), awkward=False),
     "helpers.zoo.load": Call(lambda m, x, y, g: dict(name="shapes_cnn", device="cpu"), awkward=False),
-    "helpers.zoo.retrain": Skip("trains a zoo model for minutes: tests/test_zoo.py reproduces one"),
-    "helpers.zoo.evaluate": Skip("evaluates a zoo model on its test split for minutes: tests/test_zoo.py"),
-    "helpers.zoo.robust_accuracy": Call(
+    "helpers.zoo.retraining.retrain": Skip(
+        "trains a zoo model for minutes: tests/test_zoo.py reproduces one"
+    ),
+    "helpers.zoo.evaluation.evaluate": Skip(
+        "evaluates a zoo model on its test split for minutes: tests/test_zoo.py"
+    ),
+    "helpers.attacks.evaluate.robust_accuracy": Call(
         lambda m, x, y, g: dict(model=m, images=x, labels=y, eps=0.1), awkward=False
     ),  # PGD-50 × 5 restarts: pgd's own entry takes the awkward inputs
-    "helpers.zoo.main": CLI,
-    "helpers.zoo.shortcut_metrics": Skip(
+    "helpers.zoo.evaluation.shortcut_metrics": Skip(
         "evaluates a model on three 10 000-image Fashion-MNIST test splits: tests/test_data.py checks the data"
     ),
     # audio and text (build's model, x and y are a keyword_cnn and waveforms, or a char_cnn and words)
@@ -751,7 +756,7 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.homework.hw6_pass_lines": Call(lambda m, x, y, g: dict(path=None), awkward=False),
     "helpers.models.ResidualDenoiser": Call(lambda m, x, y, g: dict(body=nn.Conv2d(1, 1, 3, padding=1)), awkward=False),
     "helpers.models.fashion_denoiser": Call(lambda m, x, y, g: dict(width=4), awkward=False),
-    "helpers.zoo.robust_attacks": Call(lambda m, x, y, g: dict(eps=0.1), awkward=False),
+    "helpers.attacks.evaluate.robust_attacks": Call(lambda m, x, y, g: dict(eps=0.1), awkward=False),
 }
 
 # Where a negative number has a meaning: qualified name → argument names.

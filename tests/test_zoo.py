@@ -5,13 +5,18 @@ import pytest
 import torch
 
 from helpers import zoo
+from helpers.attacks import robust_accuracy
 from helpers.models import Normalize
+from helpers.zoo.__main__ import main
+from helpers.zoo.card import model_card
+from helpers.zoo.evaluation import evaluate
 
-# fmnist_cnn_pgd's targets are the issue's: 85 % clean here, 72 % robust (worst case of APGD-CE, APGD-DLR, PGD) in
-# test_robust_accuracy_of_the_pgd_model_is_reproduced_on_a_subset
+# fmnist_cnn_pgd's targets are the issue's: 85 % clean here, 72 % robust (worst case of APGD-CE, APGD-DLR,
+# PGD) in test_robust_accuracy_of_the_pgd_model_is_reproduced_on_a_subset
 MINIMUM = {"fmnist_cnn": 0.91, "fmnist_blackbox": 0.91, "fmnist_proxy": 0.90, "fmnist_cnn_pgd": 0.85,
            "fmnist_cnn_fast": 0.80, "fmnist_cnn_noise": 0.85, "shapes_cnn": 0.95,
-           "fmnist_resnet": 0.87, "fmnist_denoiser": 0.9109}  # denoiser: fmnist_cnn's 93.09 % through it, less 2 points
+           "fmnist_resnet": 0.87,
+           "fmnist_denoiser": 0.9109}  # denoiser: fmnist_cnn's 93.09 % through it, less 2 points
 MINIMUM.update({"digits_cnn": 0.98, "words_cnn": 0.90})  # notebook 08b: spoken digits, words' languages
 # the tagged models (issue 20) train on 20 000 images for 2 epochs; their accuracy is on split (a), tagged
 MINIMUM.update({"fmnist_cleverhans": 0.90, "fmnist_rrr": 0.82, "fmnist_tag_random": 0.84})
@@ -19,7 +24,7 @@ MINIMUM.update({"fmnist_cleverhans": 0.90, "fmnist_rrr": 0.82, "fmnist_tag_rando
 
 @pytest.fixture(scope="module")
 def measured():
-    return {name: zoo.evaluate(name, device="cpu", robust=False) for name in zoo.names()}
+    return {name: evaluate(name, device="cpu", robust=False) for name in zoo.names()}
 
 
 @pytest.mark.parametrize("name", list(MINIMUM))
@@ -33,10 +38,10 @@ def test_models_md_holds_the_measured_figures(measured):
     for name, metrics in measured.items():
         for key, value in metrics.items():
             assert info[name]["metrics"][key] == pytest.approx(value, abs=1e-4), (name, key)
-    assert (zoo.MODELS_DIR / "MODELS.md").read_text() == zoo.model_card()
+    assert (zoo.MODELS_DIR / "MODELS.md").read_text() == model_card()
     for metrics in measured.values():
-        assert f"{100 * metrics['clean_accuracy']:.2f} %" in zoo.model_card()
-    assert f"{100 * measured['fmnist_proxy']['transfer_rate']:.1f} %" in zoo.model_card()
+        assert f"{100 * metrics['clean_accuracy']:.2f} %" in model_card()
+    assert f"{100 * measured['fmnist_proxy']['transfer_rate']:.1f} %" in model_card()
 
 
 def test_the_proxy_transfers_to_the_black_box(measured):
@@ -51,7 +56,7 @@ def test_robust_accuracy_of_the_pgd_model_is_reproduced_on_a_subset():
     images, labels = fashion_mnist("test")
     for name, floor in (("fmnist_cnn_pgd", 0.72), ("fmnist_cnn", None)):
         figure = recorded[name]["metrics"]["robust_accuracy"]
-        subset = zoo.robust_accuracy(zoo.load(name, device="cpu"), images[:200], labels[:200], 0.1)
+        subset = robust_accuracy(zoo.load(name, device="cpu"), images[:200], labels[:200], 0.1)
         assert abs(subset - figure) <= 0.07, (name, subset, figure)
         if floor is not None:
             assert figure >= floor
@@ -68,7 +73,8 @@ def test_load_gives_a_fresh_eval_model():
 
 
 def test_unknown_name_lists_the_known_ones():
-    with pytest.raises(ValueError, match=r"unknown zoo model 'resnet50'; known models: fmnist_cnn, fmnist_blackbox"):
+    known = r"unknown zoo model 'resnet50'; known models: fmnist_cnn, fmnist_blackbox"
+    with pytest.raises(ValueError, match=known):
         zoo.load("resnet50")
 
 
@@ -85,7 +91,8 @@ def test_tampered_checkpoint_is_refused(models_copy):
     raw = bytearray(path.read_bytes())
     raw[-200] ^= 0x01
     path.write_bytes(bytes(raw))
-    with pytest.raises(ValueError, match=r"fmnist_cnn\.pt is corrupted or was modified.*helpers\.zoo train fmnist_cnn"):
+    refusal = r"fmnist_cnn\.pt is corrupted or was modified.*helpers\.zoo train fmnist_cnn"
+    with pytest.raises(ValueError, match=refusal):
         zoo.load("fmnist_cnn", device="cpu")
 
 
@@ -103,14 +110,14 @@ def test_missing_checkpoint_is_named(models_copy):
 
 
 def test_cli_list_prints_the_card(capsys):
-    assert zoo.main(["list"]) == 0
+    assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "fmnist_blackbox" in out and "Recipes" in out
 
 
 def test_cli_rejects_unknown_model():
     with pytest.raises(SystemExit):
-        zoo.main(["train", "nope"])
+        main(["train", "nope"])
 
 
 def test_the_clever_hans_gap_and_its_fixes(measured):

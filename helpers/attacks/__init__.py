@@ -1,10 +1,12 @@
 """Attacking a classifier: find x′ near x⁰ that it gets wrong.
 
-White-box attacks (``whitebox``, and Auto-PGD in ``apgd``) have the signature ``f(model, x, y, *, eps, …, targeted=False) -> x_adv`` and returns an
-``x_adv`` inside the ε-ball of its norm and inside [0, 1] (C&W and DeepFool, which look for the
-smallest perturbation, have no ε). Black-box attacks (``blackbox``) see only a ``BlackBox``'s answers;
-physical attacks (``physical``) make one perturbation or patch for many images and transformations.
+White-box attacks (``whitebox``, and Auto-PGD in ``apgd``) have the signature
+``f(model, x, y, *, eps, …, targeted=False) -> x_adv`` and return an ``x_adv`` inside the ε-ball of its
+norm and inside [0, 1] (C&W and DeepFool, which look for the smallest perturbation, have no ε).
+Black-box attacks (``blackbox``) see only a ``BlackBox``'s answers; physical attacks (``physical``) make
+one perturbation or patch for many images and transformations.
 Beyond images: ``audio`` attacks waveforms under a loudness bound in dB, ``text`` flips characters (HotFlip).
+``evaluate`` measures robust accuracy: the worst case per image over several attacks.
 """
 
 from helpers.attacks.apgd import apgd, apgd_checkpoints, dlr_loss
@@ -17,7 +19,7 @@ from helpers.attacks.blackbox import (
     square_attack,
     substitute_training,
 )
-from helpers.attacks.evaluate import worst_case
+from helpers.attacks.evaluate import robust_accuracy, robust_attacks, worst_case
 from helpers.attacks.geometry import decision_plane
 from helpers.attacks.norms import clip_box, l2, linf, project_l2, project_linf
 from helpers.attacks.physical import adversarial_patch, apply_patch, random_transforms, universal_perturbation
@@ -36,6 +38,8 @@ __all__ = [
     "deepfool",
     "success_rate",
     "worst_case",
+    "robust_attacks",
+    "robust_accuracy",
     "decision_plane",
     "BlackBox",
     "QueryBudgetExceeded",

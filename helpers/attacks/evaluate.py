@@ -1,4 +1,5 @@
-"""Robust accuracy by the worst case over several attacks, per image (as AutoAttack reports it)."""
+"""Robust accuracy by the worst case over several attacks, per image (as AutoAttack reports it), and the
+course's strong evaluation built on it (``robust_accuracy``: APGD-CE, APGD-DLR and PGD with restarts)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import nn
 
-from helpers._checks import check_images, check_labels, check_model, frozen, num_classes
+from helpers._checks import (
+    check_images,
+    check_labels,
+    check_model,
+    check_positive,
+    frozen,
+    model_device,
+    num_classes,
+)
+from helpers.attacks.apgd import apgd
+from helpers.attacks.whitebox import pgd
 
 Attack = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -45,4 +56,52 @@ def worst_case(model: nn.Module, x: torch.Tensor, y: int | torch.Tensor, attacks
     return x_adv, accuracy
 
 
-__all__ = ["worst_case"]
+# The strong evaluation's attacks (robust_attacks); MODELS.md reports the zoo's robust accuracy with them.
+ROBUST_SETTING = {"apgd_steps": 100, "steps": 50, "restarts": 5, "loss": "margin"}
+
+
+def robust_attacks(eps: float) -> dict[str, Attack]:
+    """The strong evaluation at L∞ radius ε, in the order run: APGD-CE and APGD-DLR (Croce & Hein 2020,
+    100 steps each, the first two attacks of AutoAttack), then PGD-50 with steps of ε/10 from 5 random starts
+    and the margin loss. Each call of an attack draws its random starts from a generator seeded 0."""
+    check_positive(eps, "eps")
+    setting = ROBUST_SETTING
+
+    def apgd_ce(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return apgd(model, x, y, eps=eps, steps=setting["apgd_steps"], loss="ce", generator=_seeded())
+
+    def apgd_dlr(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return apgd(model, x, y, eps=eps, steps=setting["apgd_steps"], loss="dlr", generator=_seeded())
+
+    def pgd_margin(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return pgd(model, x, y, eps=eps, alpha=eps / 10, steps=setting["steps"], restarts=setting["restarts"],
+                   loss=setting["loss"], generator=_seeded())
+
+    return {"APGD-CE": apgd_ce, "APGD-DLR": apgd_dlr, "PGD-margin": pgd_margin}
+
+
+def _seeded() -> torch.Generator:
+    return torch.Generator().manual_seed(0)
+
+
+def robust_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, eps: float) -> float:
+    """Accuracy under the strong evaluation (``robust_attacks``) at L∞ radius ε: an image counts as robust
+    only if APGD-CE, APGD-DLR and every restart of PGD-margin all fail on it (``worst_case``, per image),
+
+        robust accuracy = 1/N Σ_i 1[ f(x_i′) = y_i for every attack's x_i′ ].
+
+    The images are attacked 250 at a time, on the model's device."""
+    check_model(model)
+    check_images(images, "images", model=model)
+    labels = check_labels(labels, images.shape[0], "labels", num_classes=num_classes(model, images))
+    check_positive(eps, "eps")
+    device = model_device(model)
+    robust = 0.0
+    for start in range(0, len(images), 250):
+        x, y = images[start : start + 250].to(device), labels[start : start + 250].to(device)
+        _, accuracy = worst_case(model, x, y, robust_attacks(eps))
+        robust += accuracy["PGD-margin"] * len(x)  # the last attack's entry: the worst case
+    return robust / len(images)
+
+
+__all__ = ["worst_case", "robust_attacks", "robust_accuracy", "ROBUST_SETTING"]
