@@ -18,9 +18,10 @@ def model_card() -> str:
         "",
         "Every figure below was written by `python -m helpers.zoo evaluate --write`, which loads each",
         "checkpoint and measures it; `tests/test_zoo.py` re-measures them and fails if this file is stale.",
-        "Reproduce a checkpoint with `python -m helpers.zoo train NAME`: "
-        "on the CPU of the same machine and torch",
-        "version the weights come out bit for bit identical (checked for `shapes_cnn`).",
+        "Reproduce a checkpoint with `python -m helpers.zoo train NAME`: on the CPU of the same machine,",
+        "torch version and thread count (the table's last column) the weights come out bit for bit",
+        "identical (checked for `shapes_cnn`); another thread count sums in another order and gives",
+        "equally good, not identical, weights.",
         "",
         *_table(info),
         "",

@@ -21,8 +21,8 @@ def retrain(name: str, *, device: str | torch.device | None = None, progress: bo
             seed: int | None = None, out: str | Path | None = None) -> nn.Module:
     """Train zoo model ``name`` from its recipe, save the checkpoint and record its SHA-256.
 
-    On the CPU the same recipe reproduces the same weights bit for bit (on another device the
-    result is equally good but not bit-identical). ``seed`` replaces the recipe's seed and ``out``
+    On the CPU, with the same number of threads, the same recipe reproduces the same weights bit for
+    bit (with another thread count or on another device the result is equally good, not bit-identical). ``seed`` replaces the recipe's seed and ``out``
     writes the checkpoint to that file instead, leaving the zoo untouched — an instructor's private
     copy, such as a homework 6 black box that students never had.
     """
