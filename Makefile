@@ -1,6 +1,6 @@
 # Explaining and attacking neural networks, in PyTorch.
 #   make lab        set up .venv (first time only) and open the course in JupyterLab
-#   make test       set up .venv, then run the unit tests and nbval over every notebook
+#   make test       set up .venv, then run the unit tests and nbval over every notebook (JOBS=n workers)
 #   make notebooks  annotate every notebook for nbgrader (helpers.marking), re-execute it in place, save its outputs
 #   make zoo        retrain every zoo model from its recipe and re-measure MODELS.md
 #   make bench      time the library against Captum, Zennit and torchattacks (benchmarks/RESULTS.md)
@@ -11,8 +11,12 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
-# Notebook outputs are compared exactly, so tests and committed outputs use the CPU.
-NB_ENV := HELPERS_DEVICE=cpu MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONHASHSEED=0
+# Notebook outputs are compared exactly, so tests and committed outputs use the CPU and one thread per
+# process: another thread count adds in another order, and a model trained in a notebook comes out different.
+NB_ENV := HELPERS_DEVICE=cpu OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONHASHSEED=0
+# make test runs that many pytest workers (pytest-xdist), each test file or notebook on one worker.
+JOBS ?= $(shell $(PYTHON) -c "import os; print(max(1, min(4, os.cpu_count() or 1)))")
 
 .PHONY: setup lab test notebooks zoo bench release wheel lint clean
 
@@ -30,7 +34,7 @@ lab: setup
 	cd notebooks && ../$(PY) -m jupyterlab 00_start_here.ipynb
 
 test: setup
-	$(NB_ENV) $(PY) -m pytest tests notebooks --nbval --nbval-current-env \
+	$(NB_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile tests notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with notebooks/sanitize.cfg
 
 notebooks: setup
