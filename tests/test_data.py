@@ -1,9 +1,8 @@
-import shutil
-
 import pytest
 import torch
 
 from helpers.data import DATA_DIR, FASHION_CLASSES, SHAPE_CLASSES, fashion_mnist, shapes, shapes_split
+from tests.conftest import data_copy_of
 
 
 @pytest.mark.parametrize("split, n", [("train", 60_000), ("test", 10_000)])
@@ -40,11 +39,7 @@ def test_unknown_split():
 
 @pytest.fixture
 def data_copy(tmp_path):
-    folder = tmp_path / "fashion-mnist"
-    shutil.copytree(DATA_DIR / "fashion-mnist", folder)
-    for f in folder.iterdir():
-        f.chmod(0o644)
-    return folder
+    return data_copy_of("fashion-mnist", tmp_path)
 
 
 def test_corrupted_file_is_named(data_copy):

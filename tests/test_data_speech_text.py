@@ -1,7 +1,6 @@
 """The spoken digits and the word lists: vendored, checksummed, loaded in the tensor contract."""
 
 import hashlib
-import shutil
 from collections import Counter
 
 import pytest
@@ -9,6 +8,7 @@ import torch
 
 from helpers.data import DATA_DIR, LANGUAGES, SAMPLE_RATE, SPOKEN_DIGITS, spoken_digits, words
 from helpers.text import ALPHABET, decode, encode
+from tests.conftest import data_copy_of
 
 
 def _sums(folder):
@@ -94,9 +94,7 @@ def test_encode_rejects_foreign_letters():
 
 @pytest.fixture
 def words_copy(tmp_path):
-    folder = tmp_path / "words"
-    shutil.copytree(DATA_DIR / "words", folder)
-    return folder
+    return data_copy_of("words", tmp_path)
 
 
 def test_corrupted_word_list_is_named(words_copy):
@@ -107,8 +105,7 @@ def test_corrupted_word_list_is_named(words_copy):
 
 
 def test_corrupted_clips_are_named(tmp_path):
-    folder = tmp_path / "spoken-digits"
-    shutil.copytree(DATA_DIR / "spoken-digits", folder)
+    folder = data_copy_of("spoken-digits", tmp_path)
     raw = bytearray((folder / "spoken_digits.npz").read_bytes())
     raw[5000] ^= 0xFF
     (folder / "spoken_digits.npz").write_bytes(bytes(raw))

@@ -297,21 +297,23 @@ def zennit_composite(name: str, x: torch.Tensor, canonizer):
     return EpsilonGammaBox(low=torch.zeros_like(x), high=torch.ones_like(x), canonizers=[canonizer])
 
 
-@pytest.mark.parametrize("name", ["epsilon", "epsilon_plus_flat", "epsilon_gamma_box"])
-def test_resnet18_matches_zennit_with_its_resnet_canonizer(resnet, images32, name):
-    target = torch.tensor([3, 7])
+@pytest.mark.parametrize(
+    ("architecture", "canonizer", "target", "name"),
+    [
+        ("resnet", ResNetCanonizer, [3, 7], "epsilon"),
+        ("resnet", ResNetCanonizer, [3, 7], "epsilon_plus_flat"),
+        ("resnet", ResNetCanonizer, [3, 7], "epsilon_gamma_box"),
+        ("vgg", VGGCanonizer, [1, 8], "epsilon"),
+        ("vgg", VGGCanonizer, [1, 8], "epsilon_gamma_box"),
+    ],
+)
+def test_torchvision_model_matches_zennit_with_its_canonizer(request, images32, architecture, canonizer,
+                                                              target, name):
+    model = request.getfixturevalue(architecture)  # resnet18 or vgg11_bn
+    target = torch.tensor(target)
     options = {"rule": name} if name == "epsilon" else {"composite": name}
-    ours = lrp(resnet, images32, target, **options)
-    reference = zennit_on(resnet, images32, target, zennit_composite(name, images32, ResNetCanonizer()))
-    assert relative_error(ours, reference) <= 1e-4
-
-
-@pytest.mark.parametrize("name", ["epsilon", "epsilon_gamma_box"])
-def test_vgg11_bn_matches_zennit_with_its_vgg_canonizer(vgg, images32, name):
-    target = torch.tensor([1, 8])
-    options = {"rule": name} if name == "epsilon" else {"composite": name}
-    ours = lrp(vgg, images32, target, **options)
-    reference = zennit_on(vgg, images32, target, zennit_composite(name, images32, VGGCanonizer()))
+    ours = lrp(model, images32, target, **options)
+    reference = zennit_on(model, images32, target, zennit_composite(name, images32, canonizer()))
     assert relative_error(ours, reference) <= 1e-4
 
 

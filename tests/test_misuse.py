@@ -71,6 +71,16 @@ class Skip:
     reason: str
 
 
+def _training(**options: Any) -> Call:
+    """A valid call of a training loop: the model, images and labels in batches of 4, one seeded generator, no
+    progress bar, and ``options`` (the epochs, the loop's own settings)."""
+
+    def build(m: nn.Module, x: torch.Tensor, y: torch.Tensor, g: torch.Generator) -> dict[str, Any]:
+        return dict(model=m, images=x, labels=y, **options, batch_size=4, generator=g, progress=False)
+
+    return Call(build, trains=True)
+
+
 RECORD = Skip("a record type: its fields are stored, not computed on")
 CLI = Skip("a command line: argparse checks its arguments")
 NO_ARGS = Skip("takes no argument to misuse")
@@ -268,20 +278,7 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.models.count_parameters": Call(lambda m, x, y, g: dict(model=m)),
     "helpers.runtime.device": NO_ARGS,
     "helpers.runtime.seed_everything": Call(lambda m, x, y, g: dict(seed=3), awkward=False),
-    "helpers.training.train": Call(
-        lambda m, x, y, g: dict(
-            model=m,
-            images=x,
-            labels=y,
-            epochs=1,
-            lr=1e-3,
-            batch_size=4,
-            weight_decay=0.0,
-            generator=g,
-            progress=False,
-        ),
-        trains=True,
-    ),
+    "helpers.training.train": _training(epochs=1, lr=1e-3, weight_decay=0.0),
     "helpers.training.predict": Call(lambda m, x, y, g: dict(model=m, images=x, batch_size=4)),
     "helpers.training.accuracy": Call(lambda m, x, y, g: dict(model=m, images=x, labels=y, batch_size=4)),
     # defenses
@@ -331,63 +328,13 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.defenses.smoothing.certify": Call(
         lambda m, x, y, g: dict(model=m, x=x, sigma=0.25, n0=3, n=5, alpha=0.1, generator=g)
     ),
-    "helpers.defenses.training.adversarial_training": Call(
-        lambda m, x, y, g: dict(
-            model=m,
-            images=x,
-            labels=y,
-            attack=lambda a, b, c: attacks.fgsm(a, b, c, eps=0.1),
-            rounds=1,
-            lr=1e-3,
-            batch_size=4,
-            generator=g,
-            progress=False,
-        ),
-        trains=True,
+    "helpers.defenses.training.adversarial_training": _training(
+        attack=lambda a, b, c: attacks.fgsm(a, b, c, eps=0.1), rounds=1, lr=1e-3
     ),
-    "helpers.defenses.training.pgd_training": Call(
-        lambda m, x, y, g: dict(
-            model=m,
-            images=x,
-            labels=y,
-            eps=0.1,
-            alpha=0.05,
-            steps=1,
-            epochs=1,
-            batch_size=4,
-            generator=g,
-            progress=False,
-        ),
-        trains=True,
-    ),
-    "helpers.defenses.training.fast_training": Call(
-        lambda m, x, y, g: dict(
-            model=m, images=x, labels=y, eps=0.1, epochs=1, batch_size=4, generator=g, progress=False
-        ),
-        trains=True,
-    ),
-    "helpers.defenses.training.noise_training": Call(
-        lambda m, x, y, g: dict(
-            model=m, images=x, labels=y, sigma=0.1, epochs=1, batch_size=4, generator=g, progress=False
-        ),
-        trains=True,
-    ),
-    "helpers.defenses.training.trades": Call(
-        lambda m, x, y, g: dict(
-            model=m,
-            images=x,
-            labels=y,
-            eps=0.1,
-            alpha=0.05,
-            steps=1,
-            epochs=1,
-            beta=1.0,
-            batch_size=4,
-            generator=g,
-            progress=False,
-        ),
-        trains=True,
-    ),
+    "helpers.defenses.training.pgd_training": _training(eps=0.1, alpha=0.05, steps=1, epochs=1),
+    "helpers.defenses.training.fast_training": _training(eps=0.1, epochs=1),
+    "helpers.defenses.training.noise_training": _training(sigma=0.1, epochs=1),
+    "helpers.defenses.training.trades": _training(eps=0.1, alpha=0.05, steps=1, epochs=1, beta=1.0),
     # explain
     "helpers.explain.cam.check_layer": Call(lambda m, x, y, g: dict(model=m, layer=m[2])),
     "helpers.explain.cam.cam_from_gradients": Call(
