@@ -91,7 +91,8 @@ def _explorer(title: str, controls: list[widgets.Widget], draw: Callable[[], Fig
 
 def _smoothgrad_figure(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor, noise_level: float,
                        n: int, seed: int) -> Figure:
-    maps = smoothgrad(model, x, target, n=n, noise_level=noise_level, generator=torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    maps = smoothgrad(model, x, target, n=n, noise_level=noise_level, generator=generator)
     plain = saliency(model, x, target)
     titles = [f"gradient #{i}" for i in range(len(x))] + [f"SmoothGrad {noise_level:.0%}, n={n}" for _ in x]
     return show_heatmaps(torch.cat([x, x]), torch.cat([plain, maps]), titles, ncols=len(x))
@@ -164,8 +165,8 @@ def epsilon_explorer(
         raise ValueError(f"class_names must be a list of {classes} strings, one per class; got "
                          f"{class_names!r}")
     x, y = x[:1], y[:1]
-    budget = widgets.FloatSlider(value=eps, min=0.0, max=0.3, step=0.005, description="ε", readout_format=".3f",
-                                 continuous_update=False)
+    budget = widgets.FloatSlider(value=eps, min=0.0, max=0.3, step=0.005, description="ε",
+                                 readout_format=".3f", continuous_update=False)
     picker = widgets.Dropdown(options=list(ATTACKS), value=attack, description="attack")
 
     def draw() -> Figure:
@@ -228,7 +229,8 @@ def _defense_figure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_adv: t
     bars.set_yticks([0, 1], ["clean images", f"PGD, ε = {eps:g}"], fontsize=8)
     bars.set_xlim(0, 1)
     bars.invert_yaxis()
-    bars.set_title(f"accuracy behind the filter ({len(x)} images): {right_clean:.0%} · {right_adv:.0%}", fontsize=9)
+    bars.set_title(f"accuracy behind the filter ({len(x)} images): {right_clean:.0%} · {right_adv:.0%}",
+                   fontsize=9)
     return figure
 
 
@@ -242,7 +244,8 @@ def defense_explorer(model: nn.Module, x: torch.Tensor, y: int | torch.Tensor, *
     y = check_labels(y, x.shape[0], "y", num_classes=num_classes(model, x)).to(x.device)
     check_choice(name, "name", tuple(FILTERS))
     check_positive(eps, "eps")
-    x_adv = attacks.pgd(model, x, y, eps=eps, alpha=eps / 4, steps=10, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    x_adv = attacks.pgd(model, x, y, eps=eps, alpha=eps / 4, steps=10, generator=generator)
     picker = widgets.Dropdown(options=list(FILTERS), value=name, description="filter")
     low, high, step, default = FILTERS[name][1]
     strength = widgets.FloatSlider(value=default, min=low, max=high, step=step, description="strength",
@@ -269,5 +272,5 @@ def defense_explorer(model: nn.Module, x: torch.Tensor, y: int | torch.Tensor, *
     return Explorer("defense explorer", [picker, strength], picture)
 
 
-__all__ = ["Explorer", "smoothgrad_explorer", "epsilon_explorer", "lrp_explorer", "defense_explorer", "ATTACKS",
-           "FILTERS", "LRP_CHOICES"]
+__all__ = ["Explorer", "smoothgrad_explorer", "epsilon_explorer", "lrp_explorer", "defense_explorer",
+           "ATTACKS", "FILTERS", "LRP_CHOICES"]

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from helpers._checks import check_callable, check_images, check_model, check_number, frozen
+from helpers._checks import check_callable, check_images, check_model, check_number, frozen, shape_or_type
 from helpers.defenses.filters import Filter, bit_depth, median_filter
 
 
@@ -73,7 +73,7 @@ def roc(clean_scores: torch.Tensor, adversarial_scores: torch.Tensor) -> tuple[t
     for name, scores in (("clean_scores", clean_scores), ("adversarial_scores", adversarial_scores)):
         if not isinstance(scores, torch.Tensor) or scores.dim() != 1 or len(scores) == 0 \
                 or not scores.is_floating_point():
-            got = f"{tuple(scores.shape)} {scores.dtype}" if isinstance(scores, torch.Tensor) else type(scores).__name__
+            got = shape_or_type(scores, dtype=True)
             raise ValueError(f"{name} must be a non-empty float tensor of shape (N,); got {got}")
         if not bool(torch.isfinite(scores).all()):
             raise ValueError(f"{name} contains NaN or infinite values")
