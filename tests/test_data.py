@@ -119,8 +119,12 @@ def test_shapes_split_disjoint_seeds():
     assert not torch.equal(xtr, xte)
 
 
-@pytest.mark.parametrize("kwargs, message", [({"n": 0}, "n must be ≥ 1"), ({"n": 4, "size": 8}, "size must be ≥ 16"),
-                                              ({"n": 4, "seed": -1}, "seed must be ≥ 0"), ({"n": 2.5}, "n must be an int")])
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n": 0}, "n must be ≥ 1"),
+    ({"n": 4, "size": 8}, "size must be ≥ 16"),
+    ({"n": 4, "seed": -1}, "seed must be ≥ 0"),
+    ({"n": 2.5}, "n must be an int"),
+])
 def test_shapes_bad_input(kwargs, message):
     with pytest.raises((ValueError, TypeError), match=message):
         shapes(**kwargs)

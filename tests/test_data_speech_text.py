@@ -54,7 +54,8 @@ def test_spoken_digits_every_setting_speaks_every_digit_once():
 def test_spoken_digits_clips_are_speech_plus_light_noise():
     x, _ = spoken_digits("test")
     peaks = x.abs().amax(1)
-    assert float(peaks.min()) > 0.25 and float(peaks.max()) < 0.95  # scaled to a peak in [0.3, 0.9] plus noise
+    # scaled to a peak in [0.3, 0.9] plus noise
+    assert float(peaks.min()) > 0.25 and float(peaks.max()) < 0.95
     quietest = x.unfold(1, 400, 400).square().mean(2).sqrt().amin(1)  # the quietest 50 ms of each clip
     assert float(quietest.max()) < 0.004  # silence around the word is only the light noise (σ = 0.002)
 

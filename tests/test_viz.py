@@ -33,7 +33,8 @@ def test_show_attributions_rows_are_methods():
     from helpers.viz import show_attributions
 
     images = torch.rand(3, 1, 8, 8)
-    fig = show_attributions(images, {"a": torch.rand(3, 1, 8, 8), "b": torch.randn(3, 1, 8, 8)}, titles=list("xyz"))
+    methods = {"a": torch.rand(3, 1, 8, 8), "b": torch.randn(3, 1, 8, 8)}
+    fig = show_attributions(images, methods, titles=list("xyz"))
     assert len(fig.axes) == 9
     assert [ax.get_ylabel() for ax in fig.axes[::3]] == ["image", "a", "b"]
     with pytest.raises(ValueError, match=r"methods\['a'\] must be maps shaped like images"):
