@@ -55,23 +55,29 @@ def model_dtype(model: nn.Module) -> torch.dtype | None:
     return None
 
 
+def _check_float_dtype(x: torch.Tensor, name: str, model: nn.Module | None, hint: str) -> None:
+    """The dtype policy: float32, or float64 for a float64 model; ``hint`` says how to convert the
+    integer tensor that came instead."""
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor; got dtype {x.dtype}{hint}")
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be a float32 tensor; got dtype {x.dtype} — "
+                        f"convert it with {name}.float()")
+    expected = model_dtype(model) if model is not None else None
+    if expected is not None and x.dtype != expected:
+        how = f"{name}.float()" if expected == torch.float32 else f"{name}.to({expected})"
+        raise TypeError(f"{name} must have the model's dtype {expected}; got {x.dtype} — "
+                        f"convert it with {how}")
+
+
 def check_images(
     x: object, name: str = "x", *, channels: int | None = None, model: nn.Module | None = None
 ) -> torch.Tensor:
     """Images: a float32 (or, for a float64 model, float64) tensor N×C×H×W with every value in [0, 1]."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of images N×C×H×W; got {type(x).__name__}")
-    if not x.is_floating_point():
-        hint = f" — convert uint8 images with {name}.float() / 255" if x.dtype == torch.uint8 else ""
-        raise TypeError(f"{name} must be a floating-point tensor; got dtype {x.dtype}{hint}")
-    if x.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must be a float32 tensor; got dtype {x.dtype} — convert it with "
-                        f"{name}.float()")
-    expected = model_dtype(model) if model is not None else None
-    if expected is not None and x.dtype != expected:
-        how = f"{name}.float()" if expected == torch.float32 else f"{name}.to({expected})"
-        raise TypeError(f"{name} must have the model's dtype {expected}; got {x.dtype} — convert it with "
-                        f"{how}")
+    hint = f" — convert uint8 images with {name}.float() / 255" if x.dtype == torch.uint8 else ""
+    _check_float_dtype(x, name, model, hint)
     if x.dim() != 4:
         raise ValueError(f"{name} must have 4 dimensions N×C×H×W; got shape {tuple(x.shape)}")
     if x.shape[0] == 0:
@@ -94,17 +100,8 @@ def check_waveforms(x: object, name: str = "x", *, model: nn.Module | None = Non
     in [−1, 1]."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of waveforms N×T; got {type(x).__name__}")
-    if not x.is_floating_point():
-        hint = " — convert int16 audio with x.float() / 32768" if x.dtype == torch.int16 else ""
-        raise TypeError(f"{name} must be a floating-point tensor; got dtype {x.dtype}{hint}")
-    if x.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must be a float32 tensor; got dtype {x.dtype} — "
-                        f"convert it with {name}.float()")
-    expected = model_dtype(model) if model is not None else None
-    if expected is not None and x.dtype != expected:
-        how = f"{name}.float()" if expected == torch.float32 else f"{name}.to({expected})"
-        raise TypeError(f"{name} must have the model's dtype {expected}; got {x.dtype} — convert it with "
-                        f"{how}")
+    hint = " — convert int16 audio with x.float() / 32768" if x.dtype == torch.int16 else ""
+    _check_float_dtype(x, name, model, hint)
     if x.dim() != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"{name} must have 2 dimensions N×T with N, T ≥ 1; got shape {tuple(x.shape)}")
     lo, hi = (float(v) for v in torch.aminmax(x.detach()))
