@@ -197,7 +197,6 @@ def _hidden_lrp_step_cases() -> list[tuple[tuple, dict]]:
               torch.rand(n, k, generator=g)), {"epsilon": eps}) for n, j, k, eps in sizes]
 
 
-
 def _hidden_cam_cases() -> list[tuple[tuple, dict]]:
     g = torch.Generator().manual_seed(7)
     return [((torch.rand(3, 2, 5, 7, generator=g), torch.randn(3, 2, 5, 7, generator=g)), {}),
