@@ -303,15 +303,17 @@ def zennit_composite(name: str, x: torch.Tensor, canonizer):
     return EpsilonGammaBox(low=torch.zeros_like(x), high=torch.ones_like(x), canonizers=[canonizer])
 
 
+CANONIZED = [  # (the fixture with the model, Zennit's canonizer for it, the targets, the rule or composite)
+    ("resnet", ResNetCanonizer, [3, 7], "epsilon"),
+    ("resnet", ResNetCanonizer, [3, 7], "epsilon_plus_flat"),
+    ("resnet", ResNetCanonizer, [3, 7], "epsilon_gamma_box"),
+    ("vgg", VGGCanonizer, [1, 8], "epsilon"),
+    ("vgg", VGGCanonizer, [1, 8], "epsilon_gamma_box"),
+]
+
+
 @pytest.mark.parametrize(
-    ("architecture", "canonizer", "target", "name"),
-    [
-        ("resnet", ResNetCanonizer, [3, 7], "epsilon"),
-        ("resnet", ResNetCanonizer, [3, 7], "epsilon_plus_flat"),
-        ("resnet", ResNetCanonizer, [3, 7], "epsilon_gamma_box"),
-        ("vgg", VGGCanonizer, [1, 8], "epsilon"),
-        ("vgg", VGGCanonizer, [1, 8], "epsilon_gamma_box"),
-    ],
+    ("architecture", "canonizer", "target", "name"), CANONIZED, ids=[f"{a}-{n}" for a, _, _, n in CANONIZED]
 )
 def test_torchvision_model_matches_zennit_with_its_canonizer(request, images32, architecture, canonizer,
                                                               target, name):
