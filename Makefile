@@ -55,7 +55,7 @@ wheel: setup
 	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation --no-index -w dist .
 
 lint: setup
-	$(PY) -m ruff check helpers tests benchmarks
+	$(PY) -m ruff check helpers tests benchmarks scripts
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,8 +31,8 @@ CERTIFY = {"images": 4, "sigma": 0.25, "n0": 100, "n": 2_000}
 
 
 def plain_counts(model, x, sigma: float, n: int, generator: torch.Generator) -> torch.Tensor:
-    """The textbook loop: image by image, 1 000 noisy copies per forward pass (noise drawn as noise_counts does,
-    so the counts agree)."""
+    """The textbook loop: image by image, 1 000 noisy copies per forward pass (noise drawn as noise_counts
+    does, so the counts agree)."""
     noise = torch.randn((n, *x.shape), generator=generator).to(x.device)  # one draw, shared layout
     counts = torch.zeros(x.shape[0], 10, dtype=torch.long, device=x.device)
     with torch.no_grad():
@@ -49,7 +48,8 @@ def run_certify(device: torch.device) -> list[Timing]:
     images, _ = fashion_mnist("test")
     x = images[: CERTIFY["images"]].to(device)
     sigma, n0, n = CERTIFY["sigma"], CERTIFY["n0"], CERTIFY["n"]
-    ours_counts = noise_counts(model, x, sigma=sigma, n=n, batch_size=n, generator=torch.Generator().manual_seed(0))
+    ours_counts = noise_counts(model, x, sigma=sigma, n=n, batch_size=n,
+                               generator=torch.Generator().manual_seed(0))
     theirs_counts = plain_counts(model, x, sigma, n, torch.Generator().manual_seed(0))
     if not torch.equal(ours_counts, theirs_counts):
         raise AssertionError("certify: the plain loop's counts differ from noise_counts'; not timing it")
@@ -92,7 +92,8 @@ def run_widgets(device: torch.device) -> list[Timing]:
          _update(epsilon_explorer(model, x, y, attack="PGD (20 steps)"), 0, (0.05, 0.06))),
         ("lrp_explorer: rule (6 images)",
          _update(lrp_explorer(model, x, y), 0, ("composite ε-γ-zᴮ", "LRP-ε (ε = 0.25)"))),
-        ("defense_explorer: strength (128 images, median)", _update(defense_explorer(model, x, y, eps=0.05), 1, (3, 5))),
+        ("defense_explorer: strength (128 images, median)",
+         _update(defense_explorer(model, x, y, eps=0.05), 1, (3, 5))),
         ("defense_explorer: strength (128 images, JPEG)",
          _update(defense_explorer(model, x, y, eps=0.05, name="JPEG (quality)"), 1, (50, 60))),
     ]
@@ -118,17 +119,14 @@ def run_notebooks() -> list[tuple[str, float, float]]:
     """(name, seconds, peak MiB of the kernel) for every notebook, each in a fresh kernel on the CPU."""
     import os
 
-    from nbclient import NotebookClient
+    from helpers._notebooks import execute_node
 
     os.environ["HELPERS_DEVICE"] = "cpu"
     rows = []
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         nb.cells.append(nbformat.v4.new_code_cell(PEAK))
-        client = NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
-        start = time.perf_counter()
-        client.execute()
-        seconds = time.perf_counter() - start
+        seconds = execute_node(nb, NOTEBOOKS, timeout=900)
         peak_kib = int(nb.cells[-1].outputs[0]["text"].strip())
         rows.append((path.name, seconds, peak_kib / 1024))
         print(f"{path.name}: {seconds:.1f} s, peak {peak_kib / 1024:.0f} MiB", flush=True)
@@ -139,7 +137,8 @@ def notebook_table(rows: list[tuple[str, float, float]]) -> list[str]:
     total = sum(seconds for _, seconds, _ in rows)
     lines = ["| notebook | time | kernel's peak memory |", "|---|---:|---:|"]
     lines += [f"| {name} | {seconds:.1f} s | {peak:.0f} MiB |" for name, seconds, peak in rows]
-    lines.append(f"| **all {len(rows)}** | **{total / 60:.1f} min** | max {max(p for *_, p in rows):.0f} MiB |")
+    peak = max(p for *_, p in rows)
+    lines.append(f"| **all {len(rows)}** | **{total / 60:.1f} min** | max {peak:.0f} MiB |")
     return lines
 
 

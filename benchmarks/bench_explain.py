@@ -79,9 +79,11 @@ def run(device: torch.device) -> list:
          lambda: IntegratedGradients(model).attribute(x, target=y, n_steps=50), 1e-4),
         # the noise differs between the two, so the outputs are compared at σ = 0 (below), not timed there:
         # at σ = 0 ours computes one gradient instead of 50 identical ones, which would flatter it
-        ("smoothgrad, 50 samples, σ = 0.15", lambda: smoothgrad(model, x, y, n=50, generator=g.manual_seed(0)),
+        ("smoothgrad, 50 samples, σ = 0.15",
+         lambda: smoothgrad(model, x, y, n=50, generator=g.manual_seed(0)),
          lambda: NoiseTunnel(Saliency(model)).attribute(x, target=y, nt_samples=50, stdevs=0.15), None),
-        ("lrp ε", lambda: lrp(model, x, y, rule="epsilon"), lambda: zennit_lrp(model, x, y, epsilon_only), 1e-4),
+        ("lrp ε",
+         lambda: lrp(model, x, y, rule="epsilon"), lambda: zennit_lrp(model, x, y, epsilon_only), 1e-4),
         ("lrp ε-γ-box", lambda: lrp(model, x, y, composite="epsilon_gamma_box"),
          lambda: zennit_lrp(model, x, y, egb), 1e-4),
     ]

@@ -1,4 +1,5 @@
-"""``make bench``: every benchmark in one process, written to benchmarks/RESULTS.md with the machine's description.
+"""``make bench``: every benchmark in one process, written to benchmarks/RESULTS.md with the machine's
+description.
 
     python -m benchmarks.run [--device cpu|cuda] [--no-notebooks]
 
@@ -31,8 +32,8 @@ def machine() -> str:
     except OSError:
         pass
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
-    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} threads, "
-            f"GPU: {gpu}, Python {platform.python_version()}")
+    return (f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} with {torch.get_num_threads()} "
+            f"threads, GPU: {gpu}, Python {platform.python_version()}")
 
 
 def _section(device: torch.device) -> tuple[list[str], list[Timing]]:
@@ -43,7 +44,8 @@ def _section(device: torch.device) -> tuple[list[str], list[Timing]]:
         HEADER.replace("theirs", "Captum / Zennit"),
         *(t.row() for t in explain),
         "",
-        f"## Attacks on `{device}` (vs torchattacks, and PGD vs the bare loop of its forward and backward passes)",
+        f"## Attacks on `{device}` "
+        "(vs torchattacks, and PGD vs the bare loop of its forward and backward passes)",
         "",
         HEADER.replace("theirs", "torchattacks / bare loop"),
         *(t.row() for t in attacks),
@@ -64,7 +66,8 @@ def _ms(seconds: float) -> str:
 def verdict(device: torch.device, timings: list[Timing]) -> list[str]:
     """The course's speed targets, each checked against this run's measurements."""
     bare = next(t for t in timings if t.name.startswith("pgd vs a bare loop"))
-    others = [t for t in timings if t.theirs and t is not bare]  # the bare loop is a limit: its own target below
+    # the bare loop is a limit: its own target below
+    others = [t for t in timings if t.theirs and t is not bare]
     lines = [f"### Against the targets, on `{device}`", ""]
 
     def line(met: bool | str, text: str) -> None:
@@ -74,38 +77,48 @@ def verdict(device: torch.device, timings: list[Timing]) -> list[str]:
         return min(t.ours) <= max(t.theirs) and min(t.theirs) <= max(t.ours)
 
     def gap(t: Timing) -> str:
-        return (f"{t.name} {t.ratio:.2f} (ours {_ms(min(t.ours))}–{_ms(max(t.ours))}, theirs "
-                f"{_ms(min(t.theirs))}–{_ms(max(t.theirs))}{': the ranges overlap' if overlap(t) else ''})")
+        ranges = ": the ranges overlap" if overlap(t) else ""
+        return (f"{t.name} {t.ratio:.2f} (ours {_ms(min(t.ours))}–{_ms(max(t.ours))}, "
+                f"theirs {_ms(min(t.theirs))}–{_ms(max(t.theirs))}{ranges})")
 
     slower = [t for t in others if t.ratio > 1.0]
-    status = True if not slower else "met within the noise" if all(map(overlap, slower)) else False
+    if not slower:
+        status = True
+    else:
+        status = "met within the noise" if all(map(overlap, slower)) else False
     line(status, "every ratio against Captum, Zennit, torchattacks and the plain certification loop ≤ 1.0"
          + ("" if not slower else " — above 1.0: " + "; ".join(map(gap, slower))))
     if isinstance(status, str):
-        lines.append("  (within the noise: for each of these the min–max ranges of the two sides overlap — the "
-                     "difference of the medians is smaller than this machine's spread from one run to the next)")
+        lines.append("  (within the noise: for each of these the min–max ranges of the two sides overlap — "
+                     "the difference of the medians is smaller than this machine's spread from one run to "
+                     "the next)")
     for t in timings:
         if t.name.startswith("lrp"):
             line(t.ratio <= 0.8, f"{t.name}: ≤ 0.8 of Zennit's time — {t.ratio:.2f}")
-    line(bare.ratio <= 1.10, f"PGD's overhead over the bare loop ≤ 10 % — {100 * (bare.ratio - 1):+.1f} %")
+    line(bare.ratio <= 1.10,
+         f"PGD's overhead over the bare loop ≤ 10 % — {100 * (bare.ratio - 1):+.1f} %")
     fool = next(t for t in timings if t.name.startswith("deepfool"))
-    line(fool.ratio <= 0.1, f"DeepFool ≥ 10× faster than torchattacks' per-image loop — {1 / fool.ratio:.1f}×")
+    line(fool.ratio <= 0.1,
+         f"DeepFool ≥ 10× faster than torchattacks' per-image loop — {1 / fool.ratio:.1f}×")
     widgets = [t for t in timings if t.name.startswith("widget update")]
     slowest = max(widgets, key=lambda t: statistics.median(t.ours))
     line(statistics.median(slowest.ours) < 0.3,
          f"one explorer update < 300 ms — the slowest, {slowest.name[len('widget update — '):]}, "
          f"{_ms(statistics.median(slowest.ours))}")
     checks = next(t for t in timings if t.name == bench_attacks.CONTRACT_ROW)
-    lines += ["", f"Every public function checks its arguments before it starts ({_ms(statistics.median(checks.ours))} "
-              f"here: the row *{checks.name}*), a fixed cost that the peer libraries do not pay and that shows "
-              "only where a whole call is one forward and one backward pass (fgsm, saliency)."]
+    lines += ["", "Every public function checks its arguments before it starts "
+              f"({_ms(statistics.median(checks.ours))} here: the row *{checks.name}*), a fixed cost that the "
+              "peer libraries do not pay and that shows only where a whole call is one forward and one "
+              "backward pass (fgsm, saliency)."]
     return lines + [""]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cpu, and cuda where present)")
-    parser.add_argument("--no-notebooks", dest="notebooks", action="store_false", help="skip the notebook suite")
+    parser.add_argument("--device", default=None,
+                        help="cpu or cuda (default: cpu, and cuda where present)")
+    parser.add_argument("--no-notebooks", dest="notebooks", action="store_false",
+                        help="skip the notebook suite")
     args = parser.parse_args()
     devices = ([torch.device(args.device)] if args.device else
                [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else []))
@@ -113,8 +126,10 @@ def main() -> None:
         "# Benchmarks",
         "",
         f"Written by `make bench` on {datetime.date.today().isoformat()}: {machine()}.",
-        "Each row: the same model (`fmnist_cnn`, or `fmnist_cnn_noise` for certification), the same 64 test images",
-        "and the same settings for both sides, outputs checked equal (or successful) first; warm-up runs, then",
+        "Each row: the same model (`fmnist_cnn`, or `fmnist_cnn_noise` for certification), "
+        "the same 64 test images",
+        "and the same settings for both sides, outputs checked equal (or successful) first; "
+        "warm-up runs, then",
         "interleaved repetitions; median and min–max. A ratio below 1 means ours is faster.",
         "",
     ]
@@ -126,13 +141,15 @@ def main() -> None:
     if args.notebooks:
         rows = bench_course.run_notebooks()
         minutes = sum(seconds for _, seconds, _ in rows) / 60
-        lines += ["## The notebook suite (CPU, each in a fresh kernel)", "", *bench_course.notebook_table(rows), ""]
+        lines += ["## The notebook suite (CPU, each in a fresh kernel)", "",
+                  *bench_course.notebook_table(rows), ""]
         slowest = max(rows, key=lambda row: row[1])
+        suite_met = "met" if minutes <= 8 else "**not met**"
+        each_met = "met" if slowest[1] <= 90 else "**not met**"
         verdicts += ["### The notebook suite", "",
-                     f"- {'met' if minutes <= 8 else '**not met**'}: the whole suite ≤ 8 minutes on the CPU — "
-                     f"{minutes:.1f} min",
-                     f"- {'met' if slowest[1] <= 90 else '**not met**'}: every notebook ≤ 90 s — the slowest, "
-                     f"{slowest[0]}, {slowest[1]:.0f} s", ""]
+                     f"- {suite_met}: the whole suite ≤ 8 minutes on the CPU — {minutes:.1f} min",
+                     f"- {each_met}: every notebook ≤ 90 s — the slowest, {slowest[0]}, {slowest[1]:.0f} s",
+                     ""]
     lines += ["## Targets", "", *verdicts]
     path = Path(__file__).resolve().parent / "RESULTS.md"
     path.write_text("\n".join(lines))

@@ -26,6 +26,14 @@ from torch import nn
 FLOAT_DTYPES = (torch.float32, torch.float64)
 
 
+def shape_or_type(value: object, *, dtype: bool = False) -> tuple[int, ...] | str:
+    """What came, for an error message: a tensor's shape (with its dtype where ``dtype``), or else the
+    name of the value's type."""
+    if not isinstance(value, torch.Tensor):
+        return type(value).__name__
+    return f"{tuple(value.shape)} {value.dtype}" if dtype else tuple(value.shape)
+
+
 def check_model(model: object, name: str = "model") -> nn.Module:
     if not isinstance(model, nn.Module):
         raise TypeError(f"{name} must be a torch.nn.Module; got {type(model).__name__}")
@@ -47,23 +55,29 @@ def model_dtype(model: nn.Module) -> torch.dtype | None:
     return None
 
 
+def _check_float_dtype(x: torch.Tensor, name: str, model: nn.Module | None, hint: str) -> None:
+    """The dtype policy: float32, or float64 for a float64 model; ``hint`` says how to convert the
+    integer tensor that came instead."""
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor; got dtype {x.dtype}{hint}")
+    if x.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be a float32 tensor; got dtype {x.dtype} — "
+                        f"convert it with {name}.float()")
+    expected = model_dtype(model) if model is not None else None
+    if expected is not None and x.dtype != expected:
+        how = f"{name}.float()" if expected == torch.float32 else f"{name}.to({expected})"
+        raise TypeError(f"{name} must have the model's dtype {expected}; got {x.dtype} — "
+                        f"convert it with {how}")
+
+
 def check_images(
     x: object, name: str = "x", *, channels: int | None = None, model: nn.Module | None = None
 ) -> torch.Tensor:
     """Images: a float32 (or, for a float64 model, float64) tensor N×C×H×W with every value in [0, 1]."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of images N×C×H×W; got {type(x).__name__}")
-    if not x.is_floating_point():
-        hint = f" — convert uint8 images with {name}.float() / 255" if x.dtype == torch.uint8 else ""
-        raise TypeError(f"{name} must be a floating-point tensor; got dtype {x.dtype}{hint}")
-    if x.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must be a float32 tensor; got dtype {x.dtype} — convert it with "
-                        f"{name}.float()")
-    expected = model_dtype(model) if model is not None else None
-    if expected is not None and x.dtype != expected:
-        how = f"{name}.float()" if expected == torch.float32 else f"{name}.to({expected})"
-        raise TypeError(f"{name} must have the model's dtype {expected}; got {x.dtype} — convert it with "
-                        f"{how}")
+    hint = f" — convert uint8 images with {name}.float() / 255" if x.dtype == torch.uint8 else ""
+    _check_float_dtype(x, name, model, hint)
     if x.dim() != 4:
         raise ValueError(f"{name} must have 4 dimensions N×C×H×W; got shape {tuple(x.shape)}")
     if x.shape[0] == 0:
@@ -86,16 +100,8 @@ def check_waveforms(x: object, name: str = "x", *, model: nn.Module | None = Non
     in [−1, 1]."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor of waveforms N×T; got {type(x).__name__}")
-    if not x.is_floating_point():
-        hint = " — convert int16 audio with x.float() / 32768" if x.dtype == torch.int16 else ""
-        raise TypeError(f"{name} must be a floating-point tensor; got dtype {x.dtype}{hint}")
-    if x.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must be a float32 tensor; got dtype {x.dtype} — convert it with {name}.float()")
-    expected = model_dtype(model) if model is not None else None
-    if expected is not None and x.dtype != expected:
-        how = f"{name}.float()" if expected == torch.float32 else f"{name}.to({expected})"
-        raise TypeError(f"{name} must have the model's dtype {expected}; got {x.dtype} — convert it with "
-                        f"{how}")
+    hint = " — convert int16 audio with x.float() / 32768" if x.dtype == torch.int16 else ""
+    _check_float_dtype(x, name, model, hint)
     if x.dim() != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"{name} must have 2 dimensions N×T with N, T ≥ 1; got shape {tuple(x.shape)}")
     lo, hi = (float(v) for v in torch.aminmax(x.detach()))
@@ -185,7 +191,9 @@ def check_number(
     if too_low or too_high:
         left = "-∞" if low is None else f"{low:g}"
         right = "∞" if high is None else f"{high:g}"
-        interval = f"{'(' if low_open or low is None else '['}{left}, {right}{')' if high_open or high is None else ']'}"
+        opening = "(" if low_open or low is None else "["
+        closing = ")" if high_open or high is None else "]"
+        interval = f"{opening}{left}, {right}{closing}"
         raise ValueError(f"{name} must be in {interval}; got {value:g}")
     return value
 
@@ -264,7 +272,8 @@ def check_logits(logits: object, n: int | None = None, name: str = "model") -> t
     if logits.dim() != 2 or (n is not None and logits.shape[0] != n) or logits.shape[1] < 2:
         rows = "N" if n is None else str(n)
         raise ValueError(
-            f"{name} must return logits {rows}×K with K ≥ 2 classes for {rows} images; got shape {tuple(logits.shape)}"
+            f"{name} must return logits {rows}×K with K ≥ 2 classes for {rows} images; "
+            f"got shape {tuple(logits.shape)}"
         )
     if not bool(torch.isfinite(logits.detach()).all()):
         raise ValueError(f"{name} returned NaN or infinite logits — check its weights and inputs")
@@ -300,8 +309,8 @@ def num_classes(model: nn.Module, x: torch.Tensor) -> int:
     if type(model) is nn.Sequential and len(model) and isinstance(model[-1], nn.Linear):
         classes = model[-1].out_features
         if classes < 2:
-            raise ValueError(f"model must return logits N×K with K ≥ 2 classes; its last layer has {classes} "
-                             "output")
+            raise ValueError(f"model must return logits N×K with K ≥ 2 classes; "
+                             f"its last layer has {classes} output")
         return classes
     with torch.no_grad(), frozen(model):
         return int(model(x[:1].to(model_device(model))).shape[1])
@@ -342,7 +351,8 @@ def frozen(model: nn.Module, *, logits: bool = True) -> Iterator[nn.Module]:
 
 
 def read_sums(path: Path) -> dict[str, str]:
-    """The ``sha256sum`` file ``path`` as {file name: digest}; a malformed line is refused, naming the line."""
+    """The ``sha256sum`` file ``path`` as {file name: digest}; a malformed line is refused, naming the
+    line."""
     sums = {}
     for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
         if not line.strip():

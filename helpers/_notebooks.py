@@ -19,7 +19,8 @@ from nbclient import NotebookClient
 
 def execute_node(nb: nbformat.NotebookNode, folder: Path, *, timeout: int = 600) -> float:
     """Execute ``nb`` in place in a fresh kernel started in ``folder``; return the wall time in seconds."""
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(folder)}})
     start = time.perf_counter()
     client.execute()
     seconds = time.perf_counter() - start

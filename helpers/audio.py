@@ -35,8 +35,8 @@ def mel_filterbank(n_fft: int, n_mels: int, sample_rate: int, f_min: float = 0.0
     check_positive(f_min, "f_min", allow_zero=True)
     f_max = sample_rate / 2 if f_max is None else check_positive(f_max, "f_max")
     if not f_min < f_max <= sample_rate / 2:
-        raise ValueError(f"f_min and f_max must satisfy f_min < f_max ≤ sample_rate / 2 = {sample_rate / 2:g}; "
-                         f"got {f_min:g} and {f_max:g}")
+        raise ValueError(f"f_min and f_max must satisfy f_min < f_max ≤ sample_rate / 2 = "
+                         f"{sample_rate / 2:g}; got {f_min:g} and {f_max:g}")
     low, high = hz_to_mel(torch.tensor([f_min, f_max], dtype=torch.float64)).tolist()
     edges = mel_to_hz(torch.linspace(low, high, n_mels + 2, dtype=torch.float64))
     bins = torch.arange(n_fft // 2 + 1, dtype=torch.float64) * sample_rate / n_fft
@@ -93,14 +93,16 @@ class LogMel(nn.Module):
 
 
 def log_mel(x: torch.Tensor, sample_rate: int = 8000, **options) -> torch.Tensor:
-    """The log-mel spectrogram of waveforms ``x`` (``N×T`` in [−1, 1]), detached: ``LogMel(**options)(x)``."""
+    """The log-mel spectrogram of waveforms ``x`` (``N×T`` in [−1, 1]), detached:
+    ``LogMel(**options)(x)``."""
     check_waveforms(x)
     with torch.no_grad():
         return LogMel(sample_rate, **options).to(x.device)(x)
 
 
 def db(v: torch.Tensor) -> torch.Tensor:
-    """Loudness in decibels per clip, dB(v) = 20 · log10 max_t |v_t| (Carlini & Wagner 2018); −∞ for silence."""
+    """Loudness in decibels per clip, dB(v) = 20 · log10 max_t |v_t| (Carlini & Wagner 2018); −∞ for
+    silence."""
     if not isinstance(v, torch.Tensor) or not v.is_floating_point() or v.dim() != 2:
         raise TypeError(f"v must be a floating-point tensor N×T of waveforms; got {_describe(v)}")
     return 20 * torch.log10(v.detach().abs().amax(dim=1))
@@ -117,9 +119,11 @@ def relative_db(delta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     −20 dB means a peak one tenth of the clip's, −40 dB one hundredth. −∞ for δ = 0."""
     for name, value in (("delta", delta), ("x", x)):
         if not isinstance(value, torch.Tensor) or not value.is_floating_point() or value.dim() != 2:
-            raise TypeError(f"{name} must be a floating-point tensor N×T of waveforms; got {_describe(value)}")
+            raise TypeError(f"{name} must be a floating-point tensor N×T of waveforms; "
+                            f"got {_describe(value)}")
     if delta.shape != x.shape:
-        raise ValueError(f"delta and x must have the same shape; got {tuple(delta.shape)} and {tuple(x.shape)}")
+        raise ValueError(f"delta and x must have the same shape; "
+                         f"got {tuple(delta.shape)} and {tuple(x.shape)}")
     check_waveforms(x)
     if not bool(torch.isfinite(delta.detach()).all()):
         raise ValueError("delta contains NaN or infinite values")

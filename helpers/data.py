@@ -77,8 +77,8 @@ def _read_idx(path: Path, expected_sha256: str) -> np.ndarray:
         raise ValueError(f"Fashion-MNIST file {path} does not start with an IDX header of unsigned bytes")
     dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     if len(data) - 4 - 4 * ndim != math.prod(dims):
-        raise ValueError(f"Fashion-MNIST file {path} holds {len(data) - 4 - 4 * ndim} bytes after its header, "
-                         f"not the {math.prod(dims)} its header announces {tuple(dims)}")
+        raise ValueError(f"Fashion-MNIST file {path} holds {len(data) - 4 - 4 * ndim} bytes after its "
+                         f"header, not the {math.prod(dims)} its header announces {tuple(dims)}")
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
@@ -193,7 +193,9 @@ def shapes_split(split: str, n: int | None = None) -> tuple[torch.Tensor, torch.
     return shapes(default if n is None else n, seed=seed)
 
 
-SPOKEN_DIGITS: tuple[str, ...] = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+SPOKEN_DIGITS: tuple[str, ...] = (
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"
+)
 SAMPLE_RATE = 8000
 SPOKEN_TEST_SPEED = 165  # the clips spoken at 165 words per minute are the test split
 LANGUAGES: tuple[str, ...] = ("english", "spanish", "dutch")
@@ -279,8 +281,8 @@ def words(
     return (chosen if as_strings else encode(chosen)), torch.tensor(labels, dtype=torch.int64)
 
 
-# A "Clever Hans" shortcut (Lapuschkin et al. 2019): a small copyright-like tag, a bright "C" of 4×4 pixels in
-# the top-left corner, stamped on most training images of one class.
+# A "Clever Hans" shortcut (Lapuschkin et al. 2019): a small copyright-like tag, a bright "C" of 4×4
+# pixels in the top-left corner, stamped on most training images of one class.
 TAG = torch.tensor(
     [[1.0, 1.0, 1.0, 1.0],
      [1.0, 0.0, 0.0, 0.0],
@@ -288,7 +290,8 @@ TAG = torch.tensor(
      [1.0, 1.0, 1.0, 1.0]]
 )
 TAG_ROW, TAG_COL = 1, 1  # the tag's top-left pixel
-TAG_CLASSES: tuple[int, ...] = (6,)  # "Shirt": the class that is hardest to tell apart, so the tag is a tempting cue
+# "Shirt": the class that is hardest to tell apart, so the tag is a tempting cue
+TAG_CLASSES: tuple[int, ...] = (6,)
 TAG_FRACTION = 0.9
 _TAG_MODES = ("shortcut", "none", "moved", "random")
 
@@ -302,7 +305,8 @@ def tag_mask(size: int = 28) -> torch.Tensor:
 
 
 def add_tag(images: torch.Tensor) -> torch.Tensor:
-    """A copy of ``images`` (N×C×H×W in [0, 1]) with the tag pasted in: its 4×4 pixels overwrite the corner."""
+    """A copy of ``images`` (N×C×H×W in [0, 1]) with the tag pasted in: its 4×4 pixels overwrite the
+    corner."""
     check_images(images, "images")
     out = images.detach().clone()
     out[..., TAG_ROW : TAG_ROW + TAG.shape[0], TAG_COL : TAG_COL + TAG.shape[1]] = TAG.to(images)

@@ -70,7 +70,8 @@ def _smoothgrad_cases() -> list[tuple[tuple, dict]]:
     return [
         ((_small_cnn(0), _images(3, 1), torch.tensor([1, 2, 3])),
          {"n": 8, "noise_level": 0.2, "generator": torch.Generator().manual_seed(0)}),
-        ((_small_cnn(2), _images(2, 3), 0), {"n": 3, "noise_level": 0.0, "generator": torch.Generator().manual_seed(1)}),
+        ((_small_cnn(2), _images(2, 3), 0),
+         {"n": 3, "noise_level": 0.0, "generator": torch.Generator().manual_seed(1)}),
     ]
 
 
@@ -134,7 +135,8 @@ def _tag_mass_cases() -> list[tuple[tuple, dict]]:
     maps = torch.randn(5, 1, 8, 8, generator=g)
     maps[:2, :, 1:3, 1:4] *= 10.0  # two maps point at the tag
     maps[4] = 0.0  # an all-zero map scores 0
-    return [((maps, tag.expand(5, -1, -1, -1)), {}), ((torch.rand(3, 3, 8, 8, generator=g), tag.expand(3, -1, -1, -1)), {})]
+    return [((maps, tag.expand(5, -1, -1, -1)), {}),
+            ((torch.rand(3, 3, 8, 8, generator=g), tag.expand(3, -1, -1, -1)), {})]
 
 
 def _rrr_cases() -> list[tuple[tuple, dict]]:
@@ -150,10 +152,11 @@ def _value_and_parameter_gradient(penalty: Any, model: nn.Module, *_: Any) -> to
     if not isinstance(penalty, torch.Tensor) or penalty.numel() != 1:
         raise ExerciseFailed(f"expected a scalar tensor, got {type(penalty).__name__}")
     if not penalty.requires_grad:
-        raise ExerciseFailed("the penalty cannot be differentiated with respect to the model's weights — take the "
-                             "input gradient with torch.autograd.grad(..., create_graph=True)")
+        raise ExerciseFailed("the penalty cannot be differentiated with respect to the model's weights — "
+                             "take the input gradient with torch.autograd.grad(..., create_graph=True)")
     grads = torch.autograd.grad(penalty.reshape(()), list(model.parameters()), allow_unused=True)
-    flat = [g.flatten() if g is not None else torch.zeros(p.numel()) for g, p in zip(grads, model.parameters())]
+    flat = [g.flatten() if g is not None else torch.zeros(p.numel())
+            for g, p in zip(grads, model.parameters())]
     return torch.cat([penalty.detach().reshape(1), *flat]).detach()
 
 
@@ -162,7 +165,9 @@ EXERCISES: dict[str, Exercise] = {
         "gradient saliency |∂f_c/∂x|", _model_cases, lambda m, x, t: explain.saliency(m, x, t, abs=True)
     ),
     "smoothgrad": Exercise("SmoothGrad of the signed gradient", _smoothgrad_cases, _reference_smoothgrad),
-    "lrp_epsilon_step": Exercise("one LRP-ε step through a dense layer", _lrp_step_cases, explain.epsilon_step),
+    "lrp_epsilon_step": Exercise(
+        "one LRP-ε step through a dense layer", _lrp_step_cases, explain.epsilon_step
+    ),
     "grad_cam": Exercise("Grad-CAM from a feature map and its gradient", _cam_cases, cam_from_gradients),
     "pointing_game": Exercise("the pointing game", _pointing_cases, explain.pointing_game),
     "fgsm": Exercise("FGSM, one sign step of size ε", _attack_cases(), attacks.fgsm, rtol=0.0, atol=1e-6),
@@ -187,8 +192,9 @@ def _hidden_attack_cases(eps: float, **options) -> Callable[[], list[tuple[tuple
 
 def _hidden_lrp_step_cases() -> list[tuple[tuple, dict]]:
     g = torch.Generator().manual_seed(7)
+    sizes = ((3, 6, 4, 0.1), (1, 3, 5, 2.0))  # (batch n, inputs j, outputs k, ε)
     return [((torch.rand(n, j, generator=g), torch.randn(k, j, generator=g), torch.randn(k, generator=g),
-              torch.rand(n, k, generator=g)), {"epsilon": eps}) for n, j, k, eps in ((3, 6, 4, 0.1), (1, 3, 5, 2.0))]
+              torch.rand(n, k, generator=g)), {"epsilon": eps}) for n, j, k, eps in sizes]
 
 
 def _hidden_cam_cases() -> list[tuple[tuple, dict]]:
@@ -230,8 +236,9 @@ def _hidden_rrr_cases() -> list[tuple[tuple, dict]]:
     return [((_small_cnn(7), _images(2, 11), mask), {})]
 
 
-# The hidden tests of the function exercises (``check(..., hidden=True)``): other models, images, targets, ε and
-# shapes than the visible tests, so that an answer fitted to those fails. nbgrader keeps them from the students.
+# The hidden tests of the function exercises (``check(..., hidden=True)``): other models, images, targets,
+# ε and shapes than the visible tests, so that an answer fitted to those fails. nbgrader keeps them from
+# the students.
 HIDDEN_CASES: dict[str, Callable[[], list[tuple[tuple, dict]]]] = {
     "saliency": lambda: [((_small_cnn(7), _images(5, 11), torch.tensor([5, 4, 3, 2, 1])), {}),
                          ((_small_cnn(8), _images(1, 12), 3), {})],
@@ -267,7 +274,9 @@ QUESTIONS: dict[str, Question] = {
     "hw5_deletion": Question("mean deletion AUC of each method", rtol=1e-3, atol=1e-4),
     "hw5_most_faithful": Question("the most faithful method by deletion", choices=homework.HW5_METHODS),
     "hw5_pointing": Question("pointing-game score of each method on shapes", rtol=0.0, atol=1e-6),
-    "hw5_worst_pointer": Question("the method that misses the object most often", choices=homework.HW5_METHODS),
+    "hw5_worst_pointer": Question(
+        "the method that misses the object most often", choices=homework.HW5_METHODS
+    ),
 }
 
 
@@ -335,7 +344,8 @@ def _compare(got: Any, expected: Any, spec: Exercise | Question, where: str = ""
 def _check_question(question_id: str, answer: Any) -> None:
     question = QUESTIONS[question_id]
     if callable(answer) and not isinstance(answer, torch.Tensor):
-        raise ExerciseFailed(f"{question_id}: this question wants a value, not a function — call it and pass the result")
+        raise ExerciseFailed(f"{question_id}: this question wants a value, not a function — "
+                             "call it and pass the result")
     problem = _compare(answer, homework.hw5_reference()[question_id], question)
     if problem is not None:
         raise ExerciseFailed(f"{question_id}: {problem}")
@@ -353,11 +363,13 @@ def check(exercise_id: str, answer: Any, *, hidden: bool = False) -> None:
                              f"{type(exercise_id).__name__}")
     check_bool(hidden, "hidden")
     if hidden and exercise_id not in HIDDEN_CASES:
-        raise ValueError(f"hidden: exercise {exercise_id!r} has no hidden tests; those with: {', '.join(HIDDEN_CASES)}")
+        raise ValueError(f"hidden: exercise {exercise_id!r} has no hidden tests; "
+                         f"those with: {', '.join(HIDDEN_CASES)}")
     if exercise_id in QUESTIONS:
         return _check_question(exercise_id, answer)
     if exercise_id not in EXERCISES:
-        raise ExerciseFailed(f"unknown exercise {exercise_id!r}; known: {', '.join([*EXERCISES, *QUESTIONS])}")
+        known = ", ".join([*EXERCISES, *QUESTIONS])
+        raise ExerciseFailed(f"unknown exercise {exercise_id!r}; known: {known}")
     exercise = EXERCISES[exercise_id]
     if not callable(answer):
         raise ExerciseFailed(f"{exercise_id}: pass your function itself, not {type(answer).__name__}")
@@ -369,7 +381,8 @@ def check(exercise_id: str, answer: Any, *, hidden: bool = False) -> None:
         try:
             got = answer(*inputs, **{k: _clone(v) for k, v in kwargs.items()})
         except NotImplementedError:
-            raise ExerciseFailed(f"{exercise_id}: not implemented yet — replace `raise NotImplementedError()`") from None
+            raise ExerciseFailed(f"{exercise_id}: not implemented yet — "
+                                 "replace `raise NotImplementedError()`") from None
         except Exception as error:  # the student's code failed: say how, without our traceback
             raise ExerciseFailed(f"{exercise_id}, {kind} {number}: your function raised "
                                  f"{type(error).__name__}: {error}") from None
@@ -422,19 +435,23 @@ class Judgement:
 
     def __str__(self) -> str:
         def spread(runs: list[float]) -> str:
-            return f"{runs[0]:.3f}" if len(runs) == 1 else f"{min(runs):.3f}–{max(runs):.3f} over {len(runs)} seeds"
+            if len(runs) == 1:
+                return f"{runs[0]:.3f}"
+            return f"{min(runs):.3f}–{max(runs):.3f} over {len(runs)} seeds"
 
         rows = {"no attack": f"{self.clean_accuracy:.3f}",
                 **{f"baseline: {k}": spread(v) for k, v in self.baselines.items()},
                 "your submission": f"{self.accuracy:.3f}"}
         width = max(map(len, rows))
-        box = "on the instructor's private black box" if self.private else "on the practice black box, the zoo's"
+        box = ("on the instructor's private black box" if self.private
+               else "on the practice black box, the zoo's")
         lines = [f"{'':{width}}  black-box accuracy ↓  ({box})"]
         lines += [f"{name:{width}}  {value}" for name, value in rows.items()]
         verdict = ", ".join(self.beaten) if self.beaten else "none yet"
         lines.append("pass lines (below): " + ", ".join(f"{k} {v:.3f}" for k, v in self.pass_lines.items()))
         lines.append(f"largest change: {self.max_levels} of {homework.HW6_LEVELS} grey levels · "
-                     f"queries spent: {self.queries} of {homework.HW6_QUERIES * 128} · baselines beaten: {verdict}")
+                     f"queries spent: {self.queries} of {homework.HW6_QUERIES * 128} · "
+                     f"baselines beaten: {verdict}")
         return "\n".join(lines)
 
 
@@ -450,9 +467,11 @@ def judge(x_adv: Any, *, show: bool = True) -> Judgement:
     ``show``) the accuracy on the submission next to the baselines' and the pass lines."""
     x, y = (t.cpu() for t in homework._hw6_images())
     if not isinstance(x_adv, torch.Tensor):
-        raise SubmissionRejected(f"x_adv must be a torch.Tensor of shape {tuple(x.shape)}, got {type(x_adv).__name__}")
+        raise SubmissionRejected(f"x_adv must be a torch.Tensor of shape {tuple(x.shape)}, "
+                                 f"got {type(x_adv).__name__}")
     if tuple(x_adv.shape) != tuple(x.shape):
-        raise SubmissionRejected(f"x_adv must have the homework images' shape {tuple(x.shape)}, got {tuple(x_adv.shape)}")
+        raise SubmissionRejected(f"x_adv must have the homework images' shape {tuple(x.shape)}, "
+                                 f"got {tuple(x_adv.shape)}")
     if not x_adv.is_floating_point():
         raise SubmissionRejected(f"x_adv must hold floating-point pixels in [0, 1], got dtype {x_adv.dtype}")
     submitted = x_adv.detach().cpu().float()
@@ -460,7 +479,8 @@ def judge(x_adv: Any, *, show: bool = True) -> Judgement:
         raise SubmissionRejected("x_adv contains NaN or infinite pixels")
     low, high = submitted.min().item(), submitted.max().item()
     if low < 0 or high > 1:
-        raise SubmissionRejected(f"pixels must lie in [0, 1]; x_adv spans [{low:.4g}, {high:.4g}] — clamp it")
+        raise SubmissionRejected(f"pixels must lie in [0, 1]; x_adv spans [{low:.4g}, {high:.4g}] "
+                                 "— clamp it")
     stored = homework.to_uint8_and_back(submitted)
     levels = (torch.round(stored * 255) - torch.round(x * 255)).abs()
     worst = int(levels.max().item())

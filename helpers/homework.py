@@ -63,14 +63,16 @@ def hw5_data() -> HW5Data:
                    zoo.load("shapes_cnn", device=dev), sx.to(dev), sy.to(dev), smasks.to(dev))
 
 
-def hw5_explain(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cam_layer: nn.Module) -> dict[str, torch.Tensor]:
+def hw5_explain(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                cam_layer: nn.Module) -> dict[str, torch.Tensor]:
     """The reference explanations, with the settings the homework prescribes."""
     check_model(model)
     check_images(x, model=model)
     check_labels(y, x.shape[0], "y", num_classes=num_classes(model, x))
     return {
         "saliency": saliency(model, x, y),
-        "SmoothGrad": smoothgrad(model, x, y, n=16, noise_level=0.15, generator=torch.Generator().manual_seed(0)),
+        "SmoothGrad": smoothgrad(model, x, y, n=16, noise_level=0.15,
+                                 generator=torch.Generator().manual_seed(0)),
         "integrated gradients": integrated_gradients(model, x, y, steps=32),
         "LRP": lrp(model, x, y, composite="epsilon_gamma_box"),
         "Grad-CAM": grad_cam(model, x, y, layer=cam_layer),
@@ -85,7 +87,8 @@ def hw5_reference() -> dict[str, object]:
     others; saliency's pointing game 0.31 against ≥ 0.61), so they do not hinge on rounding."""
     data = hw5_data()
     maps = hw5_explain(data.model, data.x, data.y, data.model[5])
-    deletion = {name: auc(deletion_curve(data.model, data.x, data.y, m)).mean().item() for name, m in maps.items()}
+    deletion = {name: auc(deletion_curve(data.model, data.x, data.y, m)).mean().item()
+                for name, m in maps.items()}
     shape_maps = hw5_explain(data.shapes_model, data.sx, data.sy, data.shapes_model[8])
     pointing = {name: pointing_game(m, data.smasks) for name, m in shape_maps.items()}
     return {
@@ -178,7 +181,8 @@ def to_uint8_and_back(x: torch.Tensor) -> torch.Tensor:
 
 
 @functools.cache
-def hw6_baselines(path: str | None = None, seeds: tuple[int, ...] = HW6_BASELINE_SEEDS) -> dict[str, list[float]]:
+def hw6_baselines(path: str | None = None,
+                  seeds: tuple[int, ...] = HW6_BASELINE_SEEDS) -> dict[str, list[float]]:
     """The victim's accuracy (after the uint8 round trip) on the reference solution's three baselines —
     simple: FGSM on the proxy; medium: I-FGSM on the proxy; strong: MI-FGSM with input diversity on the
     ensemble of the proxy and ``fmnist_cnn`` — all within the homework's budget, made without querying
@@ -196,9 +200,12 @@ def hw6_baselines(path: str | None = None, seeds: tuple[int, ...] = HW6_BASELINE
         "strong": [mifgsm(both, x, y, eps=eps, alpha=eps / 10, steps=20, diversity_prob=0.7,
                           generator=torch.Generator().manual_seed(seed)) for seed in seeds],
     }
+
+    def accuracy(x_adv: torch.Tensor) -> float:  # the victim's, on the images as a PNG would store them
+        return (victim(to_uint8_and_back(x_adv)).argmax(1) == y).float().mean().item()
+
     with torch.no_grad():
-        return {name: [(victim(to_uint8_and_back(x_adv)).argmax(1) == y).float().mean().item() for x_adv in runs]
-                for name, runs in made.items()}
+        return {name: [accuracy(x_adv) for x_adv in runs] for name, runs in made.items()}
 
 
 def hw6_pass_lines(path: str | None = None) -> dict[str, float]:
@@ -207,6 +214,6 @@ def hw6_pass_lines(path: str | None = None) -> dict[str, float]:
     return {name: min(runs) for name, runs in hw6_baselines(path).items()}
 
 
-__all__ = ["HW5_METHODS", "HW6_EPS", "HW6_LEVELS", "HW6_QUERIES", "HW6_BLACKBOX_ENV", "HW6_BASELINE_SEEDS", "HW6BlackBox",
-           "hw5_data", "hw5_explain", "hw5_reference", "hw6_baselines", "hw6_blackbox", "hw6_blackbox_path",
-           "hw6_data", "hw6_pass_lines", "to_uint8_and_back"]
+__all__ = ["HW5_METHODS", "HW6_EPS", "HW6_LEVELS", "HW6_QUERIES", "HW6_BLACKBOX_ENV", "HW6_BASELINE_SEEDS",
+           "HW6BlackBox", "hw5_data", "hw5_explain", "hw5_reference", "hw6_baselines", "hw6_blackbox",
+           "hw6_blackbox_path", "hw6_data", "hw6_pass_lines", "to_uint8_and_back"]

@@ -32,7 +32,8 @@ class Normalize(nn.Module):
         mean_t = torch.as_tensor(mean, dtype=torch.float32).reshape(1, -1, 1, 1)
         std_t = torch.as_tensor(std, dtype=torch.float32).reshape(1, -1, 1, 1)
         if mean_t.numel() != std_t.numel():
-            raise ValueError(f"mean and std must have the same length; got {mean_t.numel()} and {std_t.numel()}")
+            raise ValueError(f"mean and std must have the same length; "
+                             f"got {mean_t.numel()} and {std_t.numel()}")
         if (std_t <= 0).any():
             raise ValueError(f"std must be > 0 in every channel; got {tuple(std_t.flatten().tolist())}")
         self.register_buffer("mean", mean_t)

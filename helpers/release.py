@@ -92,7 +92,8 @@ def split_cell(source: str, cell_type: str, where: str) -> tuple[str, list[Block
         kind = "hidden" if "HIDDEN" in marker else "solution"
         if marker.startswith("### BEGIN"):
             if open_kind is not None:
-                raise ReleaseError(f"{where}, line {number}: {marker!r} inside an open {open_kind} block (blocks cannot nest)")
+                raise ReleaseError(f"{where}, line {number}: {marker!r} inside an open {open_kind} block "
+                                   "(blocks cannot nest)")
             open_kind, body = kind, []
             if kind == "solution":
                 indent = line[: len(line) - len(line.lstrip())]
@@ -166,8 +167,9 @@ def _inside(path: Path, folder: Path) -> bool:
 def _write_if_changed(path: Path, text: str, notebooks: Path) -> None:
     """Write ``path``, unless it resolves (through any symlink) into the source ``notebooks``."""
     if _inside(path.resolve(), notebooks.resolve()):
-        raise ReleaseError(f"{path} resolves to {path.resolve()}, inside {notebooks.resolve()}: the release never "
-                           "writes into the source notebooks (is a folder of the release a symlink?)")
+        raise ReleaseError(f"{path} resolves to {path.resolve()}, inside {notebooks.resolve()}: "
+                           "the release never writes into the source notebooks "
+                           "(is a folder of the release a symlink?)")
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         path.write_text(text, encoding="utf-8")
 
@@ -175,7 +177,8 @@ def _write_if_changed(path: Path, text: str, notebooks: Path) -> None:
 def _check_out(out: Path, notebooks: Path) -> Path:
     out, notebooks = out.resolve(), notebooks.resolve()
     if out == notebooks or notebooks in out.parents:
-        raise ReleaseError(f"--out {out} is inside {notebooks}: the release never writes into the source notebooks")
+        raise ReleaseError(f"--out {out} is inside {notebooks}: "
+                           "the release never writes into the source notebooks")
     if out.exists() and not out.is_dir():
         raise ReleaseError(f"--out {out} exists and is not a folder")
     return out
@@ -207,12 +210,14 @@ def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: 
     for kind in ("student", "solution"):
         folder = out / kind
         if _inside(folder.resolve(), notebooks.resolve()):
-            raise ReleaseError(f"{folder} resolves to {folder.resolve()}, inside {notebooks.resolve()}: the release "
-                               "never writes into the source notebooks (is it a symlink?)")
+            raise ReleaseError(f"{folder} resolves to {folder.resolve()}, inside {notebooks.resolve()}: "
+                               "the release never writes into the source notebooks (is it a symlink?)")
     for kind in ("student", "solution"):
         folder = out / kind
         folder.mkdir(parents=True, exist_ok=True)
-        expected = {p.name for p in sources} | ({p.with_suffix(".html").name for p in sources} if html else set())
+        expected = {p.name for p in sources}
+        if html:
+            expected |= {p.with_suffix(".html").name for p in sources}
         for stale in folder.iterdir():  # a notebook removed from the course leaves nothing behind
             if stale.suffix in (".ipynb", ".html") and stale.name not in expected:
                 stale.unlink()
@@ -233,8 +238,10 @@ def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.release", description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="folder to write the release to (not inside notebooks/)")
-    parser.add_argument("--notebooks", default=str(NOTEBOOKS_DIR), help="the solution notebooks (default: %(default)s)")
-    parser.add_argument("--execute", action="store_true", help="re-execute the solutions instead of copying their outputs")
+    parser.add_argument("--notebooks", default=str(NOTEBOOKS_DIR),
+                        help="the solution notebooks (default: %(default)s)")
+    parser.add_argument("--execute", action="store_true",
+                        help="re-execute the solutions instead of copying their outputs")
     parser.add_argument("--no-html", dest="html", action="store_false", help="skip the HTML renderings")
     args = parser.parse_args(argv)
     try:

@@ -23,7 +23,8 @@ MAX_LENGTH = 12
 def encode(words: Sequence[str], length: int = MAX_LENGTH) -> torch.Tensor:
     """Words → int64 ``N×length`` character indices, padded with 0. Letters outside ``ALPHABET`` and
     words longer than ``length`` raise a ValueError."""
-    if isinstance(words, str) or not isinstance(words, Sequence) or not all(isinstance(w, str) for w in words):
+    if (isinstance(words, str) or not isinstance(words, Sequence)
+            or not all(isinstance(w, str) for w in words)):
         raise TypeError(f"words must be a list of strings; got {type(words).__name__}")
     check_int(length, "length")
     index = {c: i for i, c in enumerate(ALPHABET)}

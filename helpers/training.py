@@ -28,6 +28,7 @@ from helpers._checks import (
     model_device,
     modes_kept,
     num_classes,
+    shape_or_type,
     watched,
 )
 
@@ -38,7 +39,8 @@ def check_inputs(x: object, name: str, inputs: str, for_model: nn.Module | None 
     """Check ``x`` against the tensor contract of its kind: ``"images"`` N×C×H×W in [0, 1] (in the dtype of
     ``for_model``), ``"waveforms"`` N×T in [−1, 1] or ``"tokens"`` int64 N×L character indices."""
     if not isinstance(name, str):
-        raise TypeError(f"name must be a str (the argument's name, for the messages); got {type(name).__name__}")
+        raise TypeError(f"name must be a str (the argument's name, for the messages); "
+                        f"got {type(name).__name__}")
     check = INPUTS[check_choice(inputs, "inputs", tuple(INPUTS))]
     return check(x, name, model=for_model) if check is check_images else check(x, name)
 
@@ -67,7 +69,8 @@ def train(
     inputs: str = "images",
     outputs: str = "logits",
 ) -> list[float]:
-    """Minimise ``loss_fn(model, x_batch, y_batch)`` (default: cross-entropy) on ``(images, labels)`` with Adam.
+    """Minimise ``loss_fn(model, x_batch, y_batch)`` (default: cross-entropy) on ``(images, labels)``
+    with Adam.
 
     The learning rate follows a cosine from ``lr`` down to 0 over all steps. Batches are shuffled
     with ``generator`` and moved to the model's device one at a time; dropout and any randomness in
@@ -138,7 +141,7 @@ def train(
 def _check_loss(loss: object, epoch: int) -> torch.Tensor:
     """The batch loss must be one finite number: a NaN would silently turn every weight into NaN."""
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-        got = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
+        got = shape_or_type(loss)
         raise ValueError(f"loss_fn must return a scalar loss tensor; got {got}")
     if not bool(torch.isfinite(loss.detach())):
         raise ValueError(f"the training loss became {float(loss)} in epoch {epoch + 1}: lr may be too large")

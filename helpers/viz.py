@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from helpers._checks import check_bool, check_images, check_int, check_number, check_positive
+from helpers._checks import check_bool, check_images, check_int, check_number, check_positive, shape_or_type
 
 
 def _show_figures_in_notebooks() -> None:
@@ -120,7 +120,8 @@ def show_heatmaps(
         maps = maps.sum(1)
     if maps.dim() != 3 or maps.shape[0] != images.shape[0] or maps.shape[1:] != images.shape[2:]:
         raise ValueError(
-            f"maps must be N×C×H×W or N×H×W matching images {tuple(images.shape)}; got {tuple(maps.shape)}"
+            f"maps must be N×C×H×W or N×H×W matching images {tuple(images.shape)}; "
+            f"got {tuple(maps.shape)}"
         )
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"titles must have one entry per image ({len(images)}); got {len(titles)}")
@@ -164,9 +165,16 @@ def show_attributions(
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"titles must have one entry per image ({len(images)}); got {len(titles)}")
     for name, maps in methods.items():
-        if not isinstance(maps, torch.Tensor) or maps.shape[0] != len(images) or maps.shape[-2:] != images.shape[-2:]:
-            got = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
-            raise ValueError(f"methods[{name!r}] must be maps shaped like images {tuple(images.shape)}; got {got}")
+        fits = (
+            isinstance(maps, torch.Tensor)
+            and maps.shape[0] == len(images)
+            and maps.shape[-2:] == images.shape[-2:]
+        )
+        if not fits:
+            got = shape_or_type(maps)
+            raise ValueError(
+                f"methods[{name!r}] must be maps shaped like images {tuple(images.shape)}; got {got}"
+            )
     n, rows = len(images), len(methods) + 1
     fig = Figure(figsize=(size * n + 1.2, size * rows), layout="constrained")
     axes = fig.subplots(rows, n, squeeze=False)
@@ -224,7 +232,11 @@ def show_curves(
 
 
 def show_bars(
-    table: dict[str, dict[str, float]], *, ylabel: str = "", title: str = "", size: tuple[float, float] = (8.0, 3.2)
+    table: dict[str, dict[str, float]],
+    *,
+    ylabel: str = "",
+    title: str = "",
+    size: tuple[float, float] = (8.0, 3.2),
 ) -> Figure:
     """Grouped bars: ``table[row][column]`` — one group per row (e.g. a method), one bar per column
     (e.g. a metric), with each value written above its bar."""
@@ -258,7 +270,9 @@ def format_table(table: dict[str, dict[str, float]], *, digits: int = 3) -> str:
     widths = [max(len(c), digits + 3) for c in columns]
     lines = [" " * first + "  " + "  ".join(c.rjust(w) for c, w in zip(columns, widths))]
     for row, values in table.items():
-        cells = [f"{values[c]:.{digits}f}".rjust(w) if c in values else "".rjust(w) for c, w in zip(columns, widths)]
+        cells = [
+            (f"{values[c]:.{digits}f}" if c in values else "").rjust(w) for c, w in zip(columns, widths)
+        ]
         lines.append(row.ljust(first) + "  " + "  ".join(cells))
     return "\n".join(lines)
 
@@ -293,7 +307,11 @@ def show_decision_plane(
 
 
 def show_spectrograms(
-    waveforms: torch.Tensor, titles: Sequence[str] | None = None, *, sample_rate: int = 8000, size: float = 2.6
+    waveforms: torch.Tensor,
+    titles: Sequence[str] | None = None,
+    *,
+    sample_rate: int = 8000,
+    size: float = 2.6,
 ) -> Figure:
     """Log-mel spectrograms (``helpers.audio.log_mel``) of waveforms ``N×T`` in [−1, 1], side by side, time
     in seconds across, mel band up, all on one colour scale (the loudest clip's)."""
@@ -321,5 +339,5 @@ def show_spectrograms(
     return fig
 
 
-__all__ = ["show_spectrograms", "show_images", "show_heatmaps", "show_attributions", "show_curves", "show_bars", "format_table",
-           "show_decision_plane"]
+__all__ = ["show_spectrograms", "show_images", "show_heatmaps", "show_attributions", "show_curves",
+           "show_bars", "format_table", "show_decision_plane"]

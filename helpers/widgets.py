@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
+from collections.abc import Callable
 
 import ipywidgets as widgets
 import torch
@@ -33,7 +34,7 @@ from helpers._checks import (
 from helpers.defenses import filters
 from helpers.explain import lrp, saliency, smoothgrad
 from helpers.explain.lrp import Epsilon, Gamma, Zero, ZPlus, composite_for, one_rule
-from helpers.viz import show_attributions, show_heatmaps
+from helpers.viz import _as_hwc, show_attributions, show_heatmaps
 
 ATTACKS = {
     "FGSM": lambda m, x, y, eps: attacks.fgsm(m, x, y, eps=eps),
@@ -75,9 +76,23 @@ class Explorer(widgets.VBox):
         return bundle
 
 
+def _explorer(title: str, controls: list[widgets.Widget], draw: Callable[[], Figure]) -> Explorer:
+    """An ``Explorer`` whose picture is ``draw()``, drawn now and again whenever a control moves."""
+    picture = widgets.Image(format="png")
+
+    def redraw(_=None) -> None:
+        picture.value = _png(draw())
+
+    for control in controls:
+        control.observe(redraw, names="value")
+    redraw()
+    return Explorer(title, controls, picture)
+
+
 def _smoothgrad_figure(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor, noise_level: float,
                        n: int, seed: int) -> Figure:
-    maps = smoothgrad(model, x, target, n=n, noise_level=noise_level, generator=torch.Generator().manual_seed(seed))
+    generator = torch.Generator().manual_seed(seed)
+    maps = smoothgrad(model, x, target, n=n, noise_level=noise_level, generator=generator)
     plain = saliency(model, x, target)
     titles = [f"gradient #{i}" for i in range(len(x))] + [f"SmoothGrad {noise_level:.0%}, n={n}" for _ in x]
     return show_heatmaps(torch.cat([x, x]), torch.cat([plain, maps]), titles, ncols=len(x))
@@ -101,15 +116,11 @@ def smoothgrad_explorer(
     level = widgets.FloatSlider(value=noise_level, min=0.0, max=0.5, step=0.05, description="noise level",
                                 readout_format=".0%", continuous_update=False)
     samples = widgets.IntSlider(value=n, min=1, max=100, step=1, description="n", continuous_update=False)
-    picture = widgets.Image(format="png")
 
-    def redraw(_=None) -> None:
-        picture.value = _png(_smoothgrad_figure(model, x, target, level.value, samples.value, seed))
+    def draw() -> Figure:
+        return _smoothgrad_figure(model, x, target, level.value, samples.value, seed)
 
-    level.observe(redraw, names="value")
-    samples.observe(redraw, names="value")
-    redraw()
-    return Explorer("SmoothGrad explorer", [level, samples], picture)
+    return _explorer("SmoothGrad explorer", [level, samples], draw)
 
 
 def _epsilon_figure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: str, eps: float,
@@ -121,8 +132,7 @@ def _epsilon_figure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: 
     delta = (x_adv - x)[0].cpu()
     figure = Figure(figsize=(9.0, 2.8), layout="constrained")
     image_ax, delta_ax, bar_ax = figure.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.6]})
-    shown = x_adv[0].cpu()
-    image_ax.imshow((shown[0] if shown.shape[0] == 1 else shown.permute(1, 2, 0)).numpy(), cmap="gray", vmin=0, vmax=1)
+    image_ax.imshow(_as_hwc(x_adv[0]), cmap="gray", vmin=0, vmax=1)
     image_ax.set_title(f"{attack}, ε = {eps:.3f}", fontsize=9)
     scale = float(delta.abs().max()) or 1.0
     delta_ax.imshow(delta.sum(0).numpy(), cmap="bwr", vmin=-scale, vmax=scale)
@@ -155,18 +165,14 @@ def epsilon_explorer(
         raise ValueError(f"class_names must be a list of {classes} strings, one per class; got "
                          f"{class_names!r}")
     x, y = x[:1], y[:1]
-    budget = widgets.FloatSlider(value=eps, min=0.0, max=0.3, step=0.005, description="ε", readout_format=".3f",
-                                 continuous_update=False)
+    budget = widgets.FloatSlider(value=eps, min=0.0, max=0.3, step=0.005, description="ε",
+                                 readout_format=".3f", continuous_update=False)
     picker = widgets.Dropdown(options=list(ATTACKS), value=attack, description="attack")
-    picture = widgets.Image(format="png")
 
-    def redraw(_=None) -> None:
-        picture.value = _png(_epsilon_figure(model, x, y, picker.value, budget.value, class_names))
+    def draw() -> Figure:
+        return _epsilon_figure(model, x, y, picker.value, budget.value, class_names)
 
-    budget.observe(redraw, names="value")
-    picker.observe(redraw, names="value")
-    redraw()
-    return Explorer("ε explorer", [budget, picker], picture)
+    return _explorer("ε explorer", [budget, picker], draw)
 
 
 LRP_CHOICES = {  # label → the composite lrp() applies (the rule objects of helpers.explain.lrp)
@@ -189,15 +195,12 @@ def lrp_explorer(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor, 
     target = check_labels(target, x.shape[0], "target", num_classes=num_classes(model, x)).to(x.device)[:6]
     x = x[:6]
     picker = widgets.Dropdown(options=list(LRP_CHOICES), value=choice, description="rule")
-    picture = widgets.Image(format="png")
 
-    def redraw(_=None) -> None:
+    def draw() -> Figure:
         maps = lrp(model, x, target, composite=LRP_CHOICES[picker.value])
-        picture.value = _png(show_attributions(x, {picker.value: maps}, [f"image {i}" for i in range(len(x))]))
+        return show_attributions(x, {picker.value: maps}, [f"image {i}" for i in range(len(x))])
 
-    picker.observe(redraw, names="value")
-    redraw()
-    return Explorer("LRP explorer", [picker], picture)
+    return _explorer("LRP explorer", [picker], draw)
 
 
 FILTERS = {  # label → (filter(x, strength), strength slider: min, max, step, default)
@@ -226,7 +229,8 @@ def _defense_figure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_adv: t
     bars.set_yticks([0, 1], ["clean images", f"PGD, ε = {eps:g}"], fontsize=8)
     bars.set_xlim(0, 1)
     bars.invert_yaxis()
-    bars.set_title(f"accuracy behind the filter ({len(x)} images): {right_clean:.0%} · {right_adv:.0%}", fontsize=9)
+    bars.set_title(f"accuracy behind the filter ({len(x)} images): {right_clean:.0%} · {right_adv:.0%}",
+                   fontsize=9)
     return figure
 
 
@@ -240,7 +244,8 @@ def defense_explorer(model: nn.Module, x: torch.Tensor, y: int | torch.Tensor, *
     y = check_labels(y, x.shape[0], "y", num_classes=num_classes(model, x)).to(x.device)
     check_choice(name, "name", tuple(FILTERS))
     check_positive(eps, "eps")
-    x_adv = attacks.pgd(model, x, y, eps=eps, alpha=eps / 4, steps=10, generator=torch.Generator().manual_seed(0))
+    generator = torch.Generator().manual_seed(0)
+    x_adv = attacks.pgd(model, x, y, eps=eps, alpha=eps / 4, steps=10, generator=generator)
     picker = widgets.Dropdown(options=list(FILTERS), value=name, description="filter")
     low, high, step, default = FILTERS[name][1]
     strength = widgets.FloatSlider(value=default, min=low, max=high, step=step, description="strength",
@@ -267,5 +272,5 @@ def defense_explorer(model: nn.Module, x: torch.Tensor, y: int | torch.Tensor, *
     return Explorer("defense explorer", [picker, strength], picture)
 
 
-__all__ = ["Explorer", "smoothgrad_explorer", "epsilon_explorer", "lrp_explorer", "defense_explorer", "ATTACKS",
-           "FILTERS", "LRP_CHOICES"]
+__all__ = ["Explorer", "smoothgrad_explorer", "epsilon_explorer", "lrp_explorer", "defense_explorer",
+           "ATTACKS", "FILTERS", "LRP_CHOICES"]

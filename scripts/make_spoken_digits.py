@@ -58,7 +58,8 @@ def main() -> int:
         for s, (accent, variant, speed, pitch) in enumerate(settings):
             x = speak(word, f"{accent}+{variant}", speed, pitch)
             if len(x) > LENGTH:
-                raise RuntimeError(f"{word!r} by {accent}+{variant} at {speed} wpm lasts {len(x) / RATE:.2f} s > 1 s")
+                raise RuntimeError(f"{word!r} by {accent}+{variant} at {speed} wpm lasts "
+                                   f"{len(x) / RATE:.2f} s > 1 s")
             clip = np.zeros(LENGTH)
             offset = rng.integers(0, LENGTH - len(x) + 1)
             clip[offset : offset + len(x)] = x / np.abs(x).max() * rng.uniform(0.3, 0.9)

@@ -1,15 +1,16 @@
-"""Generate helpers/assets/data/words/: words of three languages from Debian's word lists, for a language-ID task.
+"""Generate helpers/assets/data/words/: words of three languages from Debian's word lists, for a
+language-ID task.
 
 Run once by the maintainers (students load the committed files with ``helpers.data.words``):
 
     apt-get install wamerican wspanish wdutch
     python scripts/make_words.py
 
-Only lists whose licence allows redistribution are used (see helpers/assets/data/words/NOTICE): English (wamerican,
-SCOWL/Ispell: permissive), Spanish (wspanish: public domain) and Dutch (wdutch, OpenTaal: BSD or CC BY 3.0).
-From each list the script keeps lower-case words of 3–12 letters written in the shared alphabet, drops any
-word found in more than one list (a word the task cannot decide), and samples 4 000 per language with a
-fixed seed. The files are sorted, UTF-8, one word a line.
+Only lists whose licence allows redistribution are used (see helpers/assets/data/words/NOTICE): English
+(wamerican, SCOWL/Ispell: permissive), Spanish (wspanish: public domain) and Dutch (wdutch, OpenTaal: BSD
+or CC BY 3.0). From each list the script keeps lower-case words of 3–12 letters written in the shared
+alphabet, drops any word found in more than one list (a word the task cannot decide), and samples 4 000
+per language with a fixed seed. The files are sorted, UTF-8, one word a line.
 """
 
 from __future__ import annotations

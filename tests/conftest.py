@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 import torch
 from torch import nn
@@ -13,6 +16,18 @@ from tests.oracle_models import oracle_cnn, oracle_images
 torch.set_num_threads(1)
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def data_copy_of(name: str, tmp_path: Path) -> Path:
+    """A writable copy of the vendored data set ``name`` in ``tmp_path`` (an installed package's files
+    may be read-only), for tests that damage a file."""
+    from helpers.data import DATA_DIR
+
+    folder = tmp_path / name
+    shutil.copytree(DATA_DIR / name, folder)
+    for f in folder.iterdir():
+        f.chmod(0o644)
+    return folder
 
 
 def tiny_cnn(channels: int = 1, classes: int = 5, seed: int = 0) -> nn.Sequential:

@@ -1,4 +1,5 @@
-"""Float64 models with every layer the oracles must agree on: Normalize, BatchNorm, MaxPool, AvgPool, biases."""
+"""Float64 models with every layer the oracles must agree on: Normalize, BatchNorm, MaxPool, AvgPool,
+biases."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from torch import nn
 from helpers.models import Normalize
 
 
-def oracle_cnn(seed: int = 0, *, normalize: bool = True, batchnorm: bool = True, bias: bool = True) -> nn.Sequential:
+def oracle_cnn(seed: int = 0, *, normalize: bool = True, batchnorm: bool = True,
+               bias: bool = True) -> nn.Sequential:
     """1×12×12 → 5 logits, in float64 and eval mode, BatchNorm with non-trivial running statistics."""
     torch.manual_seed(seed)
     layers: list[nn.Module] = [Normalize((0.3,), (0.4,))] if normalize else []
@@ -18,7 +20,8 @@ def oracle_cnn(seed: int = 0, *, normalize: bool = True, batchnorm: bool = True,
         nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(6, 8, 3, padding=1, bias=bias), nn.ReLU(), nn.AvgPool2d(2),
         nn.Conv2d(8, 8, 3, padding=1, bias=bias), nn.ReLU(),
-        nn.Flatten(), nn.Linear(8 * 3 * 3, 16, bias=bias), nn.ReLU(), nn.Dropout(0.5), nn.Linear(16, 5, bias=bias),
+        nn.Flatten(), nn.Linear(8 * 3 * 3, 16, bias=bias), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(16, 5, bias=bias),
     ]
     model = nn.Sequential(*layers).double().eval()
     with torch.no_grad():

@@ -86,7 +86,8 @@ def test_query_attacks_keep_budget_ball_and_box(blackbox_model, test_images, att
     box = BlackBox(blackbox_model)
     eps, budget = 0.1, 300
     if attack == "square":
-        x_adv, queries = square_attack(box, x, y, eps=eps, max_queries=budget, generator=torch.Generator().manual_seed(0))
+        x_adv, queries = square_attack(box, x, y, eps=eps, max_queries=budget,
+                                       generator=torch.Generator().manual_seed(0))
     else:
         x_adv, queries = simba(box, x, y, eps=eps, max_queries=budget, basis=attack.split("_")[1],
                                generator=torch.Generator().manual_seed(0))
@@ -115,7 +116,8 @@ def test_substitute_training_agrees_with_the_black_box(blackbox_model):
     assert queries == 150 + 150 + 300 == box.queries  # the set doubles after rounds 1 and 2: 600 labels
     held_out = images[5000:6000]
     with torch.no_grad():
-        agreement = (substitute(held_out).argmax(1) == blackbox_model(held_out).argmax(1)).float().mean().item()
+        agree = substitute(held_out).argmax(1) == blackbox_model(held_out).argmax(1)
+    agreement = agree.float().mean().item()
     assert agreement >= 0.6  # from 150 seed images and label queries only
 
 
@@ -129,7 +131,8 @@ def test_universal_perturbation_is_one_bounded_delta(blackbox_model, test_images
     fooled = success_rate(model, (held_out_x + delta).clamp(0, 1), held_out_y)
     noise = torch.sign(torch.randn(delta.shape, generator=torch.Generator().manual_seed(1))) * 0.1
     baseline = success_rate(model, (held_out_x + noise).clamp(0, 1), held_out_y)
-    assert fooled >= baseline + 0.2  # one pattern fools many unseen images, random noise of the same size does not
+    # one pattern fools many unseen images, random noise of the same size does not
+    assert fooled >= baseline + 0.2
 
 
 def test_apply_patch_places_the_patch_under_the_mask():
@@ -139,7 +142,8 @@ def test_apply_patch_places_the_patch_under_the_mask():
     mask[1:3, 1:3] = 1
     out = apply_patch(images, patch, mask)
     assert out[:, 0, 1:3, 1:3].eq(1).all() and out.sum() == 2 * 4
-    moved = apply_patch(images, patch, mask, random_transforms(2, shift=0.3, generator=torch.Generator().manual_seed(0)))
+    shifts = random_transforms(2, shift=0.3, generator=torch.Generator().manual_seed(0))
+    moved = apply_patch(images, patch, mask, shifts)
     assert not torch.equal(moved, out)
     with pytest.raises(ValueError, match="mask must be H×W"):
         apply_patch(images, patch, mask[:4])
@@ -151,14 +155,15 @@ def test_apply_patch_places_the_patch_under_the_mask():
         (lambda: BlackBox(tiny_cnn(), output="scores"), ValueError, "output must be one of"),
         (lambda: BlackBox(tiny_cnn(), budget=-1), ValueError, "budget must be ≥ 0"),
         (lambda: BlackBox(tiny_cnn())(tiny_batch(2)[0] * 300), ValueError, r"x must lie in \[0, 1\]"),
-        (lambda: simba(BlackBox(tiny_cnn()), *tiny_batch(2), eps=0.1, max_queries=0), ValueError, "max_queries"),
-        (lambda: simba(BlackBox(tiny_cnn()), *tiny_batch(2), eps=0.1, max_queries=5, basis="wavelet"), ValueError,
-         "basis must be one of"),
-        (lambda: square_attack(BlackBox(tiny_cnn()), *tiny_batch(2), eps=0.1, max_queries=5, p_init=0), ValueError,
-         "p_init"),
+        (lambda: simba(BlackBox(tiny_cnn()), *tiny_batch(2), eps=0.1, max_queries=0), ValueError,
+         "max_queries"),
+        (lambda: simba(BlackBox(tiny_cnn()), *tiny_batch(2), eps=0.1, max_queries=5, basis="wavelet"),
+         ValueError, "basis must be one of"),
+        (lambda: square_attack(BlackBox(tiny_cnn()), *tiny_batch(2), eps=0.1, max_queries=5, p_init=0),
+         ValueError, "p_init"),
         (lambda: universal_perturbation(tiny_cnn(), *tiny_batch(2), eps=-1), ValueError, "eps must be ≥ 0"),
-        (lambda: adversarial_patch(tiny_cnn(), tiny_batch(2)[0], 9, mask=torch.ones(12, 12), steps=1), ValueError,
-         "target must hold classes in 0…4"),
+        (lambda: adversarial_patch(tiny_cnn(), tiny_batch(2)[0], 9, mask=torch.ones(12, 12), steps=1),
+         ValueError, "target must hold classes in 0…4"),
     ],
 )
 def test_bad_input(call, error, message):

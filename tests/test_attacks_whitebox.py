@@ -78,7 +78,8 @@ def test_iterative_attacks_match_torchattacks(model, data, targeted):
 
 
 def test_pgd_l2_matches_torchattacks(model, data):
-    """PGDL2 divides by ‖g‖₂ + 1e-10 where we divide by ‖g‖₂: equal up to ~1e-9, not bit for bit."""
+    """PGDL2 divides by ‖g‖₂ + 1e-10 where we divide by ‖g‖₂: equal up to ~1e-9, not bit for
+    bit."""
     x, y = data
     ours = pgd(model, x, y, eps=0.5, alpha=0.1, steps=10, norm="2", random_start=False)
     reference = torchattacks.PGDL2(model, eps=0.5, alpha=0.1, steps=10, random_start=False)(x, y)
@@ -96,11 +97,12 @@ def test_projections():
 ATTACKS = {
     "fgsm": lambda m, x, y, e, a, s, g: (fgsm(m, x, y, eps=e), "inf"),
     "ifgsm": lambda m, x, y, e, a, s, g: (ifgsm(m, x, y, eps=e, alpha=a, steps=s), "inf"),
-    "pgd_inf": lambda m, x, y, e, a, s, g: (pgd(m, x, y, eps=e, alpha=a, steps=s, restarts=2, generator=g), "inf"),
+    "pgd_inf": lambda m, x, y, e, a, s, g: (pgd(m, x, y, eps=e, alpha=a, steps=s, restarts=2,
+                                               generator=g), "inf"),
     "pgd_l2": lambda m, x, y, e, a, s, g: (pgd(m, x, y, eps=4 * e, alpha=a, steps=s, norm="2", loss="margin",
                                               generator=g), "2"),
-    "mifgsm": lambda m, x, y, e, a, s, g: (mifgsm(m, x, y, eps=e, alpha=a, steps=s, diversity_prob=0.5, generator=g),
-                                           "inf"),
+    "mifgsm": lambda m, x, y, e, a, s, g: (mifgsm(m, x, y, eps=e, alpha=a, steps=s, diversity_prob=0.5,
+                                                  generator=g), "inf"),
 }
 
 
@@ -137,7 +139,8 @@ def test_more_steps_never_do_worse_than_fgsm(fashion):
 
 def test_restarts_keep_each_images_strongest_result(fashion):
     model, x, y = fashion
-    once = pgd(model, x, y, eps=0.03, alpha=0.01, steps=5, loss="margin", generator=torch.Generator().manual_seed(1))
+    once = pgd(model, x, y, eps=0.03, alpha=0.01, steps=5, loss="margin",
+               generator=torch.Generator().manual_seed(1))
     thrice = pgd(model, x, y, eps=0.03, alpha=0.01, steps=5, loss="margin", restarts=3,
                  generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -190,13 +193,17 @@ def test_deepfool_needs_less_than_fgsm(fashion):
         (lambda m, x, y: fgsm(m, x, y, eps=-0.1), ValueError, "eps must be ≥ 0"),
         (lambda m, x, y: ifgsm(m, x, y, eps=0.1, alpha=0.0, steps=3), ValueError, "alpha must be > 0"),
         (lambda m, x, y: pgd(m, x, y, eps=0.1, alpha=0.01, steps=0), ValueError, "steps must be ≥ 1"),
-        (lambda m, x, y: pgd(m, x, y, eps=0.1, alpha=0.01, steps=2, norm="1"), ValueError, "norm must be one of"),
-        (lambda m, x, y: pgd(m, x, y, eps=0.1, alpha=0.01, steps=2, loss="hinge"), ValueError, "loss must be one of"),
-        (lambda m, x, y: pgd(m, x, y, eps=0.1, alpha=0.01, steps=2, restarts=0), ValueError, "restarts must be ≥ 1"),
+        (lambda m, x, y: pgd(m, x, y, eps=0.1, alpha=0.01, steps=2, norm="1"), ValueError,
+         "norm must be one of"),
+        (lambda m, x, y: pgd(m, x, y, eps=0.1, alpha=0.01, steps=2, loss="hinge"), ValueError,
+         "loss must be one of"),
+        (lambda m, x, y: pgd(m, x, y, eps=0.1, alpha=0.01, steps=2, restarts=0), ValueError,
+         "restarts must be ≥ 1"),
         (lambda m, x, y: fgsm(m, x * 3, y, eps=0.1), ValueError, r"x must lie in \[0, 1\]"),
         (lambda m, x, y: fgsm(m, x, y + 10, eps=0.1), ValueError, "y must hold classes in 0…4"),
         (lambda m, x, y: fgsm(m, x, y[:2], eps=0.1), ValueError, r"y must have shape \(6,\)"),
-        (lambda m, x, y: mifgsm(m, x, y, eps=0.1, alpha=0.01, steps=2, diversity_prob=2), ValueError, "diversity_prob"),
+        (lambda m, x, y: mifgsm(m, x, y, eps=0.1, alpha=0.01, steps=2, diversity_prob=2), ValueError,
+         "diversity_prob"),
         (lambda m, x, y: cw_l2(m, x, y, c=0), ValueError, "c must be > 0"),
         (lambda m, x, y: deepfool(m, x, y, overshoot=-1), ValueError, "overshoot must be ≥ 0"),
         (lambda m, x, y: success_rate(m, x, y[:1]), ValueError, r"y must have shape"),

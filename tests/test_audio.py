@@ -1,4 +1,5 @@
-"""The log-mel front end against NumPy, the keyword model, and PGD under a dB bound (Carlini & Wagner 2018)."""
+"""The log-mel front end against NumPy, the keyword model, and PGD under a dB bound (Carlini & Wagner
+2018)."""
 
 import math
 
@@ -93,7 +94,8 @@ def test_pgd_db_keeps_the_contract():
     before = x.clone()
     x_adv = pgd_db(model, x, 1, db=-20.0, steps=2)
     assert torch.equal(x, before) and not x_adv.requires_grad
-    assert all(m.training for m in model.modules()) and all(p.grad is None and p.requires_grad for p in model.parameters())
+    assert all(m.training for m in model.modules())
+    assert all(p.grad is None and p.requires_grad for p in model.parameters())
 
 
 @pytest.mark.parametrize("bad, message", [

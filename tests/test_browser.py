@@ -28,7 +28,8 @@ NOTEBOOK = "06_fgsm_and_iterative_attacks.ipynb"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="no Chromium on this machine (Debian: apt-get install chromium); the browser test needs it"
+    CHROMIUM is None,
+    reason="no Chromium on this machine (Debian: apt-get install chromium); the browser test needs it",
 )
 
 
@@ -67,12 +68,14 @@ def lab(tmp_path):
     (docmanager / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
     port, token = _free_port(), os.urandom(16).hex()
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
            "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "HELPERS_DEVICE": "cpu"}
     log = (tmp_path / "lab.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={work}",
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
+         f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={work}",
          "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
          *(["--allow-root"] if os.geteuid() == 0 else [])],  # CI containers run as root
         cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -105,7 +108,8 @@ def test_notebook_06_runs_in_jupyterlab_and_its_slider_redraws(lab):
 
     url, token, work, tmp = lab
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        browser = p.chromium.launch(executable_path=CHROMIUM,
+                                    args=["--no-sandbox", "--disable-dev-shm-usage"])
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{url}/lab/tree/{NOTEBOOK}?token={token}")
@@ -115,8 +119,8 @@ def test_notebook_06_runs_in_jupyterlab_and_its_slider_redraws(lab):
                                    " && window.jupyterapp.shell.currentWidget.sessionContext.session"
                                    " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel",
                                    timeout=90_000)
-            page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
-                                   " === 'idle'", timeout=90_000)
+            page.wait_for_function("() => window.jupyterapp.shell.currentWidget.sessionContext.session"
+                                   ".kernel.status === 'idle'", timeout=90_000)
             _run(page, "notebook:run-all-cells")
             # done when every code cell has an execution count and the kernel is idle again
             page.wait_for_function(
@@ -126,17 +130,19 @@ def test_notebook_06_runs_in_jupyterlab_and_its_slider_redraws(lab):
                     let pending = 0;
                     for (let i = 0; i < cells.length; i++) {
                         const cell = cells.get(i);
-                        if (cell.type === 'code' && (cell.executionCount === null || cell.executionCount === undefined)) pending++;
+                        const unrun = cell.executionCount === null || cell.executionCount === undefined;
+                        if (cell.type === 'code' && unrun) pending++;
                     }
+                    const prompts = [...document.querySelectorAll('.jp-InputPrompt')];
                     return pending === 0 && panel.sessionContext.session.kernel.status === 'idle'
-                        && document.querySelectorAll('.jp-InputPrompt').length > 0
-                        && ![...document.querySelectorAll('.jp-InputPrompt')].some(p => p.textContent.includes('*'));
+                        && prompts.length > 0 && !prompts.some(p => p.textContent.includes('*'));
                 }""",
                 timeout=480_000, polling=1000,
             )
             page.screenshot(path=str(tmp / "after-run-all.png"), full_page=True)
             _run(page, "docmanager:save")
-            page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
+            page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty",
+                                   timeout=30_000)
 
             executed = nbformat.read(work / NOTEBOOK, as_version=4)
             code = [c for c in executed.cells if c.cell_type == "code"]
@@ -144,13 +150,14 @@ def test_notebook_06_runs_in_jupyterlab_and_its_slider_redraws(lab):
             errors = [(i, o.ename, o.evalue) for i, c in enumerate(executed.cells) if c.cell_type == "code"
                       for o in c.outputs if o.output_type == "error"]
             assert not errors, f"cells raised in JupyterLab: {errors}"
-            assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] .jp-RenderedText",
-                                has_text="Traceback").count() == 0
+            stderr = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] .jp-RenderedText"
+            assert page.locator(stderr, has_text="Traceback").count() == 0
 
             box, picture = _slider_picture(page)
             box.scroll_into_view_if_needed()
             picture.wait_for(state="visible", timeout=60_000)
-            before_src, before_png = picture.get_attribute("src"), picture.screenshot(path=str(tmp / "slider-before.png"))
+            before_src = picture.get_attribute("src")
+            before_png = picture.screenshot(path=str(tmp / "slider-before.png"))
             handle = box.locator(".noUi-handle, .slider-handle, [role='slider']").first
             handle.focus()
             for _ in range(10):  # ten steps of 0.005

@@ -115,8 +115,12 @@ def test_num_classes_read_off_and_measured_agree_and_labels_are_checked_against_
         fgsm(_Wrapped(model), x, torch.tensor([0, 1, 2, 4]), eps=0.1)
 
 
-@pytest.mark.parametrize("bad, message", [(float("nan"), "NaN or infinite"), (float("inf"), "NaN or infinite"),
-                                          (-float("inf"), "NaN or infinite"), (-0.5, r"got min -0\.5")])
+@pytest.mark.parametrize("bad, message", [
+    (float("nan"), "NaN or infinite"),
+    (float("inf"), "NaN or infinite"),
+    (-float("inf"), "NaN or infinite"),
+    (-0.5, r"got min -0\.5"),
+])
 def test_images_with_nan_inf_or_out_of_range_values_are_refused(bad, message):
     from helpers.explain import saliency
 

@@ -1,9 +1,8 @@
-import shutil
-
 import pytest
 import torch
 
 from helpers.data import DATA_DIR, FASHION_CLASSES, SHAPE_CLASSES, fashion_mnist, shapes, shapes_split
+from tests.conftest import data_copy_of
 
 
 @pytest.mark.parametrize("split, n", [("train", 60_000), ("test", 10_000)])
@@ -40,11 +39,7 @@ def test_unknown_split():
 
 @pytest.fixture
 def data_copy(tmp_path):
-    folder = tmp_path / "fashion-mnist"
-    shutil.copytree(DATA_DIR / "fashion-mnist", folder)
-    for f in folder.iterdir():
-        f.chmod(0o644)
-    return folder
+    return data_copy_of("fashion-mnist", tmp_path)
 
 
 def test_corrupted_file_is_named(data_copy):
@@ -124,8 +119,12 @@ def test_shapes_split_disjoint_seeds():
     assert not torch.equal(xtr, xte)
 
 
-@pytest.mark.parametrize("kwargs, message", [({"n": 0}, "n must be ≥ 1"), ({"n": 4, "size": 8}, "size must be ≥ 16"),
-                                              ({"n": 4, "seed": -1}, "seed must be ≥ 0"), ({"n": 2.5}, "n must be an int")])
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n": 0}, "n must be ≥ 1"),
+    ({"n": 4, "size": 8}, "size must be ≥ 16"),
+    ({"n": 4, "seed": -1}, "seed must be ≥ 0"),
+    ({"n": 2.5}, "n must be an int"),
+])
 def test_shapes_bad_input(kwargs, message):
     with pytest.raises((ValueError, TypeError), match=message):
         shapes(**kwargs)

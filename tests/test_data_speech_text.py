@@ -1,7 +1,6 @@
 """The spoken digits and the word lists: vendored, checksummed, loaded in the tensor contract."""
 
 import hashlib
-import shutil
 from collections import Counter
 
 import pytest
@@ -9,6 +8,7 @@ import torch
 
 from helpers.data import DATA_DIR, LANGUAGES, SAMPLE_RATE, SPOKEN_DIGITS, spoken_digits, words
 from helpers.text import ALPHABET, decode, encode
+from tests.conftest import data_copy_of
 
 
 def _sums(folder):
@@ -54,7 +54,8 @@ def test_spoken_digits_every_setting_speaks_every_digit_once():
 def test_spoken_digits_clips_are_speech_plus_light_noise():
     x, _ = spoken_digits("test")
     peaks = x.abs().amax(1)
-    assert float(peaks.min()) > 0.25 and float(peaks.max()) < 0.95  # scaled to a peak in [0.3, 0.9] plus noise
+    # scaled to a peak in [0.3, 0.9] plus noise
+    assert float(peaks.min()) > 0.25 and float(peaks.max()) < 0.95
     quietest = x.unfold(1, 400, 400).square().mean(2).sqrt().amin(1)  # the quietest 50 ms of each clip
     assert float(quietest.max()) < 0.004  # silence around the word is only the light noise (σ = 0.002)
 
@@ -94,9 +95,7 @@ def test_encode_rejects_foreign_letters():
 
 @pytest.fixture
 def words_copy(tmp_path):
-    folder = tmp_path / "words"
-    shutil.copytree(DATA_DIR / "words", folder)
-    return folder
+    return data_copy_of("words", tmp_path)
 
 
 def test_corrupted_word_list_is_named(words_copy):
@@ -107,8 +106,7 @@ def test_corrupted_word_list_is_named(words_copy):
 
 
 def test_corrupted_clips_are_named(tmp_path):
-    folder = tmp_path / "spoken-digits"
-    shutil.copytree(DATA_DIR / "spoken-digits", folder)
+    folder = data_copy_of("spoken-digits", tmp_path)
     raw = bytearray((folder / "spoken_digits.npz").read_bytes())
     raw[5000] ^= 0xFF
     (folder / "spoken_digits.npz").write_bytes(bytes(raw))

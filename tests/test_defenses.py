@@ -103,7 +103,8 @@ def test_roc_endpoints_and_separation():
 
 
 def test_bpda_breaks_a_bit_depth_defense(fashion):
-    """Bit-depth reduction has a zero gradient almost everywhere: plain PGD through it fails, BPDA does not."""
+    """Bit-depth reduction has a zero gradient almost everywhere: plain PGD through it fails, BPDA does
+    not."""
     model, images, labels = fashion
     x, y = images[:128], labels[:128]
     squeeze = functools.partial(bit_depth, bits=2)
@@ -111,12 +112,14 @@ def test_bpda_breaks_a_bit_depth_defense(fashion):
     naive = pgd(defended, x, y, eps=0.1, alpha=0.01, steps=20, generator=torch.Generator().manual_seed(0))
     adaptive = pgd(Defended(model, bpda(squeeze)), x, y, eps=0.1, alpha=0.01, steps=20,
                    generator=torch.Generator().manual_seed(0))
-    accuracy_naive, accuracy_adaptive = 1 - success_rate(defended, naive, y), 1 - success_rate(defended, adaptive, y)
+    accuracy_naive = 1 - success_rate(defended, naive, y)
+    accuracy_adaptive = 1 - success_rate(defended, adaptive, y)
     assert accuracy_adaptive <= accuracy_naive - 0.3, (accuracy_naive, accuracy_adaptive)
 
 
 def test_certify_matches_an_independent_computation():
-    """A model that answers class 2 with a known rate under noise: the radius is σ·Φ⁻¹ of the exact lower bound."""
+    """A model that answers class 2 with a known rate under noise: the radius is σ·Φ⁻¹ of the exact
+    lower bound."""
     model = tiny_cnn().eval()
     x, _ = tiny_batch(3)
     g = torch.Generator().manual_seed(0)
@@ -130,7 +133,8 @@ def test_certify_matches_an_independent_computation():
         hits = int(counts[i, guess[i]])
         lower = beta.ppf(0.01, hits, 500 - hits + 1) if hits else 0.0
         if lower > 0.5:
-            assert classes[i] == guess[i] and radii[i].item() == pytest.approx(0.25 * norm.ppf(lower), rel=1e-6)
+            assert classes[i] == guess[i]
+            assert radii[i].item() == pytest.approx(0.25 * norm.ppf(lower), rel=1e-6)
         else:
             assert classes[i] == -1 and radii[i] == 0
 
@@ -159,11 +163,13 @@ def test_smoothed_predict_abstains_on_a_coin_flip():
             return torch.stack([x[:, 0, 0, 0], -x[:, 0, 0, 0]], dim=1)
 
     x = torch.full((3, 1, 4, 4), 0.0)
-    answers = smoothed_predict(Coin(), x, sigma=1.0, n=200, alpha=0.001, generator=torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(0)
+    answers = smoothed_predict(Coin(), x, sigma=1.0, n=200, alpha=0.001, generator=g)
     assert answers.tolist() == [-1, -1, -1]
     sure = smoothed_predict(Constant(3), x, sigma=1.0, n=50, alpha=0.001)
     assert sure.tolist() == [3, 3, 3]
-    # unanimous votes: 10 of 10 are not enough at α = 0.001 (two-sided binomial p = 2⁻⁹), 11 of 11 are (2⁻¹⁰)
+    # unanimous votes: 10 of 10 are not enough at α = 0.001 (two-sided binomial p = 2⁻⁹),
+    # 11 of 11 are (2⁻¹⁰)
     assert smoothed_predict(Constant(3), x, sigma=1.0, n=10, alpha=0.001).tolist() == [-1, -1, -1]
     assert smoothed_predict(Constant(3), x, sigma=1.0, n=11, alpha=0.001).tolist() == [3, 3, 3]
 
@@ -178,13 +184,12 @@ def test_training_functions_run_end_to_end(method):
                                        batch_size=8, generator=g, progress=False)
         assert len(history) == 2 and all(0 <= h["fooled before training"] <= 1 for h in history)
         return
+    common = dict(epochs=2, batch_size=8, generator=g, progress=False)
     runs = {
-        "pgd": lambda: pgd_training(model, x, y, eps=0.1, alpha=0.03, steps=2, epochs=2, batch_size=8, generator=g,
-                                    progress=False),
-        "fast": lambda: fast_training(model, x, y, eps=0.1, epochs=2, batch_size=8, generator=g, progress=False),
-        "noise": lambda: noise_training(model, x, y, sigma=0.25, epochs=2, batch_size=8, generator=g, progress=False),
-        "trades": lambda: trades(model, x, y, eps=0.1, alpha=0.03, steps=2, epochs=2, batch_size=8, generator=g,
-                                 progress=False),
+        "pgd": lambda: pgd_training(model, x, y, eps=0.1, alpha=0.03, steps=2, **common),
+        "fast": lambda: fast_training(model, x, y, eps=0.1, **common),
+        "noise": lambda: noise_training(model, x, y, sigma=0.25, **common),
+        "trades": lambda: trades(model, x, y, eps=0.1, alpha=0.03, steps=2, **common),
     }
     losses = runs[method]()
     assert 1 <= len(losses) <= 2 and all(np.isfinite(losses))

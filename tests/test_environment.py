@@ -56,4 +56,5 @@ def test_pyproject_admits_the_pinned_versions():
 
 def test_make_setup_installs_with_the_pins():
     makefile = (ROOT / "Makefile").read_text()
-    assert "-c constraints.txt" in makefile and "constraints.txt" in makefile.split("STAMP  :=")[1].splitlines()[0]
+    stamp = makefile.split("STAMP  :=")[1].splitlines()[0]
+    assert "-c constraints.txt" in makefile and "constraints.txt" in stamp

@@ -33,7 +33,8 @@ def test_rrr_equals_its_formula_on_a_linear_model():
     assert rrr_penalty(model, x, mask).item() == pytest.approx(penalty.item(), rel=1e-12)
     loss = rrr_loss(model, x, y, mask=mask, weight=7.5)
     assert loss.item() == pytest.approx((cross_entropy + 7.5 * penalty).item(), rel=1e-12)
-    assert rrr_loss(model, x, y, mask=mask, weight=0.0).item() == pytest.approx(cross_entropy.item(), rel=1e-12)
+    unweighted = rrr_loss(model, x, y, mask=mask, weight=0.0)
+    assert unweighted.item() == pytest.approx(cross_entropy.item(), rel=1e-12)
 
 
 class _Functional(nn.Module):
@@ -49,7 +50,8 @@ class _Functional(nn.Module):
 
 def test_rrr_gradient_passes_gradcheck_in_float64():
     g = torch.Generator().manual_seed(0)
-    params = [torch.randn(*s, generator=g, dtype=torch.float64, requires_grad=True) for s in ((5, 9), (5,), (3, 5), (3,))]
+    params = [torch.randn(*s, generator=g, dtype=torch.float64, requires_grad=True)
+              for s in ((5, 9), (5,), (3, 5), (3,))]
     x = torch.rand(4, 1, 3, 3, generator=g, dtype=torch.float64)
     y = torch.tensor([0, 2, 1, 2])
     mask = torch.rand(4, 1, 3, 3, generator=g, dtype=torch.float64)  # a soft mask in [0, 1]

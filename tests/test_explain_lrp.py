@@ -23,13 +23,15 @@ TARGET = torch.tensor([0, 1, 2, 4])
 
 
 def zennit_relevance(model: nn.Sequential, x: torch.Tensor, composite) -> torch.Tensor:
-    """Zennit on the model after its Normalize layer, fed normalised images; output relevance one-hot × logit.
+    """Zennit on the model after its Normalize layer, fed normalised images; output relevance
+    one-hot × logit.
 
     (Relevance on normalised pixels is relevance on pixels: Normalize is an elementwise bijection.)
     """
     body, normalized = copy.deepcopy(model[1:]), model[0](x).detach()
     with Gradient(model=body, composite=composite) as attributor:
-        _, relevance = attributor(normalized, lambda out: torch.eye(out.shape[1], dtype=out.dtype)[TARGET] * out)
+        _, relevance = attributor(normalized,
+                                  lambda out: torch.eye(out.shape[1], dtype=out.dtype)[TARGET] * out)
     return relevance
 
 
@@ -58,7 +60,8 @@ def test_rules_match_zennit(model, x, options, reference):
 
 
 def test_epsilon_gamma_box_matches_zennit(model, x):
-    low, high = model[0](torch.zeros_like(x[:1])), model[0](torch.ones_like(x[:1]))  # zB bounds through Normalize
+    # zB bounds through Normalize
+    low, high = model[0](torch.zeros_like(x[:1])), model[0](torch.ones_like(x[:1]))
     composite = EpsilonGammaBox(low=low, high=high, canonizers=[SequentialMergeBatchNorm()])
     ours = lrp(model, x, TARGET, composite="epsilon_gamma_box")
     assert relative_error(ours, zennit_relevance(model, x, composite)) <= 1e-4
@@ -85,7 +88,8 @@ def test_conservation_reports_every_layer(model, x):
     with torch.no_grad():
         logit = model(x)[range(4), TARGET]
     assert torch.allclose(sums[names[-1]], logit)  # relevance starts as the target logit
-    assert torch.allclose(sums[names[0]], lrp(model, x, TARGET, composite="epsilon_gamma_box").flatten(1).sum(1))
+    relevance = lrp(model, x, TARGET, composite="epsilon_gamma_box")
+    assert torch.allclose(sums[names[0]], relevance.flatten(1).sum(1))
 
 
 def test_batchnorm_is_folded_into_the_convolution(model, x):
@@ -110,7 +114,8 @@ def test_lrp_on_the_zoo_model_is_finite_and_conserves_roughly():
     x, y = images[:16], labels[:16]
     with torch.no_grad():
         logit = model(x).gather(1, y[:, None]).squeeze(1)
-    # measured Σ R(pixels) / logit on these 16 images: ε 0.62–1.72 (biases leak), the composites 0.96–1.05
+    # measured Σ R(pixels) / logit on these 16 images: ε 0.62–1.72 (biases leak), the composites
+    # 0.96–1.05
     bounds = {"epsilon": (0.5, 2.0), "epsilon_gamma_box": (0.9, 1.1), "epsilon_plus": (0.9, 1.1)}
     for options in ({"rule": "epsilon"}, {"composite": "epsilon_gamma_box"}, {"composite": "epsilon_plus"}):
         low, high = bounds[next(iter(options.values()))]
@@ -148,7 +153,8 @@ def test_unsupported_operations_are_named_before_computing(x, build, message):
 
 
 def test_batchnorm_not_after_a_convolution_is_refused(x):
-    model = nn.Sequential(Normalize((0.5,), (0.5,)), nn.BatchNorm2d(1), nn.Flatten(), nn.Linear(144, 5)).double().eval()
+    model = nn.Sequential(Normalize((0.5,), (0.5,)), nn.BatchNorm2d(1), nn.Flatten(), nn.Linear(144, 5))
+    model = model.double().eval()
     with pytest.raises(ValueError, match=r"fold BatchNorm only into a Conv2d .* at '1' follows Normalize"):
         lrp(model, x, TARGET)
 
@@ -232,8 +238,8 @@ def test_epsilon_step_is_lrp_on_a_dense_layer():
 
 def randomized_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
     """``model`` in float64 and eval mode, its BatchNorm statistics and affine parameters drawn at random;
-    BatchNorm's eps made tiny, as Zennit's merge leaves a factor 1/√(1 + eps) per BatchNorm behind (20 of them
-    in a ResNet-18)."""
+    BatchNorm's eps made tiny, as Zennit's merge leaves a factor 1/√(1 + eps) per BatchNorm behind (20 of
+    them in a ResNet-18)."""
     torch.manual_seed(seed)
     model = model.double().eval()
     with torch.no_grad():
@@ -297,21 +303,25 @@ def zennit_composite(name: str, x: torch.Tensor, canonizer):
     return EpsilonGammaBox(low=torch.zeros_like(x), high=torch.ones_like(x), canonizers=[canonizer])
 
 
-@pytest.mark.parametrize("name", ["epsilon", "epsilon_plus_flat", "epsilon_gamma_box"])
-def test_resnet18_matches_zennit_with_its_resnet_canonizer(resnet, images32, name):
-    target = torch.tensor([3, 7])
-    options = {"rule": name} if name == "epsilon" else {"composite": name}
-    ours = lrp(resnet, images32, target, **options)
-    reference = zennit_on(resnet, images32, target, zennit_composite(name, images32, ResNetCanonizer()))
-    assert relative_error(ours, reference) <= 1e-4
+CANONIZED = [  # (the fixture with the model, Zennit's canonizer for it, the targets, the rule or composite)
+    ("resnet", ResNetCanonizer, [3, 7], "epsilon"),
+    ("resnet", ResNetCanonizer, [3, 7], "epsilon_plus_flat"),
+    ("resnet", ResNetCanonizer, [3, 7], "epsilon_gamma_box"),
+    ("vgg", VGGCanonizer, [1, 8], "epsilon"),
+    ("vgg", VGGCanonizer, [1, 8], "epsilon_gamma_box"),
+]
 
 
-@pytest.mark.parametrize("name", ["epsilon", "epsilon_gamma_box"])
-def test_vgg11_bn_matches_zennit_with_its_vgg_canonizer(vgg, images32, name):
-    target = torch.tensor([1, 8])
+@pytest.mark.parametrize(
+    ("architecture", "canonizer", "target", "name"), CANONIZED, ids=[f"{a}-{n}" for a, _, _, n in CANONIZED]
+)
+def test_torchvision_model_matches_zennit_with_its_canonizer(request, images32, architecture, canonizer,
+                                                              target, name):
+    model = request.getfixturevalue(architecture)  # resnet18 or vgg11_bn
+    target = torch.tensor(target)
     options = {"rule": name} if name == "epsilon" else {"composite": name}
-    ours = lrp(vgg, images32, target, **options)
-    reference = zennit_on(vgg, images32, target, zennit_composite(name, images32, VGGCanonizer()))
+    ours = lrp(model, images32, target, **options)
+    reference = zennit_on(model, images32, target, zennit_composite(name, images32, canonizer()))
     assert relative_error(ours, reference) <= 1e-4
 
 
@@ -407,7 +417,8 @@ def test_mobilenet_v2_is_explained_and_its_relevance_starts_as_the_logit(images3
     with torch.no_grad():
         logit = model(images32)[range(2), TARGET[:2]]
     residual = sum(getattr(m, "use_res_connect", False) for m in model.modules())
-    assert torch.allclose(list(sums.values())[-1], logit) and sum("after add" in name for name in sums) == residual
+    assert torch.allclose(list(sums.values())[-1], logit)
+    assert sum("after add" in name for name in sums) == residual
     relevance = lrp(model, images32, TARGET[:2], composite="epsilon_gamma_box")
     assert relevance.shape == images32.shape and torch.isfinite(relevance).all()
     assert torch.allclose(relevance.flatten(1).sum(1), list(sums.values())[0])

@@ -74,7 +74,8 @@ def test_deletion_of_a_perfect_attribution_drops_faster_than_its_reverse():
     assert good.shape == (2, 17)
     assert good[0, 0] == pytest.approx(bad[0, 0]) and good[0, -1] == pytest.approx(bad[0, -1])
     assert (auc(good) < auc(bad) - 0.3).all()
-    insert_good, insert_bad = insertion_curve(model, x, 1, perfect, steps=16), insertion_curve(model, x, 1, -perfect, steps=16)
+    insert_good = insertion_curve(model, x, 1, perfect, steps=16)
+    insert_bad = insertion_curve(model, x, 1, -perfect, steps=16)
     assert (auc(insert_good) > auc(insert_bad) + 0.3).all()
 
 
@@ -124,7 +125,8 @@ def test_randomization_destroys_gradient_and_grad_cam():
         assert values[-1] < 0.5  # all layers random: the picture has changed
     before = [p.clone() for p in model.parameters()]
     randomization_test(model, x, y, lambda m, x, t: saliency(m, x, t))
-    assert all(torch.equal(p, q) for p, q in zip(before, model.parameters())), "the model itself was randomised"
+    unchanged = all(torch.equal(p, q) for p, q in zip(before, model.parameters()))
+    assert unchanged, "the model itself was randomised"
 
 
 @pytest.mark.parametrize(
@@ -133,9 +135,11 @@ def test_randomization_destroys_gradient_and_grad_cam():
         (lambda x, m: pointing_game(torch.rand(3, 1, 8, 8), m[:2]), "masks must be a bool tensor of shape"),
         (lambda x, m: relevance_mass(torch.rand(3, 1, 8, 8), m.float()), "masks must be a bool tensor"),
         (lambda x, m: relevance_mass(torch.rand(3, 1, 8, 8), torch.zeros_like(m)), "at least one pixel"),
-        (lambda x, m: deletion_curve(_one_pixel_model(), x, 1, torch.rand(2, 1, 3, 3)), "attributions must be"),
+        (lambda x, m: deletion_curve(_one_pixel_model(), x, 1, torch.rand(2, 1, 3, 3)),
+         "attributions must be"),
         (lambda x, m: auc(torch.tensor([1.0])), "at least 2 points"),
-        (lambda x, m: randomization_test(_one_pixel_model(), x, 1, saliency, order="bottom_up"), "order must be one of"),
+        (lambda x, m: randomization_test(_one_pixel_model(), x, 1, saliency, order="bottom_up"),
+         "order must be one of"),
     ],
 )
 def test_bad_input(call, message):

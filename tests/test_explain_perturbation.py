@@ -39,12 +39,14 @@ def test_grad_cam_shape(model, x):
     assert grad_cam(model, x, TARGET, layer=model[7], upsample=False).shape == (4, 1, 3, 3)
 
 
-@pytest.mark.parametrize("window, stride, baseline", [(3, 1, 0.0), (4, 3, 0.3), ((2, 5), (2, 4), 0.5), (12, 1, 0.0)])
+@pytest.mark.parametrize(
+    "window, stride, baseline", [(3, 1, 0.0), (4, 3, 0.3), ((2, 5), (2, 4), 0.5), (12, 1, 0.0)]
+)
 def test_occlusion_matches_captum(model, x, window, stride, baseline):
     pair = window if isinstance(window, tuple) else (window, window)
     steps = stride if isinstance(stride, tuple) else (stride, stride)
-    reference = Occlusion(model).attribute(x, target=TARGET, sliding_window_shapes=(1, *pair), strides=(1, *steps),
-                                           baselines=baseline)
+    reference = Occlusion(model).attribute(x, target=TARGET, sliding_window_shapes=(1, *pair),
+                                           strides=(1, *steps), baselines=baseline)
     ours = occlusion(model, x, TARGET, window=window, stride=stride, baseline=baseline, batch_size=37)
     assert relative_error(ours, reference) <= 1e-5
 
@@ -75,7 +77,8 @@ def test_lime_recovers_a_linear_model_exactly():
 def test_lime_shares_one_weight_per_segment_and_is_reproducible(model, x):
     seg = grid_segments(12, 12, 4)
     a = lime(model, x, TARGET, segments=seg, n_samples=100, generator=torch.Generator().manual_seed(0))
-    b = lime(model, x, TARGET, segments=seg, n_samples=100, generator=torch.Generator().manual_seed(0), batch_size=33)
+    b = lime(model, x, TARGET, segments=seg, n_samples=100, generator=torch.Generator().manual_seed(0),
+             batch_size=33)
     assert torch.allclose(a, b)
     for s in range(9):
         values = a[:, 0][:, seg == s]
@@ -124,11 +127,14 @@ def test_activation_maximization_excites_its_filter(model):
         (lambda m, x: occlusion(m, x, 0, window=13, stride=1), "window .* must fit in the image"),
         (lambda m, x: occlusion(m, x, 0, window=3, stride=4), "stride .* must not exceed the window"),
         (lambda m, x: occlusion(m, x, 0, window=0, stride=1), "window must be a positive int"),
-        (lambda m, x: lime(m, x, 0, segments=torch.zeros(5, 5, dtype=torch.int64)), "segments must be an int64 map"),
+        (lambda m, x: lime(m, x, 0, segments=torch.zeros(5, 5, dtype=torch.int64)),
+         "segments must be an int64 map"),
         (lambda m, x: lime(m, x, 0, segments=grid_segments(12, 12, 4), score="odds"), "score must be one of"),
         (lambda m, x: filter_activations(m, nn.ReLU(), x), "layer must be a module of the model"),
-        (lambda m, x: activation_maximization(m, m[1], 99, shape=(1, 12, 12), steps=1), "channel must be below"),
-        (lambda m, x: activation_maximization(m, m[1], 0, shape=(12, 12), steps=1), r"shape must be \(C, H, W\)"),
+        (lambda m, x: activation_maximization(m, m[1], 99, shape=(1, 12, 12), steps=1),
+         "channel must be below"),
+        (lambda m, x: activation_maximization(m, m[1], 0, shape=(12, 12), steps=1),
+         r"shape must be \(C, H, W\)"),
     ],
 )
 def test_bad_input(model, x, call, message):

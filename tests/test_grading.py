@@ -31,9 +31,15 @@ def test_smoothgrad_answer_written_as_the_exercise_says_passes():
 @pytest.mark.parametrize(
     "answer, message",
     [
-        (lambda m, x, t: explain.saliency(m, x, t).sum(1), r"expected shape \(3, 1, 10, 10\), got \(3, 10, 10\)"),
+        (
+            lambda m, x, t: explain.saliency(m, x, t).sum(1),
+            r"expected shape \(3, 1, 10, 10\), got \(3, 10, 10\)",
+        ),
         (lambda m, x, t: explain.saliency(m, x, t, abs=False), "values differ"),
-        (lambda m, x, t: explain.saliency(m, x, t).double(), "expected dtype torch.float32, got torch.float64"),
+        (
+            lambda m, x, t: explain.saliency(m, x, t).double(),
+            "expected dtype torch.float32, got torch.float64",
+        ),
         (lambda m, x, t: 1 / 0, "your function raised ZeroDivisionError"),
         (lambda m, x, t: x.mul_(0), "values differ|modified its input"),
     ],
@@ -90,8 +96,8 @@ def test_attack_exercises():
     grading.check("fgsm", my_fgsm)
     grading.check("ifgsm", my_ifgsm)
     with pytest.raises(grading.ExerciseFailed, match="values differ"):
-        grading.check("ifgsm", lambda model, x, y, *, eps, alpha, steps: my_ifgsm(model, x, y, eps=2 * eps, alpha=alpha,
-                                                                                  steps=steps))
+        grading.check("ifgsm", lambda model, x, y, *, eps, alpha, steps: my_ifgsm(model, x, y, eps=2 * eps,
+                                                                                  alpha=alpha, steps=steps))
 
 
 # ---- homework questions (value answers checked against helpers.homework's key) -------------------
@@ -154,7 +160,10 @@ def test_judge_accepts_a_valid_submission_after_the_uint8_round_trip(hw6, capsys
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda x: (x + 12.6 / 255).clamp(0, 1), r"changes a pixel by 13 grey levels after the 8-bit round trip; the budget is 12"),
+        (
+            lambda x: (x + 12.6 / 255).clamp(0, 1),
+            r"changes a pixel by 13 grey levels after the 8-bit round trip; the budget is 12",
+        ),
         (lambda x: x + 0.5, r"pixels must lie in \[0, 1\]"),
         (lambda x: x - 0.01, r"pixels must lie in \[0, 1\]"),
         (lambda x: x[:10], r"shape \(128, 1, 28, 28\), got \(10, 1, 28, 28\)"),
@@ -179,7 +188,8 @@ def test_judge_baselines_are_reproducible_and_ordered():
     assert [len(first[k]) for k in ("simple", "medium", "strong")] == [1, 1, len(homework.HW6_BASELINE_SEEDS)]
     verdict = grading.judge(homework._hw6_images()[0], show=False)
     lines = verdict.pass_lines
-    assert verdict.clean_accuracy > lines["simple"] > lines["medium"] > max(first["strong"]) >= lines["strong"]
+    strong = lines["strong"]
+    assert verdict.clean_accuracy > lines["simple"] > lines["medium"] > max(first["strong"]) >= strong
     assert lines["strong"] == min(first["strong"])  # the line sits below every seed of the baseline
 
 
@@ -218,10 +228,12 @@ def test_judge_grades_against_the_instructors_private_box(tmp_path, monkeypatch,
     x, y = homework._hw6_images()
     verdict = grading.judge(x.clone())
     expected = (y == 3).float().mean().item()  # what a box that always says "Dress" scores
-    assert verdict.private and verdict.clean_accuracy == pytest.approx(expected) and verdict.accuracy == pytest.approx(expected)
+    assert verdict.private
+    assert verdict.clean_accuracy == pytest.approx(expected) and verdict.accuracy == pytest.approx(expected)
     assert all(v == pytest.approx(expected) for runs in verdict.baselines.values() for v in runs)
     assert "private black box" in capsys.readouterr().out
-    box = homework.hw6_data().blackbox  # the students' queries go to the private box too, with its own counter
+    # the students' queries go to the private box too, with its own counter
+    box = homework.hw6_data().blackbox
     assert box is homework.hw6_blackbox() and box.queries == 128
     assert (box(x[:4]).argmax(1) == 3).all()
     box.queries = box.budget - 100  # spend the budget (the counter may go up)
@@ -253,7 +265,8 @@ def test_zoo_trains_a_private_copy_without_touching_the_zoo(tmp_path, monkeypatc
 def test_speech_and_text_exercises():
     from helpers.audio import db
 
-    grading.check("relative_db", lambda d, x: 20 * torch.log10(d.abs().amax(1)) - 20 * torch.log10(x.abs().amax(1)))
+    grading.check("relative_db",
+                  lambda d, x: 20 * torch.log10(d.abs().amax(1)) - 20 * torch.log10(x.abs().amax(1)))
     grading.check("flip_gain", lambda g, t: g - torch.take_along_dim(g, t[..., None], dim=2))
     with pytest.raises(grading.ExerciseFailed, match="values differ"):
         grading.check("relative_db", lambda d, x: db(d) - db(x) + 6.0)
@@ -280,10 +293,13 @@ def test_clever_hans_exercises():
     grading.check("tag_mass", my_tag_mass)
     grading.check("rrr_penalty", my_rrr_penalty)
     with pytest.raises(grading.ExerciseFailed, match="expected [0-9.]+, got"):
-        grading.check("tag_mass", lambda maps, masks: (maps.sum(1) * masks[:, 0]).sum().item() / maps.sum().item())
+        grading.check("tag_mass",
+                      lambda maps, masks: (maps.sum(1) * masks[:, 0]).sum().item() / maps.sum().item())
     with pytest.raises(grading.ExerciseFailed, match="create_graph=True"):
-        grading.check("rrr_penalty", lambda m, x, mask: my_rrr_penalty(m, x, mask, create_graph=False).detach())
-    with pytest.raises(grading.ExerciseFailed, match="values differ"):  # summed over images instead of averaged
+        grading.check("rrr_penalty",
+                      lambda m, x, mask: my_rrr_penalty(m, x, mask, create_graph=False).detach())
+    # summed over images instead of averaged
+    with pytest.raises(grading.ExerciseFailed, match="values differ"):
         grading.check("rrr_penalty", lambda m, x, mask: my_rrr_penalty(m, x, mask) * len(x))
     with pytest.raises(grading.ExerciseFailed, match="expected a scalar tensor"):
         grading.check("rrr_penalty", lambda m, x, mask: 0.5)

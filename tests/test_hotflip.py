@@ -22,7 +22,8 @@ def tiny_text_model(seed=0, linear=False):
     torch.manual_seed(seed)
     if linear:
         return nn.Sequential(OneHot(V), nn.Flatten(), nn.Linear(V * L, CLASSES))
-    return nn.Sequential(OneHot(V), nn.Conv1d(V, 5, 2), nn.Tanh(), nn.Flatten(), nn.Linear(5 * (L - 1), CLASSES))
+    return nn.Sequential(OneHot(V), nn.Conv1d(V, 5, 2), nn.Tanh(), nn.Flatten(),
+                         nn.Linear(5 * (L - 1), CLASSES))
 
 
 def tiny_words(n=5, seed=0):
@@ -108,7 +109,8 @@ def test_nonlinear_greedy_can_miss_the_best_flip_that_a_beam_finds():
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 2**16), max_flips=st.integers(1, 4), beam=st.integers(1, 4), targeted=st.booleans())
+@given(seed=st.integers(0, 2**16), max_flips=st.integers(1, 4), beam=st.integers(1, 4),
+       targeted=st.booleans())
 def test_flips_stay_within_budget_and_never_touch_padding(seed, max_flips, beam, targeted):
     model, tokens = tiny_text_model(seed % 5), tiny_words(6, seed=seed)
     y = torch.randint(CLASSES, (6,), generator=torch.Generator().manual_seed(seed))
@@ -136,10 +138,12 @@ def test_hotflip_keeps_the_contract():
 
 @pytest.mark.parametrize("call, error, message", [
     (lambda m, t: hotflip(m, t.float(), 0, vocabulary=V), TypeError, "tokens must have dtype torch.int64"),
-    (lambda m, t: hotflip(m, t + V, 0, vocabulary=V), ValueError, "tokens must hold character indices in 0…5"),
+    (lambda m, t: hotflip(m, t + V, 0, vocabulary=V), ValueError,
+     "tokens must hold character indices in 0…5"),
     (lambda m, t: hotflip(m, t, 7, vocabulary=V), ValueError, r"y must hold classes in 0…2"),
     (lambda m, t: hotflip(m, t, 0, max_flips=0, vocabulary=V), ValueError, "max_flips must be ≥ 1"),
-    (lambda m, t: hotflip(m, t, 0, vocabulary=V, allowed=torch.ones(3, dtype=torch.bool)), TypeError, "allowed must"),
+    (lambda m, t: hotflip(m, t, 0, vocabulary=V, allowed=torch.ones(3, dtype=torch.bool)), TypeError,
+     "allowed must"),
 ])
 def test_bad_arguments_are_named(call, error, message):
     with pytest.raises(error, match=message):

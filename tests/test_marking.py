@@ -18,7 +18,8 @@ HEADING_POINTS = re.compile(r"^#+ .*\((\d+) points?\b", re.MULTILINE)
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_committed_notebooks_are_what_the_tool_writes(source):
-    """Fails after a merge that lost or changed metadata: run `python -m helpers.marking notebooks/*.ipynb`."""
+    """Fails after a merge that lost or changed metadata: run
+    `python -m helpers.marking notebooks/*.ipynb`."""
     text = source.read_text(encoding="utf-8")
     assert nbformat.writes(marking.annotate(nbformat.reads(text, as_version=4), source.name)) + "\n" == text
     assert marking.main(["--check", str(source)]) == 0
@@ -54,7 +55,8 @@ def test_points_come_from_the_table_and_headings_agree():
         stated, total = None, 0
         graded = [cell.metadata.get("nbgrader", {}) for cell in nb.cells]
         for index, (cell, meta) in enumerate(zip(nb.cells, graded)):
-            heading = cell.cell_type == "markdown" and re.match(r"^#+ ", cell.source) and "BEGIN SOLUTION" not in cell.source
+            heading = (cell.cell_type == "markdown" and re.match(r"^#+ ", cell.source)
+                       and "BEGIN SOLUTION" not in cell.source)
             if heading:
                 if stated is not None:
                     assert stated[1] == stated[2], f"{source.name}, cell {stated[0]} says {stated[1]} points"
@@ -89,13 +91,15 @@ def test_annotating_is_idempotent_and_removes_stale_metadata():
     once = marking.annotate(nb, "a.ipynb")
     assert marking.annotate(once, "a.ipynb") == once
     assert "nbgrader" not in once.cells[3].metadata
-    assert once.cells[2].source == '# ✎ 1 point, checked automatically when graded\ngrading.check("fgsm", f)'
+    assert once.cells[2].source == ('# ✎ 1 point, checked automatically when graded\n'
+                                    'grading.check("fgsm", f)')
     assert once.cells[0].source == "# Title\n\n**Points:** 1, checked automatically when graded."
     assert nb.cells[0].source == "# Title", "the notebook passed in is left as it was"
 
 
 def test_a_graded_cell_without_points_is_an_error_naming_it():
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("### BEGIN SOLUTION\nA\n### END SOLUTION")])
+    answer = nbformat.v4.new_markdown_cell("### BEGIN SOLUTION\nA\n### END SOLUTION")
+    nb = nbformat.v4.new_notebook(cells=[answer])
     with pytest.raises(marking.MarkingError, match=r"new\.ipynb, cell 0: no points for 'new/answer_1'"):
         marking.annotate(nb, "new.ipynb")
 
@@ -146,5 +150,6 @@ def test_hidden_is_refused_for_a_question():
 
 def test_judge_points_is_a_third_per_baseline_beaten():
     baselines = {"simple": [0.8], "medium": [0.7], "strong": [0.5, 0.55]}
-    points = [grading.judge_points(grading.Judgement(acc, 0.9, baselines, 12)) for acc in (0.9, 0.75, 0.6, 0.4)]
+    points = [grading.judge_points(grading.Judgement(accuracy, 0.9, baselines, 12))
+              for accuracy in (0.9, 0.75, 0.6, 0.4)]
     assert points == [0.0, 2.0, 4.0, 6.0] and marking.POINTS["judge"] == 6

@@ -71,6 +71,16 @@ class Skip:
     reason: str
 
 
+def _training(**options: Any) -> Call:
+    """A valid call of a training loop: the model, images and labels in batches of 4, one seeded generator, no
+    progress bar, and ``options`` (the epochs, the loop's own settings)."""
+
+    def build(m: nn.Module, x: torch.Tensor, y: torch.Tensor, g: torch.Generator) -> dict[str, Any]:
+        return dict(model=m, images=x, labels=y, **options, batch_size=4, generator=g, progress=False)
+
+    return Call(build, trains=True)
+
+
 RECORD = Skip("a record type: its fields are stored, not computed on")
 CLI = Skip("a command line: argparse checks its arguments")
 NO_ARGS = Skip("takes no argument to misuse")
@@ -135,7 +145,9 @@ def _base(kind: str) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
 def _notebook() -> nbformat.NotebookNode:
     cells = [
         nbformat.v4.new_markdown_cell("intro"),
-        nbformat.v4.new_code_cell("def saliency(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"),
+        nbformat.v4.new_code_cell(
+            "def saliency(x):\n    ### BEGIN SOLUTION\n    return x\n    ### END SOLUTION"
+        ),
         nbformat.v4.new_code_cell("### BEGIN HIDDEN TESTS\nassert True\n### END HIDDEN TESTS"),
     ]
     return nbformat.v4.new_notebook(cells=cells)
@@ -268,20 +280,7 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.models.count_parameters": Call(lambda m, x, y, g: dict(model=m)),
     "helpers.runtime.device": NO_ARGS,
     "helpers.runtime.seed_everything": Call(lambda m, x, y, g: dict(seed=3), awkward=False),
-    "helpers.training.train": Call(
-        lambda m, x, y, g: dict(
-            model=m,
-            images=x,
-            labels=y,
-            epochs=1,
-            lr=1e-3,
-            batch_size=4,
-            weight_decay=0.0,
-            generator=g,
-            progress=False,
-        ),
-        trains=True,
-    ),
+    "helpers.training.train": _training(epochs=1, lr=1e-3, weight_decay=0.0),
     "helpers.training.predict": Call(lambda m, x, y, g: dict(model=m, images=x, batch_size=4)),
     "helpers.training.accuracy": Call(lambda m, x, y, g: dict(model=m, images=x, labels=y, batch_size=4)),
     # defenses
@@ -331,63 +330,13 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.defenses.smoothing.certify": Call(
         lambda m, x, y, g: dict(model=m, x=x, sigma=0.25, n0=3, n=5, alpha=0.1, generator=g)
     ),
-    "helpers.defenses.training.adversarial_training": Call(
-        lambda m, x, y, g: dict(
-            model=m,
-            images=x,
-            labels=y,
-            attack=lambda a, b, c: attacks.fgsm(a, b, c, eps=0.1),
-            rounds=1,
-            lr=1e-3,
-            batch_size=4,
-            generator=g,
-            progress=False,
-        ),
-        trains=True,
+    "helpers.defenses.training.adversarial_training": _training(
+        attack=lambda a, b, c: attacks.fgsm(a, b, c, eps=0.1), rounds=1, lr=1e-3
     ),
-    "helpers.defenses.training.pgd_training": Call(
-        lambda m, x, y, g: dict(
-            model=m,
-            images=x,
-            labels=y,
-            eps=0.1,
-            alpha=0.05,
-            steps=1,
-            epochs=1,
-            batch_size=4,
-            generator=g,
-            progress=False,
-        ),
-        trains=True,
-    ),
-    "helpers.defenses.training.fast_training": Call(
-        lambda m, x, y, g: dict(
-            model=m, images=x, labels=y, eps=0.1, epochs=1, batch_size=4, generator=g, progress=False
-        ),
-        trains=True,
-    ),
-    "helpers.defenses.training.noise_training": Call(
-        lambda m, x, y, g: dict(
-            model=m, images=x, labels=y, sigma=0.1, epochs=1, batch_size=4, generator=g, progress=False
-        ),
-        trains=True,
-    ),
-    "helpers.defenses.training.trades": Call(
-        lambda m, x, y, g: dict(
-            model=m,
-            images=x,
-            labels=y,
-            eps=0.1,
-            alpha=0.05,
-            steps=1,
-            epochs=1,
-            beta=1.0,
-            batch_size=4,
-            generator=g,
-            progress=False,
-        ),
-        trains=True,
-    ),
+    "helpers.defenses.training.pgd_training": _training(eps=0.1, alpha=0.05, steps=1, epochs=1),
+    "helpers.defenses.training.fast_training": _training(eps=0.1, epochs=1),
+    "helpers.defenses.training.noise_training": _training(sigma=0.1, epochs=1),
+    "helpers.defenses.training.trades": _training(eps=0.1, alpha=0.05, steps=1, epochs=1, beta=1.0),
     # explain
     "helpers.explain.cam.check_layer": Call(lambda m, x, y, g: dict(model=m, layer=m[2])),
     "helpers.explain.cam.cam_from_gradients": Call(
@@ -563,7 +512,8 @@ CALLS: dict[str, Call | Skip] = {
         lambda m, x, y, g: dict(model=m, images=x, labels=y, eps=0.1), awkward=False
     ),  # PGD-50 × 5 restarts: pgd's own entry takes the awkward inputs
     "helpers.zoo.evaluation.shortcut_metrics": Skip(
-        "evaluates a model on three 10 000-image Fashion-MNIST test splits: tests/test_data.py checks the data"
+        "evaluates a model on three 10 000-image Fashion-MNIST test splits: "
+        "tests/test_data.py checks the data"
     ),
     # audio and text (build's model, x and y are a keyword_cnn and waveforms, or a char_cnn and words)
     "helpers.audio.LogMel": Call(
@@ -574,8 +524,12 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.audio.relative_db": Call(
         lambda m, x, y, g: dict(delta=x * 0.01, x=x), inputs="waveforms", differentiable=True
     ),
-    "helpers.audio.hz_to_mel": Call(lambda m, x, y, g: dict(f=torch.tensor([0.0, 700.0, 4000.0])), awkward=False),
-    "helpers.audio.mel_to_hz": Call(lambda m, x, y, g: dict(m=torch.tensor([0.0, 500.0, 2000.0])), awkward=False),
+    "helpers.audio.hz_to_mel": Call(
+        lambda m, x, y, g: dict(f=torch.tensor([0.0, 700.0, 4000.0])), awkward=False
+    ),
+    "helpers.audio.mel_to_hz": Call(
+        lambda m, x, y, g: dict(m=torch.tensor([0.0, 500.0, 2000.0])), awkward=False
+    ),
     "helpers.audio.mel_filterbank": Call(
         lambda m, x, y, g: dict(n_fft=64, n_mels=8, sample_rate=8000, f_min=20.0, f_max=3000.0), awkward=False
     ),
@@ -616,9 +570,12 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.data.add_tag": Call(lambda m, x, y, g: dict(images=x)),
     "helpers.data.tag_mask": Call(lambda m, x, y, g: dict(size=12), awkward=False),
     "helpers.data.tagged_fashion_mnist": Call(
-        lambda m, x, y, g: dict(split="test", tags="shortcut", classes=(6,), fraction=0.9, seed=0), awkward=False
+        lambda m, x, y, g: dict(split="test", tags="shortcut", classes=(6,), fraction=0.9, seed=0),
+        awkward=False,
     ),
-    "helpers.data.spoken_digits": Call(lambda m, x, y, g: dict(split="test", with_settings=False), awkward=False),
+    "helpers.data.spoken_digits": Call(
+        lambda m, x, y, g: dict(split="test", with_settings=False), awkward=False
+    ),
     "helpers.data.words": Call(lambda m, x, y, g: dict(split="test", as_strings=False), awkward=False),
     "helpers.models.ResidualBlock": Call(
         lambda m, x, y, g: dict(channels_in=4, channels_out=8, stride=2), awkward=False
@@ -683,7 +640,10 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.grading.judge_points": Call(
         lambda m, x, y, g: dict(
             report=helpers.grading.Judgement(
-                accuracy=0.2, clean_accuracy=0.9, baselines={"fgsm": [0.5, 0.45], "pgd": [0.1, 0.12]}, max_levels=8
+                accuracy=0.2,
+                clean_accuracy=0.9,
+                baselines={"fgsm": [0.5, 0.45], "pgd": [0.1, 0.12]},
+                max_levels=8,
             )
         ),
         awkward=False,
@@ -716,7 +676,9 @@ CALLS: dict[str, Call | Skip] = {
         differentiable=True,
     ),
     "helpers.attacks.evaluate.worst_case": Call(
-        lambda m, x, y, g: dict(model=m, x=x, y=y, attacks={"fgsm": lambda a, b, c: attacks.fgsm(a, b, c, eps=0.1)})
+        lambda m, x, y, g: dict(
+            model=m, x=x, y=y, attacks={"fgsm": lambda a, b, c: attacks.fgsm(a, b, c, eps=0.1)}
+        )
     ),
     "helpers.defenses.denoiser.ReconstructionDetector": Call(lambda m, x, y, g: dict(denoiser=_denoiser())),
     "helpers.defenses.denoiser.ReconstructionDetector.score": Call(
@@ -733,7 +695,14 @@ CALLS: dict[str, Call | Skip] = {
     ),
     "helpers.defenses.denoiser.evade_detector": Call(
         lambda m, x, y, g: dict(
-            model=m, detector=_reconstruction_detector().fit(x), x=x, y=y, eps=0.1, alpha=0.05, steps=2, weight=10.0
+            model=m,
+            detector=_reconstruction_detector().fit(x),
+            x=x,
+            y=y,
+            eps=0.1,
+            alpha=0.05,
+            steps=2,
+            weight=10.0,
         )
     ),
     "helpers.defenses.denoiser.train_denoiser": Call(
@@ -744,8 +713,9 @@ CALLS: dict[str, Call | Skip] = {
         trains=True,
     ),
     "helpers.defenses.detection.tpr_at_fpr": Call(
-        lambda m, x, y, g: dict(fpr=torch.tensor([0.0, 0.1, 0.5, 1.0]), tpr=torch.tensor([0.0, 0.6, 0.9, 1.0]),
-                                level=0.05),
+        lambda m, x, y, g: dict(
+            fpr=torch.tensor([0.0, 0.1, 0.5, 1.0]), tpr=torch.tensor([0.0, 0.6, 0.9, 1.0]), level=0.05
+        ),
         awkward=False,
     ),
     "helpers.grading.Judgement.pass_lines": RECORD,
@@ -754,7 +724,9 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.homework.hw6_blackbox": NO_ARGS,
     "helpers.homework.hw6_blackbox_path": NO_ARGS,
     "helpers.homework.hw6_pass_lines": Call(lambda m, x, y, g: dict(path=None), awkward=False),
-    "helpers.models.ResidualDenoiser": Call(lambda m, x, y, g: dict(body=nn.Conv2d(1, 1, 3, padding=1)), awkward=False),
+    "helpers.models.ResidualDenoiser": Call(
+        lambda m, x, y, g: dict(body=nn.Conv2d(1, 1, 3, padding=1)), awkward=False
+    ),
     "helpers.models.fashion_denoiser": Call(lambda m, x, y, g: dict(width=4), awkward=False),
     "helpers.attacks.evaluate.robust_attacks": Call(lambda m, x, y, g: dict(eps=0.1), awkward=False),
 }
@@ -1127,7 +1099,9 @@ def _counting(model: nn.Module) -> list[int]:
     return count
 
 
-def _awkward_inputs(kind: str = "images") -> dict[str, Callable[[], tuple[nn.Module, torch.Tensor, torch.Tensor]]]:
+def _awkward_inputs(
+    kind: str = "images",
+) -> dict[str, Callable[[], tuple[nn.Module, torch.Tensor, torch.Tensor]]]:
     def base():
         return _base(kind)
 
@@ -1188,7 +1162,13 @@ def _misuse(name: str) -> list[str]:
     function, _ = _target(name, obj, valid)
     params = {p.name: p for p in inspect.signature(function).parameters.values()}
     problems = _run(
-        name, obj, valid, f"{name}(valid call)", argument=None, expect="succeed", differentiable=entry.differentiable
+        name,
+        obj,
+        valid,
+        f"{name}(valid call)",
+        argument=None,
+        expect="succeed",
+        differentiable=entry.differentiable,
     )
     has_model = any(isinstance(v, (nn.Module, attacks.BlackBox)) for v in valid.values()) or "self" in valid
 
@@ -1229,7 +1209,9 @@ def _misuse(name: str) -> list[str]:
                 cases.pop(2)  # an int has no length to get wrong
         elif arg == "model" and isinstance(value, nn.Module):
             for what, make in _bad_models(entry.inputs).items():
-                problems += _bad_model_case(name, obj, fresh, arg, what, make, differentiable=entry.differentiable)
+                problems += _bad_model_case(
+                    name, obj, fresh, arg, what, make, differentiable=entry.differentiable
+                )
         elif isinstance(value, attacks.BlackBox):
             for what, make in BAD_MODELS.items():
                 if what != "not a module":
@@ -1281,7 +1263,9 @@ def _misuse(name: str) -> list[str]:
     return problems
 
 
-def _bad_model_case(name, obj, fresh, arg, what, make, wrap: bool = False, differentiable: bool = False) -> list[str]:
+def _bad_model_case(
+    name, obj, fresh, arg, what, make, wrap: bool = False, differentiable: bool = False
+) -> list[str]:
     bad = make()
     ran = _counting(bad) if isinstance(bad, nn.Module) else [0]
     kwargs = fresh()

@@ -19,7 +19,9 @@ def test_normalize_moves_with_the_model_and_is_saved():
     assert layer.double().mean.dtype == torch.float64
 
 
-@pytest.mark.parametrize("mean, std, message", [((0.1, 0.2), (1.0,), "same length"), ((0.1,), (0.0,), "std must be > 0")])
+@pytest.mark.parametrize(
+    "mean, std, message", [((0.1, 0.2), (1.0,), "same length"), ((0.1,), (0.0,), "std must be > 0")]
+)
 def test_normalize_bad_input(mean, std, message):
     with pytest.raises(ValueError, match=message):
         Normalize(mean, std)
@@ -27,7 +29,11 @@ def test_normalize_bad_input(mean, std, message):
 
 @pytest.mark.parametrize(
     "build, shape, classes",
-    [(fashion_cnn, (2, 1, 28, 28), 10), (fashion_blackbox, (2, 1, 28, 28), 10), (shapes_cnn, (2, 3, 32, 32), 4)],
+    [
+        (fashion_cnn, (2, 1, 28, 28), 10),
+        (fashion_blackbox, (2, 1, 28, 28), 10),
+        (shapes_cnn, (2, 3, 32, 32), 4),
+    ],
 )
 def test_architectures(build, shape, classes):
     model = build()

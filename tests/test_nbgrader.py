@@ -69,8 +69,8 @@ def _course(root: Path) -> None:
 
 
 def _nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(rel.NOTEBOOKS_DIR.parent), "OMP_NUM_THREADS": "1",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # nbgrader runs alembic
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"  # nbgrader runs alembic
+    env = {**os.environ, "PYTHONPATH": str(rel.NOTEBOOKS_DIR.parent), "OMP_NUM_THREADS": "1", "PATH": path}
     done = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=root, env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -78,7 +78,8 @@ def _nbgrader(root: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def _submit(root: Path, student: str, fill: dict[str, str]) -> None:
-    """The student version, with each stubbed cell that starts like a key of ``fill`` replaced by its value."""
+    """The student version, with each stubbed cell that starts like a key of ``fill`` replaced by its
+    value."""
     folder = root / "submitted" / student / "ps1"
     folder.mkdir(parents=True)
     for path in sorted((root / "release" / "ps1").glob("*.ipynb")):
@@ -121,7 +122,8 @@ def test_the_generated_version_carries_the_metadata_and_no_solution(graded):
     meta = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"] for c in student.cells}
     assert meta["check_saliency"]["points"] == 3 and meta["check_saliency"]["grade"]
     assert meta["answer_1"]["points"] == 4 and meta["answer_1"]["solution"]
-    assert all(m["locked"] for k, m in meta.items() if k.startswith("given_")), "a homework's given cells are locked"
+    given = [m for k, m in meta.items() if k.startswith("given_")]
+    assert all(m["locked"] for m in given), "a homework's given cells are locked"
 
 
 def test_the_solution_gets_every_automatic_point_and_awaits_the_instructor(graded):

@@ -43,7 +43,8 @@ def test_every_notebook_has_both_versions_and_html(released):
 
 
 def test_html_shows_each_explorer_as_its_static_picture(released):
-    """An explorer's output carries a PNG beside its widget view; the HTML shows the PNG (no kernel, no CDN)."""
+    """An explorer's output carries a PNG beside its widget view; the HTML shows the PNG (no kernel, no
+    CDN)."""
     out, _ = released
     explorers = 0
     for source in SOURCES:
@@ -55,7 +56,8 @@ def test_html_shows_each_explorer_as_its_static_picture(released):
                 if rel.WIDGET_VIEW in data and "image/png" in data:
                     explorers += 1
                     assert f"data:image/png;base64,{data['image/png']}" in html, source.name
-                    assert f'"model_id": "{data[rel.WIDGET_VIEW]["model_id"]}"' not in html, source.name  # no view
+                    view = f'"model_id": "{data[rel.WIDGET_VIEW]["model_id"]}"'
+                    assert view not in html, source.name  # no view
     assert explorers >= 4  # notebooks 02, 03, 06 and 09
 
 
@@ -97,7 +99,9 @@ def test_changed_and_grading_cells_lose_their_outputs_and_the_rest_is_kept(relea
             if index in changed[source.name] or rel.GRADING_CALL.search(before.source):
                 assert after.outputs == [] and after.execution_count is None
             else:
-                assert _without_locks(after) == before, f"{source.name}, cell {index} changed although it has no exercise"
+                assert _without_locks(after) == before, (
+                    f"{source.name}, cell {index} changed although it has no exercise"
+                )
 
 
 def test_solutions_are_the_committed_notebooks_whose_checks_pass(released):
@@ -157,8 +161,10 @@ def test_markdown_answers_and_hidden_tests(tmp_path):
     src = tmp_path / "src"
     _write(src, "a.ipynb",
            nbformat.v4.new_markdown_cell("Why?\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION"),
-           nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"),
-           nbformat.v4.new_code_cell("assert f(1) == 2\n### BEGIN HIDDEN TESTS\nassert f(3) == 6\n### END HIDDEN TESTS"))
+           nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n"
+                                     "    ### END SOLUTION"),
+           nbformat.v4.new_code_cell("assert f(1) == 2\n### BEGIN HIDDEN TESTS\nassert f(3) == 6\n"
+                                     "### END HIDDEN TESTS"))
     rel.release(tmp_path / "out", notebooks=src, html=False, points={"a/answer_1": 1})
     student = nbformat.read(tmp_path / "out" / "student" / "a.ipynb", as_version=4)
     assert [c.source for c in student.cells] == [
@@ -175,7 +181,8 @@ def test_markdown_answers_and_hidden_tests(tmp_path):
         ("x = 1\n### END SOLUTION", r"bad\.ipynb, cell 1, line 2: '### END SOLUTION' without a matching"),
         ("### BEGIN SOLUTION\n### BEGIN HIDDEN TESTS\n### END HIDDEN TESTS\n### END SOLUTION",
          r"bad\.ipynb, cell 1, line 2: '### BEGIN HIDDEN TESTS' inside an open solution block"),
-        ("### BEGIN HIDDEN TESTS\n### END SOLUTION", r"cell 1, line 2: '### END SOLUTION' without a matching"),
+        ("### BEGIN HIDDEN TESTS\n### END SOLUTION",
+         r"cell 1, line 2: '### END SOLUTION' without a matching"),
     ],
 )
 def test_malformed_markers_are_reported_by_notebook_and_cell(tmp_path, source, message):
@@ -216,4 +223,5 @@ def test_a_notebook_removed_from_the_course_leaves_nothing_behind(tmp_path):
     (src / "b.ipynb").unlink()
     (tmp_path / "out" / "student" / "notes.txt").write_text("mine")
     rel.release(tmp_path / "out", notebooks=src)
-    assert sorted(p.name for p in (tmp_path / "out" / "student").iterdir()) == ["a.html", "a.ipynb", "notes.txt"]
+    written = sorted(p.name for p in (tmp_path / "out" / "student").iterdir())
+    assert written == ["a.html", "a.ipynb", "notes.txt"]

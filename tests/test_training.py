@@ -8,8 +8,8 @@ from tests.conftest import tiny_batch, tiny_cnn
 def _fit(seed: int):
     model = tiny_cnn(seed=5)
     x, y = tiny_batch(40)
-    history = train(model, x, y, epochs=3, lr=1e-2, batch_size=8, generator=torch.Generator().manual_seed(seed),
-                    progress=False)
+    history = train(model, x, y, epochs=3, lr=1e-2, batch_size=8,
+                    generator=torch.Generator().manual_seed(seed), progress=False)
     return model, history
 
 
@@ -28,7 +28,8 @@ def test_training_leaves_the_global_rng_alone():
     torch.manual_seed(0)
     expected = torch.rand(1)
     torch.manual_seed(0)
-    train(model, x, y, epochs=1, lr=1e-3, batch_size=4, generator=torch.Generator().manual_seed(1), progress=False)
+    train(model, x, y, epochs=1, lr=1e-3, batch_size=4, generator=torch.Generator().manual_seed(1),
+          progress=False)
     assert torch.equal(torch.rand(1), expected)
 
 
@@ -68,7 +69,8 @@ def test_train_bad_arguments(kwargs, error, message):
 
 def test_images_outside_unit_range_are_refused():
     x, y = tiny_batch(4)
-    with pytest.raises(ValueError, match=r"images must lie in \[0, 1\]; got min 0.*max 255.*divide uint8 images by 255"):
+    with pytest.raises(ValueError,
+                       match=r"images must lie in \[0, 1\]; got min 0.*max 255.*divide uint8 images by 255"):
         accuracy(tiny_cnn(), x * 255, y)
     with pytest.raises(TypeError, match="images must be a floating-point tensor; got dtype torch.uint8"):
         accuracy(tiny_cnn(), (x * 255).to(torch.uint8), y)

@@ -33,7 +33,8 @@ def test_show_attributions_rows_are_methods():
     from helpers.viz import show_attributions
 
     images = torch.rand(3, 1, 8, 8)
-    fig = show_attributions(images, {"a": torch.rand(3, 1, 8, 8), "b": torch.randn(3, 1, 8, 8)}, titles=list("xyz"))
+    methods = {"a": torch.rand(3, 1, 8, 8), "b": torch.randn(3, 1, 8, 8)}
+    fig = show_attributions(images, methods, titles=list("xyz"))
     assert len(fig.axes) == 9
     assert [ax.get_ylabel() for ax in fig.axes[::3]] == ["image", "a", "b"]
     with pytest.raises(ValueError, match=r"methods\['a'\] must be maps shaped like images"):
@@ -64,6 +65,11 @@ def test_show_decision_plane():
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a", "b", "c"]
 
 
+def _limits(fig, cmap: str = "inferno") -> list[tuple[float, float]]:
+    """The colour limits of every image drawn with ``cmap`` in ``fig``."""
+    return [im.get_clim() for ax in fig.axes for im in ax.get_images() if im.get_cmap().name == cmap]
+
+
 def test_percentile_scales_each_map_below_its_hot_pixel():
     from helpers.viz import show_attributions
 
@@ -72,13 +78,11 @@ def test_percentile_scales_each_map_below_its_hot_pixel():
     expected = float(torch.quantile(maps.flatten(), 0.9))
     for draw in (lambda **kw: show_heatmaps(torch.rand(1, 1, 8, 8), maps, **kw),
                  lambda **kw: show_attributions(torch.rand(1, 1, 8, 8), {"a": maps}, **kw)):
-        plain = [im.get_clim() for ax in draw().axes for im in ax.get_images() if im.get_cmap().name == "inferno"]
-        robust = [im.get_clim() for ax in draw(percentile=90).axes for im in ax.get_images()
-                  if im.get_cmap().name == "inferno"]
+        plain, robust = _limits(draw()), _limits(draw(percentile=90))
         assert plain == [(0.0, 1000.0)]
         assert robust == [(0.0, pytest.approx(expected))] and expected < 100
     signed = show_attributions(torch.rand(1, 1, 8, 8), {"a": maps - 10}, percentile=90)
-    (low, high), = [im.get_clim() for ax in signed.axes for im in ax.get_images() if im.get_cmap().name == "bwr"]
+    ((low, high),) = _limits(signed, "bwr")
     assert low == -high and high == pytest.approx(float(torch.quantile((maps - 10).abs().flatten(), 0.9)))
 
 
@@ -86,7 +90,7 @@ def test_percentile_of_a_sparse_map_falls_back_to_its_maximum():
     maps = torch.zeros(1, 1, 8, 8)
     maps[0, 0, 3, 3] = 2.0  # 1 of 64 pixels: its 90th percentile is 0
     fig = show_heatmaps(torch.rand(1, 1, 8, 8), maps, percentile=90)
-    assert [im.get_clim() for ax in fig.axes for im in ax.get_images() if im.get_cmap().name == "inferno"] == [(0, 2.0)]
+    assert _limits(fig) == [(0, 2.0)]
 
 
 @pytest.mark.parametrize("bad", [0, -5, 101, float("nan")])

@@ -76,7 +76,8 @@ def test_explorers_refuse_bad_choices():
 
 
 def test_explorers_display_a_static_picture_and_their_settings():
-    """Where no kernel runs (HTML, GitHub, nbval) an explorer shows its last picture and a stable text line."""
+    """Where no kernel runs (HTML, GitHub, nbval) an explorer shows its last picture and a stable text
+    line."""
     import base64
 
     from helpers.widgets import defense_explorer, epsilon_explorer, lrp_explorer
@@ -86,7 +87,8 @@ def test_explorers_display_a_static_picture_and_their_settings():
         (smoothgrad_explorer(tiny_cnn(), x, y, n=3), "SmoothGrad explorer (noise level = 0.15, n = 3)"),
         (epsilon_explorer(tiny_cnn(), x, y, eps=0.05), "ε explorer (ε = 0.05, attack = FGSM)"),
         (lrp_explorer(tiny_cnn(), x, y, choice="LRP-0"), "LRP explorer (rule = LRP-0)"),
-        (defense_explorer(tiny_cnn(), x, y, eps=0.1), "defense explorer (filter = median (window), strength = 3)"),
+        (defense_explorer(tiny_cnn(), x, y, eps=0.1),
+         "defense explorer (filter = median (window), strength = 3)"),
     ]
     for box, text in cases:
         bundle = box._repr_mimebundle_()

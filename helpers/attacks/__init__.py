@@ -1,10 +1,10 @@
 """Attacking a classifier: find x′ near x⁰ that it gets wrong.
 
 White-box attacks (``whitebox``, and Auto-PGD in ``apgd``) have the signature
-``f(model, x, y, *, eps, …, targeted=False) -> x_adv`` and return an ``x_adv`` inside the ε-ball of its
-norm and inside [0, 1] (C&W and DeepFool, which look for the smallest perturbation, have no ε).
-Black-box attacks (``blackbox``) see only a ``BlackBox``'s answers; physical attacks (``physical``) make
-one perturbation or patch for many images and transformations.
+``f(model, x, y, *, eps, …, targeted=False) -> x_adv`` and return an ``x_adv`` inside the ε-ball of
+its norm and inside [0, 1] (C&W and DeepFool, which look for the smallest perturbation, have no ε).
+Black-box attacks (``blackbox``) see only a ``BlackBox``'s answers;
+physical attacks (``physical``) make one perturbation or patch for many images and transformations.
 Beyond images: ``audio`` attacks waveforms under a loudness bound in dB, ``text`` flips characters (HotFlip).
 ``evaluate`` measures robust accuracy: the worst case per image over several attacks.
 """

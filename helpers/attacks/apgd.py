@@ -12,7 +12,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_bool, check_choice, check_generator, check_int, check_labels, check_positive
+from helpers._checks import (
+    check_bool,
+    check_choice,
+    check_generator,
+    check_int,
+    check_labels,
+    check_positive,
+    shape_or_type,
+)
 from helpers.attacks._core import attack, l2_normalize
 from helpers.attacks.norms import _per_sample, clip_box, project_l2, project_linf
 from helpers.attacks.whitebox import NORMS, _random_start
@@ -34,7 +42,7 @@ def dlr_loss(logits: torch.Tensor, y: torch.Tensor, targeted: bool = False) -> t
     least = 4 if check_bool(targeted, "targeted") else 3  # the logits it reads: z_π3 (and z_π4)
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.dim() != 2 \
             or logits.shape[1] < least:
-        got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+        got = shape_or_type(logits)
         raise ValueError(f"logits must be a float tensor N×K with K ≥ {least} classes; got {got}")
     y = check_labels(y, logits.shape[0], "y", num_classes=logits.shape[1]).to(logits.device)
     top = logits.sort(dim=1, descending=True).values

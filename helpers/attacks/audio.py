@@ -1,12 +1,15 @@
 """Attacking a speech classifier on the waveform (lecture 39: "not only images").
 
-A waveform is a float tensor ``N×T`` in [−1, 1]; the model maps it to logits (``helpers.models.keyword_cnn``
-computes its log-mel features in torch, so ∂L/∂x reaches every sample). How loud a perturbation may be is
-measured as Carlini & Wagner (2018) do, in decibels relative to the clip:
+A waveform is a float tensor ``N×T`` in [−1, 1]; the model maps it to logits
+(``helpers.models.keyword_cnn`` computes its log-mel features in torch, so ∂L/∂x reaches every sample).
+How loud a perturbation may be is measured as Carlini & Wagner (2018) do, in decibels relative to the
+clip:
 
     dB_x(δ) = dB(δ) − dB(x),        dB(v) = 20 · log10 max_t |v_t|
 
-A bound dB_x(δ) ≤ τ is an L∞ ball whose radius follows each clip's loudness: ε_n = 10^{τ/20} · max_t |x_n,t|.
+A bound dB_x(δ) ≤ τ is an L∞ ball whose radius follows each clip's loudness:
+
+    ε_n = 10^{τ/20} · max_t |x_n,t|
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ from helpers.attacks._core import LOSSES, loss_gradient
 def _check_db(db: object) -> float:
     """A loudness bound in dB relative to the clip: finite and negative (the perturbation is quieter)."""
     if isinstance(db, bool) or not isinstance(db, (int, float)) or not -math.inf < db < 0:
-        raise ValueError(f"db must be a negative number of decibels, finite (the perturbation is quieter than "
-                         f"the clip); got {db!r}")
+        raise ValueError(f"db must be a negative number of decibels, finite (the perturbation is quieter "
+                         f"than the clip); got {db!r}")
     return float(db)
 
 
@@ -58,11 +61,12 @@ def pgd_db(
     """PGD on the waveform under a loudness bound relative to the clip, dB_x(δ) ≤ ``db`` (Carlini & Wagner
     2018's measure; ``db`` < 0, e.g. −30 for a perturbation 30 dB quieter than the speech):
 
-        x_{t+1} = clip_[−1,1]( x + clip_[−ε,ε]( x_t + α·ε · sign(∇ₓ L(f(x_t), y)) − x ) ),   ε = 10^{db/20}·max|x|
+        x_{t+1} = clip_[−1,1]( x + clip_[−ε,ε]( x_t + α·ε · sign(∇ₓ L(f(x_t), y)) − x ) ),
+        ε = 10^{db/20}·max|x|
 
-    from x itself. ``alpha`` is the step as a fraction of each clip's ε. With ``targeted=True`` ``y`` holds
-    the target words and the loss towards them is decreased. Returns the detached adversarial waveforms; the
-    model is left as found.
+    from x itself. ``alpha`` is the step as a fraction of each clip's ε. With ``targeted=True`` ``y``
+    holds the target words and the loss towards them is decreased. Returns the detached adversarial
+    waveforms; the model is left as found.
     """
     check_model(model)
     check_waveforms(x, model=model)
@@ -73,8 +77,8 @@ def pgd_db(
     if not isinstance(targeted, bool):
         raise TypeError(f"targeted must be a bool; got {type(targeted).__name__}")
     if float(x.detach().abs().amax(dim=1).min()) == 0:
-        raise ValueError("x holds a silent clip (all samples 0): its loudness in dB is −∞, so no bound relative "
-                         "to it exists")
+        raise ValueError("x holds a silent clip (all samples 0): its loudness in dB is −∞, "
+                         "so no bound relative to it exists")
     with frozen(model), torch.enable_grad():  # also when called under torch.no_grad()
         y = check_labels(y, x.shape[0], "y", num_classes=num_classes(model, x)).to(x.device)
         x = x.detach()

@@ -160,7 +160,8 @@ def substitute_training(
             break
         with frozen(substitute):
             point = data.detach().to(model_device(substitute), copy=True).requires_grad_(True)
-            (grad,) = torch.autograd.grad(substitute(point).gather(1, labels.to(point.device)[:, None]).sum(), point)
+            scores = substitute(point).gather(1, labels.to(point.device)[:, None])
+            (grad,) = torch.autograd.grad(scores.sum(), point)
         new = clip_box(data + lam * grad.sign().to(data.device))
         data = torch.cat([data, new])
         labels = torch.cat([labels, _labels(blackbox, new)])
@@ -173,14 +174,16 @@ def _labels(blackbox: BlackBox, x: torch.Tensor) -> torch.Tensor:
 
 
 def _margin_scores(blackbox: BlackBox, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The black box's margin log p_y − max_{k≠y} log p_k (= z_y − max z_k): < 0 once x is misclassified."""
+    """The black box's margin log p_y − max_{k≠y} log p_k (= z_y − max z_k): < 0 once x is
+    misclassified."""
     answer = blackbox(x)
     logp = answer.clamp_min(1e-30).log() if blackbox.output == "probs" else answer.log_softmax(1)
     return margin(logp, y)
 
 
 def _dct_basis(height: int, width: int, frequencies: int) -> torch.Tensor:
-    """The orthonormal 2-D DCT-II basis images of the lowest ``frequencies`` × ``frequencies`` frequencies."""
+    """The orthonormal 2-D DCT-II basis images of the lowest ``frequencies`` × ``frequencies``
+    frequencies."""
     def basis_1d(n: int) -> torch.Tensor:
         k = torch.arange(frequencies, dtype=torch.float64)[:, None]
         i = torch.arange(n, dtype=torch.float64)[None, :]
@@ -206,11 +209,11 @@ def simba(
     """SimBA (Guo et al. 2019): try one random orthonormal direction q at a time; keep x − αq if it lowers
     the true class's score, else x + αq if that does, else neither.
 
-    ``basis="pixel"``: q = single pixels (of one channel), α = ``step`` (default ε), each used once, so every
-    pixel moves at most once. ``basis="dct"``: q = low-frequency 2-D DCT images (the lower half of the
-    frequencies along each axis, per channel), α defaults to ε·√(H·W)/2. After every step the image is projected onto the
-    L∞ ball of radius ``eps`` and onto [0, 1]. All images run together; an image stops once it is
-    misclassified or has spent ``max_queries``. Returns ``(x_adv, queries per image)``.
+    ``basis="pixel"``: q = single pixels (of one channel), α = ``step`` (default ε), each used once, so
+    every pixel moves at most once. ``basis="dct"``: q = low-frequency 2-D DCT images (the lower half of
+    the frequencies along each axis, per channel), α defaults to ε·√(H·W)/2. After every step the image
+    is projected onto the L∞ ball of radius ``eps`` and onto [0, 1]. All images run together; an image
+    stops once it is misclassified or has spent ``max_queries``. Returns ``(x_adv, queries per image)``.
     """
     _check_blackbox(blackbox, scores=True)
     check_images(x, model=blackbox._model)
@@ -306,12 +309,13 @@ def square_attack(
     score = _margin_scores(blackbox, x_adv, y)
     rows = torch.arange(height, device=x.device).view(1, 1, height, 1)
     cols = torch.arange(width, device=x.device).view(1, 1, 1, width)
+    halve_after = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)  # iterations, of a budget of 10 000
     for i in range(1, max_queries):
         active = (score > 0) & (queries < max_queries)
         if not active.any():
             break
         idx = active.nonzero().squeeze(1)
-        p = p_init / 2 ** sum(i > int(t * max_queries / 10_000) for t in (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000))
+        p = p_init / 2 ** sum(i > int(t * max_queries / 10_000) for t in halve_after)
         side = max(1, min(height, width, round(math.sqrt(p * height * width))))
         top = torch.randint(0, height - side + 1, (len(idx),), generator=g).to(x.device).view(-1, 1, 1, 1)
         left = torch.randint(0, width - side + 1, (len(idx),), generator=g).to(x.device).view(-1, 1, 1, 1)
@@ -326,4 +330,5 @@ def square_attack(
     return x_adv, queries
 
 
-__all__ = ["BlackBox", "QueryBudgetExceeded", "ensemble", "Ensemble", "substitute_training", "simba", "square_attack"]
+__all__ = ["BlackBox", "QueryBudgetExceeded", "ensemble", "Ensemble", "substitute_training", "simba",
+           "square_attack"]

@@ -5,7 +5,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from helpers._checks import batched, check_images, check_int, check_model, check_positive, frozen
+from helpers._checks import (
+    batched,
+    check_images,
+    check_int,
+    check_model,
+    check_positive,
+    frozen,
+    shape_or_type,
+)
 
 
 def decision_plane(
@@ -31,7 +39,7 @@ def decision_plane(
         raise ValueError(f"x must be one image 1×C×H×W; got shape {tuple(x.shape)}")
     for name, d in (("u", u), ("v", v)):
         if not isinstance(d, torch.Tensor) or not d.is_floating_point() or d.shape != x.shape:
-            got = f"{tuple(d.shape)} {d.dtype}" if isinstance(d, torch.Tensor) else type(d).__name__
+            got = shape_or_type(d, dtype=True)
             raise ValueError(f"{name} must be a floating direction shaped like x {tuple(x.shape)}; got {got}")
         if not bool(torch.isfinite(d).all()) or float(d.abs().max()) == 0:
             raise ValueError(f"{name} must be a non-zero direction with finite values")

@@ -20,6 +20,7 @@ from helpers._checks import (
     check_positive,
     frozen,
     num_classes,
+    shape_or_type,
 )
 from helpers.attacks.norms import clip_box, project_linf
 
@@ -35,8 +36,9 @@ def universal_perturbation(
     batch_size: int = 128,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """One perturbation δ for all images (Moosavi-Dezfooli et al. 2017, here by stochastic sign-gradient
-    ascent as in the later "fast" variants): maximise  E_{(x, y)} CE(f(clip(x + δ)), y)  over ‖δ‖∞ ≤ ε,
+    """One perturbation δ for all images (Moosavi-Dezfooli et al. 2017, here by stochastic
+    sign-gradient ascent as in the later "fast" variants): maximise  E_{(x, y)} CE(f(clip(x + δ)), y)
+    over ‖δ‖∞ ≤ ε,
 
         δ ← clip_[−ε,ε]( δ + α · sign(∇_δ Σ_batch CE) )
 
@@ -106,17 +108,20 @@ _TRANSFORM_KEYS = {"shift": 2, "angle": 1, "scale": 1, "brightness": 1}
 
 
 def _check_transform(transform: object, n: int) -> dict[str, torch.Tensor]:
-    """A ``random_transforms`` dict for ``n`` images: its four keys, finite values, scales and brightness > 0."""
+    """A ``random_transforms`` dict for ``n`` images: its four keys, finite values, scales and
+    brightness > 0."""
     if not isinstance(transform, dict) or set(transform) != set(_TRANSFORM_KEYS):
-        raise ValueError(f"transform must be a dict from random_transforms with keys {sorted(_TRANSFORM_KEYS)}; "
-                         f"got {sorted(transform) if isinstance(transform, dict) else type(transform).__name__}")
+        got = sorted(transform) if isinstance(transform, dict) else type(transform).__name__
+        raise ValueError(f"transform must be a dict from random_transforms with keys "
+                         f"{sorted(_TRANSFORM_KEYS)}; got {got}")
     for key, dims in _TRANSFORM_KEYS.items():
         value = transform[key]
         if not isinstance(value, torch.Tensor) or not value.is_floating_point() or value.dim() != dims \
                 or len(value) != n or (dims == 2 and value.shape[1] != 2):
             raise ValueError(f"transform must describe {n} changes, one per image; its {key!r} does not")
-        if not bool(torch.isfinite(value).all()) or (key in ("scale", "brightness") and not bool((value > 0).all())):
-            raise ValueError(f"transform[{key!r}] must be finite" + (" and > 0" if key in ("scale", "brightness") else ""))
+        positive = key in ("scale", "brightness")
+        if not bool(torch.isfinite(value).all()) or (positive and not bool((value > 0).all())):
+            raise ValueError(f"transform[{key!r}] must be finite" + (" and > 0" if positive else ""))
     return transform  # type: ignore[return-value]
 
 
@@ -134,7 +139,7 @@ def _warp(images: torch.Tensor, transform: dict[str, torch.Tensor]) -> torch.Ten
 
 def _check_mask(mask: object, images: torch.Tensor) -> torch.Tensor:
     if not isinstance(mask, torch.Tensor) or mask.shape != images.shape[2:]:
-        got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+        got = shape_or_type(mask)
         raise ValueError(f"mask must be H×W {tuple(images.shape[2:])}; got {got}")
     if mask.dtype != torch.bool:
         if not mask.is_floating_point():
@@ -158,7 +163,7 @@ def apply_patch(
     """
     check_images(images, "images")
     if not isinstance(patch, torch.Tensor) or patch.shape != images.shape[1:]:
-        got = tuple(patch.shape) if isinstance(patch, torch.Tensor) else type(patch).__name__
+        got = shape_or_type(patch)
         raise ValueError(f"patch must be shaped like one image {tuple(images.shape[1:])}; got {got}")
     check_images(patch[None], "patch")
     _check_mask(mask, images)

@@ -16,7 +16,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_int, check_labels, check_model, check_tokens, frozen, model_dtype
+from helpers._checks import (
+    check_int,
+    check_labels,
+    check_model,
+    check_tokens,
+    frozen,
+    model_dtype,
+    shape_or_type,
+)
 from helpers.attacks._core import attacker_loss
 
 
@@ -34,22 +42,26 @@ def _check_text_attack(model: nn.Module, tokens: torch.Tensor, y: int | torch.Te
         raise TypeError(f"targeted must be a bool; got {type(targeted).__name__}")
     if allowed is not None and (not isinstance(allowed, torch.Tensor) or allowed.dtype != torch.bool
                                 or allowed.shape != (vocabulary,)):
-        raise TypeError(f"allowed must be None or a bool tensor of shape ({vocabulary},) marking the characters "
-                        f"a flip may write; got {allowed!r:.60}")
+        raise TypeError(f"allowed must be None or a bool tensor of shape ({vocabulary},) marking the "
+                        f"characters a flip may write; got {allowed!r:.60}")
     with torch.no_grad(), frozen(model):
         classes = int(model(tokens[:1]).shape[1])
     return check_labels(y, tokens.shape[0], "y", num_classes=classes).to(tokens.device), vocabulary
 
 
 def flip_gain(grad: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    """HotFlip's first-order change of the loss for every flip, from the gradient ``grad`` = ∂L/∂X (``N×L×V``)
-    at the one-hot words X of ``tokens`` (``N×L``):  gain[n, i, b] = grad[n, i, b] − grad[n, i, x_{n,i}]."""
+    """HotFlip's first-order change of the loss for every flip, from the gradient ``grad`` = ∂L/∂X
+    (``N×L×V``) at the one-hot words X of ``tokens`` (``N×L``):
+
+        gain[n, i, b] = grad[n, i, b] − grad[n, i, x_{n,i}]
+    """
     if not isinstance(grad, torch.Tensor) or not grad.is_floating_point() or grad.dim() != 3:
         raise TypeError(f"grad must be a floating-point tensor N×L×V (∂L/∂X at the one-hot words); got "
-                        f"{tuple(grad.shape) if isinstance(grad, torch.Tensor) else type(grad).__name__}")
+                        f"{shape_or_type(grad)}")
     check_tokens(tokens, "tokens", vocabulary=grad.shape[2])
     if tokens.shape != grad.shape[:2]:
-        raise ValueError(f"tokens must be N×L = {tuple(grad.shape[:2])} to match grad; got {tuple(tokens.shape)}")
+        raise ValueError(f"tokens must be N×L = {tuple(grad.shape[:2])} to match grad; "
+                         f"got {tuple(tokens.shape)}")
     return grad - grad.gather(2, tokens.unsqueeze(2))
 
 
@@ -62,7 +74,9 @@ def _flip_scores(model: nn.Module, tokens: torch.Tensor, y: torch.Tensor, vocabu
         one_hot = F.one_hot(tokens, vocabulary).float().requires_grad_(True)
         (grad,) = torch.autograd.grad(attacker_loss(model(one_hot), y, "ce", targeted).sum(), one_hot)
     scores = flip_gain(grad, tokens)
-    blocked = (F.one_hot(tokens, vocabulary).bool() | (tokens == 0).unsqueeze(2) | (tokens != original).unsqueeze(2))
+    blocked = (F.one_hot(tokens, vocabulary).bool()  # the character already there
+               | (tokens == 0).unsqueeze(2)  # a padding position
+               | (tokens != original).unsqueeze(2))  # a position already changed
     blocked[:, :, 0] = True
     if allowed is not None:
         blocked |= ~allowed.to(tokens.device)
@@ -71,8 +85,8 @@ def _flip_scores(model: nn.Module, tokens: torch.Tensor, y: torch.Tensor, vocabu
 
 def flip_scores(model: nn.Module, tokens: torch.Tensor, y: int | torch.Tensor, *, targeted: bool = False,
                 vocabulary: int | None = None, allowed: torch.Tensor | None = None) -> torch.Tensor:
-    """HotFlip's first-order estimate ``N×L×V`` of how much each one-character flip raises the attacker's loss
-    (cross-entropy away from ``y``, or towards the target ``y`` with ``targeted=True``):
+    """HotFlip's first-order estimate ``N×L×V`` of how much each one-character flip raises the attacker's
+    loss (cross-entropy away from ``y``, or towards the target ``y`` with ``targeted=True``):
 
         score[n, i, b] = ∂L/∂X_{n,i,b} − ∂L/∂X_{n,i,x_i}
 
@@ -85,7 +99,8 @@ def flip_scores(model: nn.Module, tokens: torch.Tensor, y: int | torch.Tensor, *
         return _flip_scores(model, tokens, y, vocabulary, targeted, tokens, allowed).detach()
 
 
-def _true_loss(model: nn.Module, tokens: torch.Tensor, y: torch.Tensor, targeted: bool) -> tuple[torch.Tensor, ...]:
+def _true_loss(model: nn.Module, tokens: torch.Tensor, y: torch.Tensor,
+               targeted: bool) -> tuple[torch.Tensor, ...]:
     with torch.no_grad():
         logits = model(tokens)
     fooled = logits.argmax(1) == y if targeted else logits.argmax(1) != y
@@ -135,8 +150,10 @@ def hotflip(
             loss = loss.masked_fill(~legal, float("-inf")).reshape(n, b * k)
             candidates = candidates.reshape(n, b * k, length)
             order = loss.argsort(dim=1, descending=True)
-            loss, candidates = loss.gather(1, order), candidates.gather(1, order[:, :, None].expand(-1, -1, length))
-            same = (candidates[:, :, None] == candidates[:, None]).all(-1).triu(1).any(1)  # a copy of a better one
+            loss = loss.gather(1, order)
+            candidates = candidates.gather(1, order[:, :, None].expand(-1, -1, length))
+            # a copy of a better candidate
+            same = (candidates[:, :, None] == candidates[:, None]).all(-1).triu(1).any(1)
             loss = loss.masked_fill(same, float("-inf"))
             keep = loss.argsort(dim=1, descending=True, stable=True)[:, :beam]
             new = candidates.gather(1, keep[:, :, None].expand(-1, -1, length))

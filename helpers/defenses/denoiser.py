@@ -29,6 +29,7 @@ from helpers._checks import (
 from helpers.attacks import pgd
 from helpers.attacks._core import attack, margin
 from helpers.attacks.norms import clip_box, project_linf
+from helpers.defenses.detection import _fit_threshold, _flag
 from helpers.training import train
 
 
@@ -107,17 +108,12 @@ class ReconstructionDetector:
 
     def fit(self, clean: torch.Tensor, fpr: float = 0.05) -> ReconstructionDetector:
         """Set the threshold to the (1 − ``fpr``) quantile of the clean images' scores."""
-        if not (isinstance(fpr, float) and 0.0 < fpr < 1.0):
-            raise ValueError(f"fpr must be a float in (0, 1); got {fpr!r}")
-        check_images(clean, "clean", model=self.denoiser)
-        self.threshold = float(torch.quantile(self.score(clean).double(), 1.0 - fpr))
+        self.threshold = _fit_threshold(self.score, clean, fpr, model=self.denoiser)
         return self
 
     def detect(self, x: torch.Tensor) -> torch.Tensor:
         """A bool tensor N: True where the image looks adversarial."""
-        if self.threshold is None:
-            raise RuntimeError("call fit(clean_images) before detect: the threshold is not set")
-        return self.score(x) > self.threshold
+        return _flag(self.score, x, self.threshold)
 
 
 def evade_detector(model: nn.Module, detector: ReconstructionDetector, x: torch.Tensor, y: torch.Tensor, *,

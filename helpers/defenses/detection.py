@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
 
-from helpers._checks import check_callable, check_images, check_model, check_number, frozen
+from helpers._checks import check_callable, check_images, check_model, check_number, frozen, shape_or_type
 from helpers.defenses.filters import Filter, bit_depth, median_filter
 
 
@@ -42,16 +42,29 @@ class FeatureSqueezingDetector:
 
     def fit(self, clean: torch.Tensor, fpr: float = 0.05) -> FeatureSqueezingDetector:
         """Set the threshold to the (1 − ``fpr``) quantile of the clean images' scores."""
-        check_images(clean, "clean", model=self.model)
-        check_number(fpr, "fpr", low=0.0, high=1.0, low_open=True, high_open=True)
-        self.threshold = float(torch.quantile(self.score(clean).double(), 1.0 - fpr))
+        self.threshold = _fit_threshold(self.score, clean, fpr, model=self.model)
         return self
 
     def detect(self, x: torch.Tensor) -> torch.Tensor:
         """A bool tensor N: True where the image looks adversarial."""
-        if self.threshold is None:
-            raise RuntimeError("call fit(clean_images) before detect: the threshold is not set")
-        return self.score(x) > self.threshold
+        return _flag(self.score, x, self.threshold)
+
+
+def _fit_threshold(score: Callable[[torch.Tensor], torch.Tensor], clean: torch.Tensor, fpr: float, *,
+                  model: nn.Module) -> float:
+    """The (1 − ``fpr``) quantile of ``score(clean)``: a detector with this threshold flags a fraction
+    ``fpr`` of the clean images (its false-positive rate). ``clean`` is checked as input to ``model``."""
+    check_images(clean, "clean", model=model)
+    check_number(fpr, "fpr", low=0.0, high=1.0, low_open=True, high_open=True)
+    return float(torch.quantile(score(clean).double(), 1.0 - fpr))
+
+
+def _flag(score: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+          threshold: float | None) -> torch.Tensor:
+    """``score(x) > threshold``: True where the image looks adversarial; refused before ``fit``."""
+    if threshold is None:
+        raise RuntimeError("call fit(clean_images) before detect: the threshold is not set")
+    return score(x) > threshold
 
 
 def roc(clean_scores: torch.Tensor, adversarial_scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,7 +73,7 @@ def roc(clean_scores: torch.Tensor, adversarial_scores: torch.Tensor) -> tuple[t
     for name, scores in (("clean_scores", clean_scores), ("adversarial_scores", adversarial_scores)):
         if not isinstance(scores, torch.Tensor) or scores.dim() != 1 or len(scores) == 0 \
                 or not scores.is_floating_point():
-            got = f"{tuple(scores.shape)} {scores.dtype}" if isinstance(scores, torch.Tensor) else type(scores).__name__
+            got = shape_or_type(scores, dtype=True)
             raise ValueError(f"{name} must be a non-empty float tensor of shape (N,); got {got}")
         if not bool(torch.isfinite(scores).all()):
             raise ValueError(f"{name} contains NaN or infinite values")

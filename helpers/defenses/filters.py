@@ -35,9 +35,12 @@ def gaussian_blur(x: torch.Tensor, sigma: float, kernel_size: int | None = None)
     if isinstance(size, bool) or not isinstance(size, int) or size < 1 or size % 2 == 0:
         raise ValueError(f"kernel_size must be a positive odd int; got {kernel_size!r}")
     if size // 2 >= min(x.shape[-2:]):
-        what = f"kernel_size {size}" if kernel_size is not None else f"sigma {sigma:g} (a kernel of {size} pixels)"
-        raise ValueError(f"{what} is too large for {tuple(x.shape[-2:])} images: the kernel must be narrower than "
-                         "twice the image")
+        if kernel_size is not None:
+            what = f"kernel_size {size}"
+        else:
+            what = f"sigma {sigma:g} (a kernel of {size} pixels)"
+        raise ValueError(f"{what} is too large for {tuple(x.shape[-2:])} images: "
+                         "the kernel must be narrower than twice the image")
     half = (size - 1) / 2
     t = torch.linspace(-half, half, size, dtype=x.dtype, device=x.device)
     kernel = torch.exp(-0.5 * (t / sigma) ** 2)
@@ -98,9 +101,10 @@ def jpeg(x: torch.Tensor, quality: int = 75) -> torch.Tensor:
     return decoded.to(x.device, x.dtype) / 255
 
 
-def random_resize_pad(x: torch.Tensor, *, low: float = 0.8, generator: torch.Generator | None = None) -> torch.Tensor:
-    """A *randomised* filter (Xie et al. 2018): shrink the batch to a random size s ∈ [⌈low·H⌉, H] and pad
-    it back to H×W at a random offset. The defense changes from query to query — until the attacker
+def random_resize_pad(x: torch.Tensor, *, low: float = 0.8,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """A *randomised* filter (Xie et al. 2018): shrink the batch to a random size s ∈ [⌈low·H⌉, H] and
+    pad it back to H×W at a random offset. The defense changes from query to query — until the attacker
     averages over it (EOT, ``helpers.defenses.adaptive.eot``)."""
     from helpers.attacks.whitebox import resize_pad
 

@@ -30,6 +30,7 @@ from helpers._checks import (
     modes_kept,
     noisy_inputs,
     num_classes,
+    shape_or_type,
 )
 from helpers.attacks import fgsm, pgd
 from helpers.attacks._core import pgd_steps
@@ -100,7 +101,7 @@ def _attacked(attack: Attack, model: nn.Module, x: torch.Tensor, y: torch.Tensor
     """``attack(model, x, y)``, which must return images shaped like ``x`` in [0, 1]."""
     x_adv = attack(model, x, y)
     if not isinstance(x_adv, torch.Tensor) or x_adv.shape != x.shape:
-        got = tuple(x_adv.shape) if isinstance(x_adv, torch.Tensor) else type(x_adv).__name__
+        got = shape_or_type(x_adv)
         raise ValueError(f"attack must return x_adv shaped like its input {tuple(x.shape)}; got {got}")
     return check_images(x_adv.detach(), "attack(model, x, y)", model=model)
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_bool, check_model
+from helpers._checks import check_bool, check_model, shape_or_type
 from helpers.explain._core import attribution
 
 
@@ -81,12 +81,13 @@ def _layer_output_and_gradient(
     return activation.detach(), grad
 
 
-def cam_from_gradients(activation: torch.Tensor, gradient: torch.Tensor, *, relu: bool = True) -> torch.Tensor:
+def cam_from_gradients(activation: torch.Tensor, gradient: torch.Tensor, *,
+                       relu: bool = True) -> torch.Tensor:
     """Grad-CAM's map from a feature map A (N×K×h×w) and ∂f_c/∂A: ReLU(Σ_k α_k A_k), α_k the spatial
     mean of the gradient of channel k. Returns N×1×h×w."""
     for name, value in (("activation", activation), ("gradient", gradient)):
         if not isinstance(value, torch.Tensor) or value.dim() != 4 or not value.is_floating_point():
-            got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            got = shape_or_type(value)
             raise ValueError(f"{name} must be a float feature map N×K×h×w; got {got}")
         if not bool(torch.isfinite(value).all()):
             raise ValueError(f"{name} contains NaN or infinite values")
@@ -120,7 +121,8 @@ def grad_cam(
     """
     activation, grad = _layer_output_and_gradient(model, x, target, layer)
     if activation.dim() != 4:
-        raise ValueError(f"layer must output a N×K×h×w feature map; its output has shape {tuple(activation.shape)}")
+        raise ValueError(f"layer must output a N×K×h×w feature map; "
+                         f"its output has shape {tuple(activation.shape)}")
     cam = cam_from_gradients(activation, grad, relu=relu)
     if upsample:
         cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)

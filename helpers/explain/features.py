@@ -60,7 +60,8 @@ def activation_maximization(
     channels = [channel] if isinstance(channel, int) else list(channel)
     if not channels or not all(isinstance(c, int) and c >= 0 for c in channels):
         raise ValueError(f"channel must be a non-negative int or a list of them; got {channel!r}")
-    if not (isinstance(shape, tuple) and len(shape) == 3 and all(isinstance(s, int) and s >= 1 for s in shape)):
+    if not (isinstance(shape, tuple) and len(shape) == 3
+            and all(isinstance(s, int) and s >= 1 for s in shape)):
         raise ValueError(f"shape must be (C, H, W) of positive ints; got {shape!r}")
     check_int(steps, "steps")
     check_positive(lr, "lr")
@@ -81,7 +82,8 @@ def activation_maximization(
             shifted = torch.roll(image, shifts=(dy, dx), dims=(2, 3))
             activation = _capture(model, layer, shifted)[0]
             if index.max() >= activation.shape[1]:
-                raise ValueError(f"channel must be below the layer's {activation.shape[1]} channels; got {channels}")
+                raise ValueError(f"channel must be below the layer's {activation.shape[1]} channels; "
+                                 f"got {channels}")
             chosen = activation[torch.arange(len(channels), device=device), index]
             objective = chosen.flatten(1).mean(1).sum() - l2 * ((image - 0.5) ** 2).sum()
             optimiser.zero_grad()

@@ -17,14 +17,22 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_images, check_labels, check_logits, check_model, check_positive
+from helpers._checks import (
+    check_images,
+    check_labels,
+    check_logits,
+    check_model,
+    check_positive,
+    shape_or_type,
+)
 
 
 def _check_mask(mask: object, x: torch.Tensor) -> torch.Tensor:
-    """An annotation mask that broadcasts against ``x``: N×C×H×W, N×1×H×W, 1×1×H×W (bool or float in [0, 1])."""
+    """An annotation mask that broadcasts against ``x``: N×C×H×W, N×1×H×W, 1×1×H×W (bool or float in
+    [0, 1])."""
     if not isinstance(mask, torch.Tensor) or mask.dim() != 4 or mask.shape[2:] != x.shape[2:] \
             or mask.shape[0] not in (1, x.shape[0]) or mask.shape[1] not in (1, x.shape[1]):
-        got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+        got = shape_or_type(mask)
         raise ValueError(f"mask must be N×C×H×W, N×1×H×W or 1×1×H×W matching x {tuple(x.shape)}; got {got}")
     mask = mask.to(x.device, x.dtype)
     if not torch.isfinite(mask).all() or (mask < 0).any() or (mask > 1).any():
@@ -59,7 +67,9 @@ def rrr_loss(
 ) -> torch.Tensor:
     """Right-for-the-right-reasons loss: cross-entropy + ``weight`` · ``rrr_penalty`` (one forward pass).
 
-    L = CE(y, f(x)) + λ · mean_n Σ_d (A_nd ∂/∂x_nd Σ_k log p(k | x_n))², with λ = ``weight`` ≥ 0 and A = ``mask``.
+        L = CE(y, f(x)) + λ · mean_n Σ_d (A_nd ∂/∂x_nd Σ_k log p(k | x_n))²
+
+    with λ = ``weight`` ≥ 0 and A = ``mask``.
     """
     check_model(model)
     check_images(x, model=model)

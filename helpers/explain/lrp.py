@@ -6,10 +6,11 @@ sends it to the inputs in proportion to their contributions:
 
     LRP-0        R_j = Σ_k a_j w_jk / z_k · R_k                                   ``Zero()``
     LRP-ε        R_j = Σ_k a_j w_jk / (z_k + ε·sign(z_k)) · R_k   (sign(0) = +1)  ``Epsilon(ε)``
-    LRP-γ        as LRP-0 with w → w + γw⁺ and b → b + γb⁺ where z_k > 0 (w + γw⁻, b + γb⁻ where
-                 z_k < 0; Zennit's generalised ``Gamma``, which splits a_j into its positive and
-                 negative parts)                                                    ``Gamma(γ)``
-    LRP-z⁺       (α1β0) as LRP-0 with only positive contributions: a⁺w⁺ (+ b⁺) and a⁻w⁻   ``ZPlus()``
+    LRP-γ        as LRP-0 with w → w + γw⁺ and b → b + γb⁺ where z_k > 0 (w + γw⁻, b + γb⁻
+                 where z_k < 0; Zennit's generalised ``Gamma``, which splits a_j into its
+                 positive and negative parts)                                       ``Gamma(γ)``
+    LRP-z⁺       (α1β0) as LRP-0 with only positive contributions: a⁺w⁺ (+ b⁺) and a⁻w⁻
+                                                                                    ``ZPlus()``
     zᴮ           R_j = Σ_k (a_j w_jk − l_j w⁺_jk − h_j w⁻_jk) / Σ_j (…) · R_k, pixels in [l, h]
                                                                                     ``ZBox()``
     flat         R_j = Σ_k 1 / Σ_j 1 · R_k (each output's relevance spread evenly over its
@@ -38,8 +39,9 @@ computed so that its *value* is the ordinary output z while its *gradient* is th
     y = z + Σ_t (z_t − [z_t]) · [m_t z / stab(z_t)]          ([·] = detached)
 
 where z_t are the rule's modified forward passes (γ: four, z⁺: two, pass-through: the input itself)
-and m_t select the outputs they serve. The relevance of every tensor a is then a ⊙ ∂(one-hot · y_out)/∂a
-— the rule's redistribution written as "gradient × input", which is why LRP-0 equals gradient × input.
+and m_t select the outputs they serve. The relevance of every tensor a is then
+a ⊙ ∂(one-hot · y_out)/∂a — the rule's redistribution written as "gradient × input", which is why
+LRP-0 equals gradient × input.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ from helpers._checks import (
     check_number,
     check_positive,
     frozen,
+    shape_or_type,
 )
 from helpers._contract import check_finite, checked
 from helpers.explain._core import attribution
@@ -81,7 +84,8 @@ Terms = list[tuple[torch.Tensor, torch.Tensor | None]]
 
 def _redistribute(z: torch.Tensor, terms: Terms, eps: float) -> torch.Tensor:
     """The straight-through trick, written once: a tensor with the value z and the gradient
-    Σ_t ∂z_t/∂a · (m_t z / stab(z_t)) — see the module docstring. A zero denominator passes nothing."""
+    Σ_t ∂z_t/∂a · (m_t z / stab(z_t)) — see the module docstring. A zero denominator passes
+    nothing."""
     out = z.detach()
     for z_t, mask in terms:
         denominator = _stabilize(z_t, eps)
@@ -137,7 +141,8 @@ class Zero:
 
 @dataclass(frozen=True)
 class Epsilon:
-    """LRP-ε: R_j = Σ_k a_j w_jk / (z_k + ε·sign(z_k)) · R_k; ε absorbs weak or contradictory evidence."""
+    """LRP-ε: R_j = Σ_k a_j w_jk / (z_k + ε·sign(z_k)) · R_k; ε absorbs weak or contradictory
+    evidence."""
 
     epsilon: float = 1e-6
     name = "epsilon"
@@ -185,7 +190,8 @@ class ZPlus:
 
 @dataclass(frozen=True)
 class ZBox:
-    """zᴮ for a layer that reads pixels in [low, high] (in pixel units, before the model's ``Normalize``)."""
+    """zᴮ for a layer that reads pixels in [low, high] (in pixel units, before the model's
+    ``Normalize``)."""
 
     low: float = 0.0
     high: float = 1.0
@@ -195,7 +201,8 @@ class ZBox:
     def __post_init__(self) -> None:
         low, high = check_number(self.low, "low"), check_number(self.high, "high")
         if not low < high:
-            raise ValueError(f"low must be below high (the pixel range [low, high]); got low={low}, high={high}")
+            raise ValueError(f"low must be below high (the pixel range [low, high]); "
+                             f"got low={low}, high={high}")
 
     def __call__(self, layer: _Affine, a: torch.Tensor, pixels: _Pixels | None = None) -> torch.Tensor:
         w, b = layer.weight, layer.bias
@@ -255,7 +262,8 @@ class Composite:
             check_positive(self.stabilizer, "stabilizer", allow_zero=True)
 
     def rule_for(self, name: str, layer: nn.Module, reads_pixels: bool) -> Rule:
-        """The rule for the layer ``layer`` called ``name`` in the model (``first`` if it reads the pixels)."""
+        """The rule for the layer ``layer`` called ``name`` in the model (``first`` if it reads the
+        pixels)."""
         if not isinstance(name, str):
             raise TypeError(f"name must be the layer's name in the model, a str; got {type(name).__name__}")
         check_model(layer, "layer")
@@ -535,7 +543,8 @@ def _activation(step: _Step, a: torch.Tensor) -> torch.Tensor:
         z = F.leaky_relu(a, args[1] if len(args) > 1 else kwargs.get("negative_slope", 0.01))
     else:
         z = _ACTIVATION_FUNCTIONS[step.node.target](a)
-    # value f(a), gradient f(a)/a: R_in = a · f(a)/a · g = R_out (for ReLU and LeakyReLU, their own gradient)
+    # value f(a), gradient f(a)/a: R_in = a · f(a)/a · g = R_out
+    # (for ReLU and LeakyReLU, their own gradient)
     return _redistribute(z, [(a, None)], 0.0)
 
 
@@ -673,12 +682,14 @@ def epsilon_step(
     ``a``: inputs N×J, ``weight``: K×J (``nn.Linear`` layout), ``bias``: K, ``relevance``: N×K.
     Returns the input relevance N×J. ``lrp`` computes the same by one backward pass.
     """
-    for name, value, dims in (("a", a, 2), ("weight", weight, 2), ("bias", bias, 1), ("relevance", relevance, 2)):
+    for name, value, dims in (("a", a, 2), ("weight", weight, 2), ("bias", bias, 1),
+                              ("relevance", relevance, 2)):
         if not isinstance(value, torch.Tensor) or value.dim() != dims:
-            got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            got = shape_or_type(value)
             raise ValueError(f"{name} must be a {dims}-dimensional tensor; got {got}")
     n, j, k = a.shape[0], a.shape[1], weight.shape[0]
-    for name, value, shape in (("weight", weight, (k, j)), ("bias", bias, (k,)), ("relevance", relevance, (n, k))):
+    for name, value, shape in (("weight", weight, (k, j)), ("bias", bias, (k,)),
+                               ("relevance", relevance, (n, k))):
         if tuple(value.shape) != shape:
             raise ValueError(f"{name} must have shape {shape} to match a {tuple(a.shape)}; got "
                              f"{tuple(value.shape)}")

@@ -20,15 +20,17 @@ from helpers._checks import (
     check_number,
     frozen,
     num_classes,
+    shape_or_type,
 )
 
 
 def _check_maps(attributions: object, x: object, name: str = "attributions") -> torch.Tensor:
     """Attribution maps N×C×H×W or N×1×H×W matching ``x``, summed over channels to N×H·W."""
     shape = tuple(x.shape) if isinstance(x, torch.Tensor) else None
-    if not isinstance(attributions, torch.Tensor) or shape is None or len(shape) != 4 or attributions.dim() != 4 \
-            or attributions.shape[0] != shape[0] or attributions.shape[2:] != shape[2:] or attributions.numel() == 0:
-        got = tuple(attributions.shape) if isinstance(attributions, torch.Tensor) else type(attributions).__name__
+    if (not isinstance(attributions, torch.Tensor) or shape is None or len(shape) != 4
+            or attributions.dim() != 4 or attributions.shape[0] != shape[0]
+            or attributions.shape[2:] != shape[2:] or attributions.numel() == 0):
+        got = shape_or_type(attributions)
         raise ValueError(f"{name} must be N×C×H×W or N×1×H×W maps matching x {shape}; got {got}")
     if not attributions.is_floating_point() or not bool(torch.isfinite(attributions).all()):
         raise ValueError(f"{name} must be float maps without NaN or infinite values")
@@ -47,7 +49,8 @@ def _perturbation_curve(
     order = _check_maps(attributions, x).argsort(dim=1, descending=True)  # most relevant first
     n, pixels = order.shape
     ranks = torch.empty_like(order).scatter_(1, order, torch.arange(pixels, device=x.device).expand(n, -1))
-    counts = torch.round(torch.linspace(0, pixels, steps + 1, device=x.device)).long()  # pixels changed per step
+    # the number of pixels changed after each step
+    counts = torch.round(torch.linspace(0, pixels, steps + 1, device=x.device)).long()
     fill = torch.full_like(x, float(baseline))
     start, end = (fill, x) if insert else (x, fill)
     with frozen(model):
@@ -87,7 +90,7 @@ def insertion_curve(
 def auc(curve: torch.Tensor) -> torch.Tensor:
     """Area under curves sampled at evenly spaced fractions 0 … 1 (trapezoid rule); one value per row."""
     if not isinstance(curve, torch.Tensor) or curve.dim() not in (1, 2) or curve.shape[-1] < 2:
-        got = tuple(curve.shape) if isinstance(curve, torch.Tensor) else type(curve).__name__
+        got = shape_or_type(curve)
         raise ValueError(f"curve must be a tensor (N, points) or (points,) with at least 2 points; got {got}")
     if not curve.is_floating_point() or not bool(torch.isfinite(curve).all()):
         raise ValueError("curve must be a float tensor without NaN or infinite values")
@@ -95,9 +98,10 @@ def auc(curve: torch.Tensor) -> torch.Tensor:
 
 
 def _check_masks(masks: object, maps: torch.Tensor, x_shape: tuple[int, ...]) -> torch.Tensor:
-    if not isinstance(masks, torch.Tensor) or masks.dtype != torch.bool or masks.shape != (x_shape[0], 1, *x_shape[2:]):
-        got = f"{tuple(masks.shape)} {masks.dtype}" if isinstance(masks, torch.Tensor) else type(masks).__name__
-        raise ValueError(f"masks must be a bool tensor of shape {(x_shape[0], 1, *x_shape[2:])}; got {got}")
+    expected = (x_shape[0], 1, *x_shape[2:])
+    if not isinstance(masks, torch.Tensor) or masks.dtype != torch.bool or masks.shape != expected:
+        got = shape_or_type(masks, dtype=True)
+        raise ValueError(f"masks must be a bool tensor of shape {expected}; got {got}")
     if not masks.flatten(1).any(1).all():
         raise ValueError("masks must mark at least one pixel in every image")
     return masks.to(maps.device).flatten(1)
@@ -128,7 +132,7 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Spearman rank correlation of each row of ``a`` with the same row of ``b`` (N×D → N)."""
     for name, t in (("a", a), ("b", b)):
         if not isinstance(t, torch.Tensor) or t.dim() != 2 or t.shape[1] < 2:
-            got = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
+            got = shape_or_type(t)
             raise ValueError(f"{name} must be a tensor N×D with D ≥ 2; got {got}")
         if not bool(torch.isfinite(t).all()):
             raise ValueError(f"{name} contains NaN or infinite values")

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from helpers._checks import check_choice, check_generator, check_int, check_positive
+from helpers._checks import check_choice, check_generator, check_int, check_positive, shape_or_type
 from helpers.explain._core import attribution, baseline_image
 
 
@@ -86,7 +86,8 @@ def occlusion(
         raise ValueError(f"window {window} must fit in the image ({height}×{width})")
     for axis, size in enumerate((height, width)):
         if window[axis] < size and stride[axis] > window[axis]:
-            raise ValueError(f"stride {stride} must not exceed the window {window}, or pixels would be skipped")
+            raise ValueError(f"stride {stride} must not exceed the window {window}, "
+                             "or pixels would be skipped")
     check_int(batch_size, "batch_size")
     masks = window_masks(height, width, window, stride, device=x.device).to(x.dtype)  # P×H×W
     fill = baseline_image(x, baseline)
@@ -146,10 +147,12 @@ def lime(
     check_generator(generator)
     check_int(batch_size, "batch_size")
     n, height, width = x.shape[0], x.shape[-2], x.shape[-1]
-    if not isinstance(segments, torch.Tensor) or segments.dtype != torch.int64 or segments.shape[-2:] != (height, width) \
-            or segments.dim() not in (2, 3) or (segments.dim() == 3 and segments.shape[0] != n):
-        got = f"{tuple(segments.shape)} {segments.dtype}" if isinstance(segments, torch.Tensor) else type(segments).__name__
-        raise ValueError(f"segments must be an int64 map ({height}, {width}) or ({n}, {height}, {width}); got {got}")
+    if (not isinstance(segments, torch.Tensor) or segments.dtype != torch.int64
+            or segments.shape[-2:] != (height, width) or segments.dim() not in (2, 3)
+            or (segments.dim() == 3 and segments.shape[0] != n)):
+        got = shape_or_type(segments, dtype=True)
+        raise ValueError(f"segments must be an int64 map ({height}, {width}) or ({n}, {height}, {width}); "
+                         f"got {got}")
     segments = segments.to(x.device).expand(n, height, width)
     count = int(segments.max()) + 1
     if int(segments.min()) < 0:
@@ -173,7 +176,8 @@ def lime(
     w = weight / weight.sum()
     z_centred = z - w @ z  # weighted centring fits the intercept without penalising it
     y_centred = y - (y @ w)[:, None]
-    gram = z_centred.T @ (w[:, None] * z_centred) + (ridge / weight.sum()) * torch.eye(count, dtype=x.dtype, device=x.device)
+    eye = torch.eye(count, dtype=x.dtype, device=x.device)
+    gram = z_centred.T @ (w[:, None] * z_centred) + (ridge / weight.sum()) * eye
     beta = torch.linalg.solve(gram, (z_centred.T * w) @ y_centred.T).T  # N×S
     return beta.gather(1, segments.flatten(1)).view(n, 1, height, width).expand_as(x).clone()
 

@@ -6,8 +6,8 @@ Explain many images of one class, and ask whether the model uses *one* strategy 
    that *where* the relevance lies is compared, not how much there is: a vector v_n;
 2. connect every map to its k nearest neighbours (Euclidean), symmetrically: the affinity W ∈ {0, 1}^{N×N};
 3. the normalised graph Laplacian L = I − D^{−½} W D^{−½}, D = diag(Σ_j W_ij), and its eigenvalues
-   0 = λ₁ ≤ λ₂ ≤ …: the number of (near-)zero eigenvalues is the number of (nearly) separate groups, and
-   a large *eigengap* λ_{k+1} − λ_k says that k groups describe the maps well;
+   0 = λ₁ ≤ λ₂ ≤ …: the number of (near-)zero eigenvalues is the number of (nearly) separate groups,
+   and a large *eigengap* λ_{k+1} − λ_k says that k groups describe the maps well;
 4. spectral clustering (Ng, Jordan & Weiss 2002): the first k eigenvectors, each row scaled to unit length,
    grouped by k-means.
 
@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from scipy.cluster.vq import kmeans2
 
-from helpers._checks import check_int
+from helpers._checks import check_int, shape_or_type
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Spray:
 
 def _check_relevance(maps: object) -> torch.Tensor:
     if not isinstance(maps, torch.Tensor) or maps.dim() != 4 or not maps.is_floating_point():
-        got = tuple(maps.shape) if isinstance(maps, torch.Tensor) else type(maps).__name__
+        got = shape_or_type(maps)
         raise ValueError(f"maps must be a floating tensor of relevance maps N×C×H×W; got {got}")
     if maps.shape[0] < 3:
         raise ValueError(f"maps must hold at least 3 maps to cluster; got {maps.shape[0]}")
@@ -47,7 +47,8 @@ def _check_relevance(maps: object) -> torch.Tensor:
     return maps
 
 
-def laplacian_spectrum(maps: torch.Tensor, *, pool: int = 2, neighbours: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def laplacian_spectrum(maps: torch.Tensor, *, pool: int = 2,
+                       neighbours: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """Steps 1–3: the eigenvalues (ascending) and eigenvectors of the normalised Laplacian of the maps'
     symmetric k-nearest-neighbour graph (k = ``neighbours``, maps average-pooled by ``pool``)."""
     maps = _check_relevance(maps)
@@ -113,11 +114,13 @@ def purity(clusters: torch.Tensor, truth: torch.Tensor) -> float:
         if not isinstance(t, torch.Tensor) or t.dim() != 1 or t.dtype not in (torch.int64, torch.bool):
             raise ValueError(f"{name} must be an int64 or bool tensor of shape (N,); got {t!r:.60}")
     if clusters.shape != truth.shape or len(clusters) == 0:
-        raise ValueError(f"clusters and truth must have the same length > 0; got {len(clusters)} and {len(truth)}")
+        raise ValueError(f"clusters and truth must have the same length > 0; "
+                         f"got {len(clusters)} and {len(truth)}")
     if int(clusters.min()) < 0 or int(truth.long().min()) < 0:
         raise ValueError("clusters and truth must hold non-negative group numbers")
     table = torch.zeros(int(clusters.max()) + 1, int(truth.long().max()) + 1, dtype=torch.int64)
-    table.index_put_((clusters.cpu(), truth.long().cpu()), torch.ones(len(clusters), dtype=torch.int64), accumulate=True)
+    ones = torch.ones(len(clusters), dtype=torch.int64)
+    table.index_put_((clusters.cpu(), truth.long().cpu()), ones, accumulate=True)  # the contingency table
     return table.amax(1).sum().item() / len(clusters)
 
 
