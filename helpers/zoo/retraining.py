@@ -23,8 +23,9 @@ def retrain(name: str, *, device: str | torch.device | None = None, progress: bo
 
     On the CPU, with the same number of threads, the same recipe reproduces the same weights bit for
     bit (with another thread count or on another device the result is equally good, not bit-identical).
-    ``seed`` replaces the recipe's seed and ``out`` writes the checkpoint to that file instead, leaving the zoo untouched — an instructor's private
-    copy, such as a homework 6 black box that students never had.
+    ``seed`` replaces the recipe's seed and ``out`` writes the checkpoint to that file instead, leaving
+    the zoo untouched — an instructor's private copy, such as a homework 6 black box that students
+    never had.
     """
     recipe = zoo._recipe(name)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
