@@ -132,8 +132,10 @@ def substitute_training(
     """Jacobian-based substitute training (Papernot et al. 2017) from label queries only.
 
     Round ρ: ask the black box for the labels of the current set S_ρ, train a fresh substitute F on them,
-    then grow the set with one new point per image, x + λ · sign(∇ₓ F_label(x)) — a step towards F's
-    decision boundary, where the black box's labels teach the most — clipped to [0, 1]. The set doubles
+    then grow the set with one new point per image, x + λ · sign(∇ₓ F_label(x)), clipped to [0, 1]: a step
+    along the sign of F's Jacobian for the black box's label, a direction in which F's output varies, so
+    the new labels explore the input space (it raises the label's score, i.e. moves away from F's boundary;
+    the paper also flips the sign of λ periodically, which this function does not). The set doubles
     each round. Returns the last substitute (eval mode) and the number of queries spent.
     """
     _check_blackbox(blackbox, scores=False)
