@@ -188,10 +188,11 @@ def fashion_resnet() -> nn.Sequential:
 
 
 class BinaryLogits(nn.Module):
-    """Turn one score s into the two logits (log(1 − σ(s)), log σ(s)) of a binary classifier.
+    """Turn one score s into the log-probabilities (log(1 − σ(s)), log σ(s)) of a binary classifier.
 
-    Their softmax is (1 − σ(s), σ(s)), and the "yes" logit log σ(s) saturates: it tends to 0 and its
-    gradient vanishes as s grows.
+    They serve as its two logits (their softmax is (1 − σ(s), σ(s))). The "yes" output log p = log σ(s)
+    saturates: it tends to 0 and its gradient vanishes as s grows. The log-odds s itself, the difference
+    of the two outputs, is linear and never saturates: saturation comes from the sigmoid.
     """
 
     def forward(self, s: torch.Tensor) -> torch.Tensor:
@@ -202,8 +203,8 @@ def elephant_toy() -> nn.Sequential:
     """Lecture 31's saturation example: is it an elephant? Two features in [0, 1], given as a 1×1×2
     "image" (trunk length, ear size); s = 12·trunk + 2·ears − 4; class 1 = elephant.
 
-    Past a trunk length of about 0.6 the elephant logit log σ(s) barely moves: the gradient says the
-    trunk no longer matters, although it is why the model is sure.
+    Past a trunk length of about 0.6 the elephant output log p = log σ(s) barely moves: the gradient
+    says the trunk no longer matters, although it is why the model is sure.
     """
     score = nn.Linear(2, 1)
     with torch.no_grad():

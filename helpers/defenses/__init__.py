@@ -1,5 +1,5 @@
 """Defending a classifier (lecture 40): passive filters and detectors (``filters``, ``detection``; a
-learned filter and detector in ``denoiser``), the adaptive attacks that break them (``adaptive``),
+learned filter and detector in ``denoiser``), the adaptive attacks that test them (``adaptive``),
 adversarial training (``training``) and certified randomized smoothing (``smoothing``)."""
 
 from helpers.defenses.adaptive import bpda, eot
