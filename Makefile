@@ -16,7 +16,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum 
 NB_ENV := HELPERS_DEVICE=cpu OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONHASHSEED=0
 # make test runs that many pytest workers (pytest-xdist), each test file or notebook on one worker
-# (tests/conftest.py groups them).
+# (nbval needs a notebook's cells in one kernel).
 JOBS ?= $(shell $(PYTHON) -c "import os; print(max(1, min(4, os.cpu_count() or 1)))")
 
 .PHONY: setup lab test notebooks zoo bench release wheel lint clean
@@ -35,7 +35,7 @@ lab: setup
 	cd notebooks && ../$(PY) -m jupyterlab 00_start_here.ipynb
 
 test: setup
-	$(NB_ENV) $(PY) -m pytest -n $(JOBS) --dist loadgroup tests notebooks --nbval --nbval-current-env \
+	$(NB_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile tests notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with notebooks/sanitize.cfg
 
 notebooks: setup

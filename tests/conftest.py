@@ -67,16 +67,3 @@ def x() -> torch.Tensor:
     """The oracle tests' images, one batch per test module."""
     return oracle_images()
 
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """How `make test` shares the work among its pytest-xdist workers (``--dist loadgroup``).
-
-    A notebook's cells share one kernel and a test file's tests share its module fixtures, so each
-    notebook and each test file is one group, run by one worker; the executions of the student
-    notebooks (the longest tests) are one group each, so that both workers take them in turn.
-    """
-    for item in items:
-        group = item.nodeid.split("::")[0]
-        if item.nodeid.startswith("tests/test_release.py::test_student_version_runs"):
-            group = item.nodeid
-        item.add_marker(pytest.mark.xdist_group(group))
