@@ -1,6 +1,7 @@
 # Explaining and attacking neural networks, in PyTorch.
 #   make lab        set up .venv (first time only) and open the course in JupyterLab
 #   make test       set up .venv, then run the unit tests and nbval over every notebook (JOBS=n workers)
+#   make quick      the unit tests only, without executing notebooks: a maintainer's loop of a few minutes
 #   make notebooks  annotate every notebook for nbgrader (helpers.marking), re-execute it in place, save its outputs
 #   make zoo        retrain every zoo model from its recipe and re-measure MODELS.md
 #   make bench      time the library against Captum, Zennit and torchattacks (benchmarks/RESULTS.md)
@@ -16,10 +17,10 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum 
 NB_ENV := HELPERS_DEVICE=cpu OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONHASHSEED=0
 # make test runs that many pytest workers (pytest-xdist), each test file or notebook on one worker
-# (nbval needs a notebook's cells in one kernel).
+# (nbval needs a notebook's cells in one kernel), the longest first (tests/conftest.py schedules them).
 JOBS ?= $(shell $(PYTHON) -c "import os; print(max(1, min(4, os.cpu_count() or 1)))")
 
-.PHONY: setup lab test notebooks zoo bench release wheel lint clean
+.PHONY: setup lab test quick notebooks zoo bench release wheel lint clean
 
 setup: $(STAMP)
 
@@ -37,6 +38,9 @@ lab: setup
 test: setup
 	$(NB_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile tests notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with notebooks/sanitize.cfg
+
+quick: setup
+	$(NB_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile tests -m "not notebooks"
 
 notebooks: setup
 	$(PY) -m helpers.marking notebooks/*.ipynb

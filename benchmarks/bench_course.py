@@ -1,10 +1,13 @@
-"""The rest of the course's costs: randomized smoothing's certification, the explorers, the notebooks.
+"""The rest of the course's costs: randomized smoothing's certification, inference, the explorers, the
+notebooks.
 
     python -m benchmarks.bench_course [--device cpu|cuda]
 
 - ``certify`` (Cohen et al.: n0 = 100 and n = 2 000 noisy copies of each of 4 images) against a plain loop
   that classifies each image's noise 1 000 copies at a time; both draw the same number of samples, and
   the counts of the two are checked equal (same noise) before timing. Reported also as samples per second.
+- ``predict`` on 2 000 test images in the library's chunks (``EVAL_BATCH``, 128 images) against chunks of
+  1 000 (its former default), the logits checked equal first.
 - One update of each explorer in ``helpers.widgets`` (a slider or picker moved, the figure redrawn to PNG),
   on the zoo CNN with the images the notebooks use; the course's goal is < 300 ms.
 - The notebook suite: each notebook executed in a fresh kernel, its wall time and the kernel's peak
@@ -23,8 +26,10 @@ import torch
 
 from benchmarks.harness import Timing, compare, measure
 from helpers import zoo
+from helpers._checks import EVAL_BATCH
 from helpers.data import fashion_mnist
 from helpers.defenses import certify, noise_counts
+from helpers.training import predict
 from helpers.widgets import defense_explorer, epsilon_explorer, lrp_explorer, smoothgrad_explorer
 
 CERTIFY = {"images": 4, "sigma": 0.25, "n0": 100, "n": 2_000}
@@ -66,6 +71,16 @@ def run_certify(device: torch.device) -> list[Timing]:
     return [timing]
 
 
+def run_inference(device: torch.device) -> list[Timing]:
+    model = zoo.load("fmnist_cnn", device=device)
+    images, _ = fashion_mnist("test")
+    x = images[:2000].to(device)
+    if not torch.equal(predict(model, x), predict(model, x, batch_size=1000)):
+        raise AssertionError("predict: the logits depend on the chunk size; not timing it")
+    return [compare(f"predict, 2 000 images in chunks of {EVAL_BATCH} (vs 1 000)", lambda: predict(model, x),
+                    lambda: predict(model, x, batch_size=1000), device=device)]
+
+
 def _update(explorer, control: int, values: tuple) -> Callable[[], None]:
     """A function that moves one control of ``explorer`` to the next of ``values`` (one redraw each). The
     controls are the explorer's first child: a row of them, or a single picker."""
@@ -101,7 +116,7 @@ def run_widgets(device: torch.device) -> list[Timing]:
 
 
 def run(device: torch.device) -> list[Timing]:
-    return run_certify(device) + run_widgets(device)
+    return run_certify(device) + run_inference(device) + run_widgets(device)
 
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"

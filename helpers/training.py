@@ -12,6 +12,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from helpers._checks import (
+    EVAL_BATCH,
     batched,
     check_bool,
     check_callable,
@@ -149,7 +150,7 @@ def _check_loss(loss: object, epoch: int) -> torch.Tensor:
 
 
 def predict(
-    model: nn.Module, images: torch.Tensor, *, batch_size: int = 1000, inputs: str = "images"
+    model: nn.Module, images: torch.Tensor, *, batch_size: int = EVAL_BATCH, inputs: str = "images"
 ) -> torch.Tensor:
     """The model's logits for ``images``, computed in eval mode in batches on the model's device.
 
@@ -169,7 +170,7 @@ def accuracy(
     images: torch.Tensor,
     labels: torch.Tensor,
     *,
-    batch_size: int = 1000,
+    batch_size: int = EVAL_BATCH,
     inputs: str = "images",
 ) -> float:
     """Share of ``images`` whose arg-max logit equals ``labels`` (a float in [0, 1]). ``inputs``: as in

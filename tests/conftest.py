@@ -67,3 +67,70 @@ def x() -> torch.Tensor:
     """The oracle tests' images, one batch per test module."""
     return oracle_images()
 
+
+
+# ------------------------------------------------------------------------------- make test's scheduling
+# `make test` runs pytest-xdist workers, one per core. A test file or a notebook is one unit of work, given
+# whole to one worker (nbval needs a notebook's cells in one kernel, and a file's module fixtures are built
+# once), except that each student-version run (test_student_versions.py) is a unit of its own. Units go out
+# longest first, so that no worker is left with a long one while the others idle. The lengths: seconds on
+# one thread, from `pytest --durations=0` (2026-11-27); a unit not listed is short. A stale figure only
+# costs time, never a result.
+SECONDS = {
+    "notebooks/10_proactive_defenses.ipynb": 150, "notebooks/09_passive_defenses.ipynb": 130,
+    "notebooks/07_black_box_attacks.ipynb": 120, "tests/test_browser.py": 120,
+    "notebooks/06_fgsm_and_iterative_attacks.ipynb": 100, "notebooks/04b_clever_hans.ipynb": 95,
+    "notebooks/08_real_world_attacks.ipynb": 85, "tests/test_zoo.py": 80, "tests/test_grading.py": 75,
+    "student/04b_clever_hans": 80, "student/04_hw5_explain_a_cnn": 70, "notebooks/hw6_attack.ipynb": 70,
+    "tests/test_nbgrader.py": 60, "notebooks/04_hw5_explain_a_cnn.ipynb": 58, "tests/test_release.py": 40,
+    "notebooks/05_attack_formulation.ipynb": 37, "tests/test_attacks_blackbox.py": 36,
+    "student/hw6_attack": 31, "notebooks/00_start_here.ipynb": 29, "tests/test_misuse.py": 25,
+    "notebooks/hw5_explain.ipynb": 23, "notebooks/08b_speech_and_text_attacks.ipynb": 21,
+    "tests/test_attacks_apgd.py": 20, "tests/test_defenses_denoiser.py": 20,
+    "student/08b_speech_and_text_attacks": 19,
+}
+# the units that execute whole notebooks, in a kernel, nbgrader or JupyterLab: `make quick` leaves them out
+NOTEBOOK_RUNS = ("notebooks/", "tests/test_student_versions.py", "tests/test_browser.py",
+                 "tests/test_nbgrader.py")
+STUDENT_RUNS = "tests/test_student_versions.py::test_student_version_"
+
+
+def _unit(nodeid: str) -> str:
+    return nodeid if nodeid.startswith(STUDENT_RUNS) else nodeid.split("::", 1)[0]
+
+
+def _seconds(unit: str) -> float:
+    if unit.startswith(STUDENT_RUNS):
+        unit = "student/" + unit.rsplit("[", 1)[-1].rstrip("]")
+    return SECONDS.get(unit, 0)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Longest unit first (a stable sort: a file's or a notebook's items keep their order); the units
+    that run notebooks are marked ``notebooks``."""
+    items.sort(key=lambda item: -_seconds(_unit(item.nodeid)))
+    for item in items:
+        if item.nodeid.startswith(NOTEBOOK_RUNS):
+            item.add_marker(pytest.mark.notebooks)
+
+
+def pytest_configure(config):
+    if config.pluginmanager.hasplugin("xdist"):  # absent, or `-p no:xdist`: the suite runs in one process
+        config.pluginmanager.register(_Scheduling(), "course-scheduling")
+
+
+class _Scheduling:
+    """The xdist hook, registered only where xdist runs (pytest refuses a hook it does not know)."""
+
+    @staticmethod
+    def pytest_xdist_make_scheduler(config, log):
+        from xdist.scheduler import LoadScopeScheduling
+
+        class LongestFirst(LoadScopeScheduling):
+            """xdist's load-by-scope scheduling, with our units, handed out in the collection's order."""
+
+            def _split_scope(self, nodeid: str) -> str:
+                return _unit(nodeid)
+
+        config.option.loadscopereorder = False  # xdist would sort the units by their number of tests
+        return LongestFirst(config, log)

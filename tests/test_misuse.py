@@ -444,6 +444,7 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.homework.hw6_baselines": Skip(
         "attacks the homework's 128 images: tests/test_grading.py runs it"
     ),
+    "helpers.homework.hw6_pass_lines": Skip("the minimum of hw6_baselines: tests/test_grading.py runs it"),
     "helpers.homework.hw5_explain": Call(lambda m, x, y, g: dict(model=m, x=x, y=y, cam_layer=m[2])),
     "helpers.homework.to_uint8_and_back": Call(lambda m, x, y, g: dict(x=x)),
     "helpers.release.Block": RECORD,
@@ -723,7 +724,6 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.homework.HW6BlackBox.queries": RECORD,
     "helpers.homework.hw6_blackbox": NO_ARGS,
     "helpers.homework.hw6_blackbox_path": NO_ARGS,
-    "helpers.homework.hw6_pass_lines": Call(lambda m, x, y, g: dict(path=None), awkward=False),
     "helpers.models.ResidualDenoiser": Call(
         lambda m, x, y, g: dict(body=nn.Conv2d(1, 1, 3, padding=1)), awkward=False
     ),

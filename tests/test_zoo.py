@@ -13,10 +13,9 @@ from helpers.zoo.evaluation import evaluate
 
 # fmnist_cnn_pgd's targets are the issue's: 85 % clean here, 72 % robust (worst case of APGD-CE,
 # APGD-DLR, PGD) in test_robust_accuracy_of_the_pgd_model_is_reproduced_on_a_subset.
-# fmnist_denoiser's: fmnist_cnn's 93.09 % through it, less 2 points.
 MINIMUM = {"fmnist_cnn": 0.91, "fmnist_blackbox": 0.91, "fmnist_proxy": 0.90, "fmnist_cnn_pgd": 0.85,
            "fmnist_cnn_fast": 0.80, "fmnist_cnn_noise": 0.85, "shapes_cnn": 0.95,
-           "fmnist_resnet": 0.87, "fmnist_denoiser": 0.9109}
+           "fmnist_resnet": 0.87}
 MINIMUM.update({"digits_cnn": 0.98, "words_cnn": 0.90})  # notebook 08b: spoken digits, words' languages
 # the tagged models (issue 20) train on 20 000 images for 2 epochs; their accuracy is on split (a), tagged
 MINIMUM.update({"fmnist_cleverhans": 0.90, "fmnist_rrr": 0.82, "fmnist_tag_random": 0.84})
@@ -44,23 +43,32 @@ def test_models_md_holds_the_measured_figures(measured):
     assert f"{100 * measured['fmnist_proxy']['transfer_rate']:.1f} %" in model_card()
 
 
+def test_the_denoiser_costs_its_classifier_at_most_two_points(measured):
+    """fmnist_cnn's clean accuracy through fmnist_denoiser (the issue's target: within 2 points of alone)."""
+    assert measured["fmnist_denoiser"]["clean_accuracy"] >= measured["fmnist_cnn"]["clean_accuracy"] - 0.02
+
+
 def test_the_proxy_transfers_to_the_black_box(measured):
     assert measured["fmnist_proxy"]["transfer_rate"] >= 0.4
 
 
 def test_robust_accuracy_of_the_pgd_model_is_reproduced_on_a_subset():
-    """MODELS.md's robust accuracy (1 000 images) is re-measured on the first 200 with the same attack."""
+    """MODELS.md's robust accuracy (1 000 images) is re-measured on the first 200 with the same attacks; the
+    plain model's figure is held below what a weak attack (PGD-10, one start) already leaves standing."""
+    from helpers.attacks import pgd, success_rate
     from helpers.data import fashion_mnist
 
     recorded = json.loads((zoo.MODELS_DIR / "zoo.json").read_text())
     images, labels = fashion_mnist("test")
-    for name, floor in (("fmnist_cnn_pgd", 0.72), ("fmnist_cnn", None)):
-        figure = recorded[name]["metrics"]["robust_accuracy"]
-        subset = robust_accuracy(zoo.load(name, device="cpu"), images[:200], labels[:200], 0.1)
-        assert abs(subset - figure) <= 0.07, (name, subset, figure)
-        if floor is not None:
-            assert figure >= floor
-    assert recorded["fmnist_cnn"]["metrics"]["robust_accuracy"] < 0.05  # the plain model has none
+    x, y = images[:200], labels[:200]
+    figure = recorded["fmnist_cnn_pgd"]["metrics"]["robust_accuracy"]
+    subset = robust_accuracy(zoo.load("fmnist_cnn_pgd", device="cpu"), x, y, 0.1)
+    assert abs(subset - figure) <= 0.07, (subset, figure)
+    assert figure >= 0.72
+    plain = zoo.load("fmnist_cnn", device="cpu")
+    weak = 1 - success_rate(plain, pgd(plain, x, y, eps=0.1, alpha=0.02, steps=10,
+                                       generator=torch.Generator().manual_seed(0)), y)
+    assert recorded["fmnist_cnn"]["metrics"]["robust_accuracy"] <= weak + 0.03 < 0.05  # it has none
 
 
 def test_load_gives_a_fresh_eval_model():

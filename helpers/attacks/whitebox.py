@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers._checks import (
+    EVAL_BATCH,
     batched,
     check_bool,
     check_choice,
@@ -307,7 +308,7 @@ def deepfool(
 
 
 def success_rate(model: nn.Module, x_adv: torch.Tensor, y: int | torch.Tensor, *, targeted: bool = False,
-                 batch_size: int = 1000) -> float:
+                 batch_size: int = EVAL_BATCH) -> float:
     """Share of ``x_adv`` classified other than ``y`` (targeted: classified as the targets ``y``)."""
     check_model(model)
     check_images(x_adv, "x_adv", model=model)
