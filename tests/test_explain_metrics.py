@@ -19,6 +19,7 @@ from helpers.explain import (
     pointing_game,
     randomization_test,
     relevance_mass,
+    roughness,
     saliency,
     smoothgrad,
 )
@@ -46,6 +47,27 @@ def test_relevance_mass_hand_cases():
     assert relevance_mass(uniform, masks) == pytest.approx(9 / 64)  # the mask's area fraction
     inside_only = masks.float() * torch.randn(3, 1, 8, 8)  # signed values count by magnitude
     assert relevance_mass(inside_only, masks) == pytest.approx(1.0)
+
+
+def test_roughness_hand_cases_and_a_plain_loop():
+    checkerboard = (torch.arange(8)[:, None] + torch.arange(8)) % 2 * 2.0 - 1  # ±1, alternating
+    board = checkerboard.expand(3, 8, 8)
+    maps = torch.stack([torch.ones(3, 8, 8), board, board * 0.5])
+    assert roughness(maps).tolist() == [0.0, 0.0, 0.0]  # sign flips cost nothing unsigned
+    assert roughness(maps, signed=True).tolist() == [0.0, 4.0, 4.0]
+    assert roughness(maps[1:, :1]).tolist() == [0.0, 0.0]  # one channel or three: the same maps
+    a = torch.randn(4, 3, 9, 7, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    for signed in (False, True):  # the formula, pixel by pixel, in plain Python
+        expected = []
+        for image in a.tolist():
+            h = [[sum(c[i][j] if signed else abs(c[i][j]) for c in image) for j in range(7)]
+                 for i in range(9)]
+            down = sum(abs(h[i + 1][j] - h[i][j]) for i in range(8) for j in range(7)) / (8 * 7)
+            right = sum(abs(h[i][j + 1] - h[i][j]) for i in range(9) for j in range(6)) / (9 * 6)
+            expected.append((down + right) / (sum(abs(v) for row in h for v in row) / (9 * 7)))
+        assert roughness(a, signed=signed).tolist() == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(ValueError, match=r"attributions: a map that is zero everywhere.*\(image 1\)"):
+        roughness(torch.stack([torch.ones(1, 4, 4), torch.zeros(1, 4, 4)]))
 
 
 def test_auc_is_the_trapezoid_area():

@@ -397,6 +397,7 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.explain.metrics.relevance_mass": Call(
         lambda m, x, y, g: dict(attributions=x, masks=torch.ones(len(x), 1, 12, 12, dtype=torch.bool))
     ),
+    "helpers.explain.metrics.roughness": Call(lambda m, x, y, g: dict(attributions=x, signed=True)),
     "helpers.explain.metrics.spearman": Call(
         lambda m, x, y, g: dict(a=torch.rand(3, 6, generator=g), b=torch.rand(3, 6, generator=g))
     ),

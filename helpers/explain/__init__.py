@@ -26,6 +26,7 @@ from helpers.explain.metrics import (
     pointing_game,
     randomization_test,
     relevance_mass,
+    roughness,
 )
 from helpers.explain.perturbation import grid_segments, lime, occlusion
 from helpers.explain.spray import purity, spray
@@ -50,6 +51,7 @@ __all__ = [
     "auc",
     "pointing_game",
     "relevance_mass",
+    "roughness",
     "randomization_test",
     "rrr_penalty",
     "rrr_loss",

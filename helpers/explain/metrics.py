@@ -128,6 +128,26 @@ def relevance_mass(attributions: torch.Tensor, masks: torch.Tensor) -> float:
     return torch.where(total > 0, share, torch.zeros_like(share)).mean().item()
 
 
+def roughness(attributions: torch.Tensor, *, signed: bool = False) -> torch.Tensor:
+    """How speckled each map is: the mean absolute difference between neighbouring pixels (down and
+    right), in units of the map's mean magnitude,
+
+        roughness(h) = ( mean |h[i+1, j] − h[i, j]| + mean |h[i, j+1] − h[i, j]| ) ÷ mean |h|,
+
+    with h the map summed over channels — of |a| by default (where the evidence lies: a sign flip between
+    neighbours costs nothing), of a itself with ``signed=True`` (a map alternating + and − counts as rough).
+    0 for a constant map; a ±1 checkerboard scores 4 signed and 0 unsigned. Returns one value per image."""
+    check_bool(signed, "signed")
+    _check_maps(attributions, attributions)
+    h = attributions.detach().sum(1) if signed else attributions.detach().abs().sum(1)
+    scale = h.abs().mean((1, 2))
+    if not bool((scale > 0).all()):
+        raise ValueError("attributions: a map that is zero everywhere has no roughness "
+                         f"(image {int((scale == 0).nonzero()[0])})")
+    jumps = (h[:, 1:] - h[:, :-1]).abs().mean((1, 2)) + (h[:, :, 1:] - h[:, :, :-1]).abs().mean((1, 2))
+    return jumps / scale
+
+
 def spearman(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Spearman rank correlation of each row of ``a`` with the same row of ``b`` (N×D → N)."""
     for name, t in (("a", a), ("b", b)):
@@ -204,6 +224,7 @@ __all__ = [
     "auc",
     "pointing_game",
     "relevance_mass",
+    "roughness",
     "spearman",
     "randomization_test",
 ]
