@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from helpers._checks import check_int, check_positive, check_waveforms
+from helpers._checks import check_int, check_positive, check_waveforms, shape_or_type
 
 
 def hz_to_mel(f: torch.Tensor) -> torch.Tensor:
@@ -104,14 +104,9 @@ def db(v: torch.Tensor) -> torch.Tensor:
     """Loudness in decibels per clip, dB(v) = 20 · log10 max_t |v_t| (Carlini & Wagner 2018); −∞ for
     silence."""
     if not isinstance(v, torch.Tensor) or not v.is_floating_point() or v.dim() != 2:
-        raise TypeError(f"v must be a floating-point tensor N×T of waveforms; got {_describe(v)}")
+        raise TypeError("v must be a floating-point tensor N×T of waveforms; "
+                        f"got {shape_or_type(v, dtype=True)}")
     return 20 * torch.log10(v.detach().abs().amax(dim=1))
-
-
-def _describe(value: object) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
-    return type(value).__name__
 
 
 def relative_db(delta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -120,7 +115,7 @@ def relative_db(delta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     for name, value in (("delta", delta), ("x", x)):
         if not isinstance(value, torch.Tensor) or not value.is_floating_point() or value.dim() != 2:
             raise TypeError(f"{name} must be a floating-point tensor N×T of waveforms; "
-                            f"got {_describe(value)}")
+                            f"got {shape_or_type(value, dtype=True)}")
     if delta.shape != x.shape:
         raise ValueError(f"delta and x must have the same shape; "
                          f"got {tuple(delta.shape)} and {tuple(x.shape)}")

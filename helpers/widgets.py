@@ -222,7 +222,7 @@ def _defense_figure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_adv: t
     figure = Figure(figsize=(9.0, 2.6), layout="constrained")
     *images, bars = figure.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 2]})
     for ax, image, title in zip(images, (x_adv[0], attacked[0]), ("attacked", f"attacked, then {name}")):
-        ax.imshow(image.cpu()[0].numpy(), cmap="gray", vmin=0, vmax=1)
+        ax.imshow(_as_hwc(image), cmap="gray", vmin=0, vmax=1)  # a colour image in colour
         ax.set_title(title, fontsize=9)
         ax.set_axis_off()
     bars.barh([0, 1], [right_clean, right_adv], color=["tab:green", "tab:red"])

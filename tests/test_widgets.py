@@ -63,6 +63,16 @@ def test_defense_explorer_redraws_for_filter_and_strength():
     assert bytes(picture.value) == first  # back to the start: the same picture
 
 
+def test_defense_explorer_draws_a_colour_image_in_colour():
+    from helpers.widgets import _defense_figure
+
+    x, y = tiny_batch(2, channels=3)
+    figure = _defense_figure(tiny_cnn(channels=3).eval(), x, y, x, "median (window)", 3, 0.1)
+    shown = [ax.images[0].get_array() for ax in figure.axes[:2]]
+    assert [a.shape for a in shown] == [(12, 12, 3)] * 2  # all three channels, not the first in grey
+    assert (shown[0] == x[0].permute(1, 2, 0).numpy()).all()
+
+
 def test_explorers_refuse_bad_choices():
     import pytest
 
