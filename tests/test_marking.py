@@ -46,6 +46,33 @@ def test_every_exercise_is_graded_and_homework_cells_are_locked():
     assert kinds["solution"] >= kinds["check"] >= 10 and kinds["answer"] >= 2
 
 
+def test_every_exercise_has_its_heading_and_instructions_numbered_through_the_course():
+    """Before each solution code cell, the nearest Markdown heading announces it — '### Exercise N — …' in
+    the lecture notebooks, N running 1, 2, … in file order, or in a homework a heading with its points — and
+    instructions follow the heading (an edit that drops them fails here)."""
+    number = 0
+    for source in SOURCES:
+        nb = nbformat.read(source, as_version=4)
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code" or "### BEGIN SOLUTION" not in cell.source:
+                continue
+            lines = [line for c in nb.cells[:index] if c.cell_type == "markdown"
+                     for line in c.source.splitlines()]
+            at = max(i for i, line in enumerate(lines) if line.startswith("#"))
+            heading, instructions = lines[at].lstrip("#"), "\n".join(lines[at + 1 :])
+            where = f"{source.name}, cell {index}"
+            if source.name.startswith("hw"):
+                assert HEADING_POINTS.match(lines[at]), f"{where}: under {heading!r}, which gives no points"
+                continue
+            match = re.match(r" Exercise (\d+) — \S", heading)
+            assert match, f"{where}: the exercise's heading is {heading!r}"
+            if int(match.group(1)) != number:  # one heading may announce a function and its check cells
+                number += 1
+                assert int(match.group(1)) == number, f"{where}: exercise {match.group(1)}, expected {number}"
+            assert len(instructions.strip()) > 40, f"{where}: no instructions under {heading!r}"
+    assert number >= 10
+
+
 def test_points_come_from_the_table_and_headings_agree():
     """Each '(N points)' in a heading is the sum of the graded cells up to the next heading; the first cell's
     total line is the sum over the notebook; every key of POINTS is used."""
