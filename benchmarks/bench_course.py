@@ -75,7 +75,9 @@ def run_inference(device: torch.device) -> list[Timing]:
     model = zoo.load("fmnist_cnn", device=device)
     images, _ = fashion_mnist("test")
     x = images[:2000].to(device)
-    if not torch.equal(predict(model, x), predict(model, x, batch_size=1000)):
+    ours, theirs = predict(model, x), predict(model, x, batch_size=1000)
+    # bit for bit on the CPU; a GPU library may pick another kernel for another batch size: equal to rounding
+    if not (torch.equal(ours.argmax(1), theirs.argmax(1)) and torch.allclose(ours, theirs, atol=1e-4)):
         raise AssertionError("predict: the logits depend on the chunk size; not timing it")
     return [compare(f"predict, 2 000 images in chunks of {EVAL_BATCH} (vs 1 000)", lambda: predict(model, x),
                     lambda: predict(model, x, batch_size=1000), device=device)]

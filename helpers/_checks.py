@@ -365,10 +365,12 @@ def read_sums(path: Path) -> dict[str, str]:
     return sums
 
 
-# The chunk size of inference (predict, accuracy, success_rate). The logits of an image do not depend on
-# it (checked bit for bit on the zoo's models), but the time does: on one CPU thread, 2 000 test images
-# through fmnist_cnn take 1.0 s in chunks of 128 and 1.7 s in chunks of 1 000, whose activations no
-# longer fit the cache (fmnist_blackbox: 2.7 s and 3.5 s; fmnist_resnet: 0.35 s and 0.67 s).
+# The chunk size of inference (predict, accuracy, success_rate). For a deterministic model the logits of an
+# image do not depend on it (bit for bit on the CPU, for the zoo's models), but the time does: on one CPU
+# thread, 2 000 test images through fmnist_cnn take 1.0 s in chunks of 128 and 1.7 s in chunks of 1 000,
+# whose activations no longer fit the cache (fmnist_blackbox: 2.7 s and 3.5 s; fmnist_resnet: 0.35 s and
+# 0.67 s; benchmarks/RESULTS.md times it on every `make bench`). A randomised model (a random filter in
+# front) draws its randomness once per chunk.
 EVAL_BATCH = 128
 
 

@@ -90,9 +90,8 @@ SECONDS = {
     "student/08b_speech_and_text_attacks": 19,
 }
 # the units that execute whole notebooks, in a kernel, nbgrader or JupyterLab: `make quick` leaves them out
-NOTEBOOK_RUNS = ("notebooks/", "tests/test_student_versions.py", "tests/test_browser.py",
-                 "tests/test_nbgrader.py")
 STUDENT_RUNS = "tests/test_student_versions.py::test_student_version_"
+NOTEBOOK_RUNS = ("notebooks/", STUDENT_RUNS, "tests/test_browser.py", "tests/test_nbgrader.py")
 
 
 def _unit(nodeid: str) -> str:
@@ -124,6 +123,8 @@ class _Scheduling:
 
     @staticmethod
     def pytest_xdist_make_scheduler(config, log):
+        if config.getoption("dist") not in ("loadfile", "loadscope"):
+            return None  # another --dist asked for on the command line: xdist's own
         from xdist.scheduler import LoadScopeScheduling
 
         class LongestFirst(LoadScopeScheduling):

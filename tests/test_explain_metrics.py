@@ -66,8 +66,13 @@ def test_roughness_hand_cases_and_a_plain_loop():
             right = sum(abs(h[i][j + 1] - h[i][j]) for i in range(9) for j in range(6)) / (9 * 6)
             expected.append((down + right) / (sum(abs(v) for row in h for v in row) / (9 * 7)))
         assert roughness(a, signed=signed).tolist() == pytest.approx(expected, rel=1e-12)
-    with pytest.raises(ValueError, match=r"attributions: a map that is zero everywhere.*\(image 1\)"):
+    with pytest.raises(ValueError, match=r"attributions: image 1 has a map that is zero everywhere"):
         roughness(torch.stack([torch.ones(1, 4, 4), torch.zeros(1, 4, 4)]))
+    with pytest.raises(ValueError, match=r"image 0 has a map whose channels sum to zero everywhere"):
+        roughness(torch.stack([torch.ones(4, 4), -torch.ones(4, 4)])[None], signed=True)
+    for thin in (torch.rand(2, 1, 1, 5), torch.rand(2, 1, 5, 1), torch.rand(5, 5)):
+        with pytest.raises(ValueError, match=r"attributions must be N×C×H×W maps .* H, W ≥ 2"):
+            roughness(thin)
 
 
 def test_auc_is_the_trapezoid_area():

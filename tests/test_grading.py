@@ -191,6 +191,7 @@ def test_judge_baselines_are_reproducible_and_ordered():
     strong = lines["strong"]
     assert verdict.clean_accuracy > lines["simple"] > lines["medium"] > max(first["strong"]) >= strong
     assert lines["strong"] == min(first["strong"])  # the line sits below every seed of the baseline
+    assert homework.hw6_pass_lines() == lines
 
 
 def test_hw6_budget_is_per_session_and_cannot_be_reset():

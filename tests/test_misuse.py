@@ -445,7 +445,7 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.homework.hw6_baselines": Skip(
         "attacks the homework's 128 images: tests/test_grading.py runs it"
     ),
-    "helpers.homework.hw6_pass_lines": Skip("the minimum of hw6_baselines: tests/test_grading.py runs it"),
+    "helpers.homework.hw6_pass_lines": Skip("the minimum of hw6_baselines: tests/test_grading.py checks it"),
     "helpers.homework.hw5_explain": Call(lambda m, x, y, g: dict(model=m, x=x, y=y, cam_layer=m[2])),
     "helpers.homework.to_uint8_and_back": Call(lambda m, x, y, g: dict(x=x)),
     "helpers.release.Block": RECORD,

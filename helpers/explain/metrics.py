@@ -138,12 +138,17 @@ def roughness(attributions: torch.Tensor, *, signed: bool = False) -> torch.Tens
     neighbours costs nothing), of a itself with ``signed=True`` (a map alternating + and − counts as rough).
     0 for a constant map; a ±1 checkerboard scores 4 signed and 0 unsigned. Returns one value per image."""
     check_bool(signed, "signed")
-    _check_maps(attributions, attributions)
+    if (not isinstance(attributions, torch.Tensor) or attributions.dim() != 4
+            or attributions.shape[0] == 0 or min(attributions.shape[2:]) < 2):
+        raise ValueError("attributions must be N×C×H×W maps with N ≥ 1 and H, W ≥ 2 (a pixel needs a "
+                         f"neighbour); got {shape_or_type(attributions)}")
+    _check_maps(attributions, attributions)  # float, finite
     h = attributions.detach().sum(1) if signed else attributions.detach().abs().sum(1)
     scale = h.abs().mean((1, 2))
     if not bool((scale > 0).all()):
-        raise ValueError("attributions: a map that is zero everywhere has no roughness "
-                         f"(image {int((scale == 0).nonzero()[0])})")
+        summed = "whose channels sum to zero everywhere" if signed else "that is zero everywhere"
+        first = int((scale == 0).nonzero()[0])
+        raise ValueError(f"attributions: image {first} has a map {summed}, which has no roughness")
     jumps = (h[:, 1:] - h[:, :-1]).abs().mean((1, 2)) + (h[:, :, 1:] - h[:, :, :-1]).abs().mean((1, 2))
     return jumps / scale
 
