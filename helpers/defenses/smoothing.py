@@ -13,6 +13,8 @@ from scipy.stats import beta, binomtest, norm
 from torch import nn
 
 from helpers._checks import (
+    EVAL_BATCH,
+    batched,
     check_generator,
     check_images,
     check_int,
@@ -40,7 +42,8 @@ def noise_counts(
 ) -> torch.Tensor:
     """How often the model predicts each class for n noisy copies x + N(0, σ²I) of every image (N×classes).
 
-    The noisy copies of all images are drawn and classified together, ``batch_size`` at a time.
+    The noisy copies of all images are drawn together, ``batch_size`` at a time (which fixes the random
+    stream), and classified in chunks of ``EVAL_BATCH``.
     """
     check_model(model)
     check_images(x, model=model)
@@ -56,7 +59,9 @@ def noise_counts(
         while remaining > 0:
             k = min(per_batch, remaining)
             noise = torch.randn((k, *x.shape), generator=generator, device=where, dtype=x.dtype).to(x.device)
-            predictions = model((x + sigma * noise).flatten(0, 1)).argmax(1).view(k, x.shape[0])
+            noisy = (x + sigma * noise).flatten(0, 1)
+            predictions = batched(lambda chunk: model(chunk).argmax(1), noisy, batch_size=EVAL_BATCH)
+            predictions = predictions.view(k, x.shape[0])
             counts += torch.nn.functional.one_hot(predictions, counts.shape[1]).sum(0)
             remaining -= k
     return counts
