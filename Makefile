@@ -1,7 +1,7 @@
 # Explaining and attacking neural networks, in PyTorch.
 #   make lab        set up .venv (first time only) and open the course in JupyterLab
 #   make test       set up .venv, then run the unit tests and nbval over every notebook (JOBS=n workers)
-#   make quick      the unit tests only, without executing notebooks: a maintainer's loop of a few minutes
+#   make quick      the unit and oracle tests only, no notebook executed: a maintainer's 4-minute loop
 #   make notebooks  annotate every notebook for nbgrader (helpers.marking), re-execute it in place, save its outputs
 #   make zoo        retrain every zoo model from its recipe and re-measure MODELS.md
 #   make bench      time the library against Captum, Zennit and torchattacks (benchmarks/RESULTS.md)
