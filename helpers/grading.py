@@ -103,7 +103,10 @@ def _pointing_cases() -> list[tuple[tuple, dict]]:
     masks[:, :, 2:6, 1:4] = True
     maps = torch.rand(6, 1, 8, 8, generator=g)
     maps[:3, 0, 3, 2] = 2.0  # three images point inside
-    return [((maps, masks), {}), ((torch.rand(4, 3, 8, 8, generator=g), masks[:4]), {})]
+    signed = maps - 0.5
+    signed[:, 0, 7, 7] = -4.0  # strong negative evidence outside the mask: not the most relevant pixel
+    return [((maps, masks), {}), ((torch.rand(4, 3, 8, 8, generator=g), masks[:4]), {}),
+            ((signed, masks), {})]
 
 
 def _attack_cases(**options) -> Callable[[], list[tuple[tuple, dict]]]:
