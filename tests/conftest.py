@@ -68,7 +68,6 @@ def x() -> torch.Tensor:
     return oracle_images()
 
 
-
 # ------------------------------------------------------------------------------- make test's scheduling
 # `make test` runs pytest-xdist workers, one per core. A test file or a notebook is one unit of work, given
 # whole to one worker (nbval needs a notebook's cells in one kernel, and a file's module fixtures are built

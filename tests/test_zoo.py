@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from helpers import zoo
-from helpers.attacks import robust_accuracy
+from helpers.attacks import pgd, robust_accuracy, success_rate
+from helpers.data import fashion_mnist
 from helpers.models import Normalize
 from helpers.zoo.__main__ import main
 from helpers.zoo.card import model_card
@@ -55,9 +56,6 @@ def test_the_proxy_transfers_to_the_black_box(measured):
 def test_robust_accuracy_of_the_pgd_model_is_reproduced_on_a_subset():
     """MODELS.md's robust accuracy (1 000 images) is re-measured on the first 200 with the same attacks; the
     plain model's figure is held below what a weak attack (PGD-10, one start) already leaves standing."""
-    from helpers.attacks import pgd, success_rate
-    from helpers.data import fashion_mnist
-
     recorded = json.loads((zoo.MODELS_DIR / "zoo.json").read_text())
     images, labels = fashion_mnist("test")
     x, y = images[:200], labels[:200]
