@@ -1,7 +1,10 @@
 # Explaining and attacking neural networks, in PyTorch.
-#   make lab        set up .venv (first time only) and open the course in JupyterLab
-#   make test       set up .venv, then run the unit tests and nbval over every notebook (JOBS=n workers)
-#   make quick      the unit and oracle tests only, no notebook executed: a maintainer's 4-minute loop
+#   make lab        set up .venv with the course (first time only) and open it in JupyterLab
+#                   (LAB_ARGS="..." passes options to JupyterLab; as root it adds --allow-root and says so)
+#   make setup      set up .venv with the course, the tests and the instructor's tools (nbgrader)
+#   make test       make setup, then run the unit tests and nbval over every notebook (JOBS=n workers)
+#   make quick      the unit and oracle tests only, no notebook executed: a maintainer's 2-to-4-minute loop
+#   make formgrader open JupyterLab with nbgrader's formgrader in the course folder COURSE=DIR
 #   make notebooks  annotate every notebook for nbgrader (helpers.marking), re-execute it in place, save its outputs
 #   make zoo        retrain every zoo model from its recipe and re-measure MODELS.md
 #   make bench      time the library against Captum, Zennit and torchattacks (benchmarks/RESULTS.md)
@@ -11,7 +14,12 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+# Which install .venv holds, stamped with a checksum of pyproject.toml and constraints.txt (a change reinstalls):
+# the course alone (what a student needs, `make lab`), or the course with [dev] (tests, nbgrader).
+HASH   := $(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+COURSE_STAMP := $(VENV)/.installed-course-$(HASH)
+STAMP  := $(VENV)/.installed-dev-$(HASH)
+PIP    := -m pip install --quiet --disable-pip-version-check -c constraints.txt
 # Notebook outputs are compared exactly, so tests and committed outputs use the CPU and one thread per
 # process: another thread count adds in another order, and a model trained in a notebook comes out different.
 NB_ENV := HELPERS_DEVICE=cpu OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
@@ -20,20 +28,44 @@ NB_ENV := HELPERS_DEVICE=cpu OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 # (nbval needs a notebook's cells in one kernel), the longest first (tests/conftest.py schedules them).
 JOBS ?= $(shell $(PYTHON) -c "import os; print(max(1, min(4, os.cpu_count() or 1)))")
 
-.PHONY: setup lab test quick notebooks zoo bench release wheel lint clean
+# JupyterLab refuses to run as root (Docker, cloud machines) unless told --allow-root.
+ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB_ARGS ?=
+# The students' JupyterLab reads etc/jupyter-course too: it turns off nbgrader's extensions, which are there
+# when the same .venv also holds the instructor's tools (make setup).
+LAB_ENV := JUPYTER_CONFIG_PATH="$(CURDIR)/etc/jupyter-course$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}"
+COURSE ?=
+
+.PHONY: setup setup-course lab formgrader test quick notebooks zoo bench release wheel lint clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+setup-course: $(COURSE_STAMP)
+
+$(COURSE_STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
-	@rm -f $(VENV)/.installed-*
+	@echo "Installing the course into $(VENV). The first time this downloads about 3.2 GB (PyTorch's CUDA build,"
+	@echo "also on machines without a GPU, and JupyterLab) and takes about 6.1 GB on disk: see the README."
+	$(PY) $(PIP) -e .
+	@rm -f $(VENV)/.installed-course-* $(VENV)/.installed-[0-9]*
 	@touch $@
 
-lab: setup
+$(STAMP): $(COURSE_STAMP)
+	$(PY) $(PIP) -e ".[dev]"
+	@rm -f $(VENV)/.installed-dev-*
+	@touch $@
+
+lab: setup-course
 	@echo "Opening the course at notebooks/00_start_here.ipynb. JupyterLab prints its URL (with the token) below:"
 	@echo "open it in a browser if no window appears. Ctrl-C stops JupyterLab."
-	cd notebooks && ../$(PY) -m jupyterlab 00_start_here.ipynb
+	@$(if $(ROOT_ARGS),echo "You are root: adding --allow-root (JupyterLab refuses to start as root without it).")
+	cd notebooks && $(LAB_ENV) "$(abspath $(PY))" -m jupyterlab $(ROOT_ARGS) $(LAB_ARGS) 00_start_here.ipynb
+
+formgrader: setup
+	@test -n "$(COURSE)" || { echo "make formgrader needs COURSE=DIR, your nbgrader course folder"; exit 2; }
+	@test -f "$(COURSE)/nbgrader_config.py" || { echo "$(COURSE) has no nbgrader_config.py (see the README)"; exit 2; }
+	@echo "Open Nbgrader > Formgrader in JupyterLab's menu: the written answers wait there for a score."
+	cd "$(COURSE)" && PATH="$(abspath $(VENV))/bin:$$PATH" "$(abspath $(PY))" -m jupyterlab $(ROOT_ARGS) $(LAB_ARGS)
 
 test: setup
 	$(NB_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile tests notebooks --nbval --nbval-current-env \

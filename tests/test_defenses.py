@@ -4,6 +4,7 @@ attacks that break filters, certification against scipy, and the training functi
 from __future__ import annotations
 
 import functools
+import warnings
 
 import numpy as np
 import pytest
@@ -72,6 +73,23 @@ def test_jpeg_round_trip():
     assert not torch.allclose(out, x, atol=1 / 255)  # lossy: the image really changed
     grey = jpeg(fashion_mnist("test")[0][:2], quality=90)
     assert grey.shape == (2, 1, 28, 28)
+
+
+@pytest.mark.parametrize("quality", [10, 75, 95])
+def test_jpeg_equals_torchvisions_codec(quality):
+    """Pillow's round trip gives the bytes torchvision's (deprecated) encode/decode gave, grey and colour:
+    the committed outputs of notebook 09 did not move when the codec changed."""
+    io = pytest.importorskip("torchvision.io")
+    if not hasattr(io, "encode_jpeg"):
+        pytest.skip("this torchvision has no JPEG codec any more")
+    grey = fashion_mnist("test")[0][:16]
+    colour, _ = tiny_batch(4, channels=3)
+    for x in (grey, colour):
+        as_bytes = list((x * 255).round().to(torch.uint8))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torchvision's image codecs warn that they will be removed
+            expected = torch.stack(io.decode_jpeg(io.encode_jpeg(as_bytes, quality=quality))).float() / 255
+        assert torch.equal(jpeg(x, quality=quality), expected)
 
 
 def test_random_resize_pad_keeps_the_shape():

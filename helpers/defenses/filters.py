@@ -7,11 +7,14 @@ high-frequency pattern — until the attacker knows about it (``helpers.defenses
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 
 from helpers._checks import (
@@ -86,19 +89,27 @@ def bit_depth(x: torch.Tensor, bits: int) -> torch.Tensor:
 
 
 def jpeg(x: torch.Tensor, quality: int = 75) -> torch.Tensor:
-    """A real JPEG round trip through torchvision's encoder and decoder at ``quality`` (1–100): each image
-    is rounded to 8 bits, compressed and decoded (the codec works image by image)."""
-    from torchvision.io import decode_jpeg, encode_jpeg
-
+    """A real JPEG round trip through Pillow's codec (libjpeg-turbo) at ``quality`` (1–100): each image is
+    rounded to 8 bits, compressed with Pillow's defaults (4:2:0 chroma subsampling for colour) and decoded.
+    The codec works image by image; its output equals torchvision's ``encode_jpeg`` / ``decode_jpeg``,
+    which earlier versions used (tests/test_defenses.py compares them)."""
     check_images(x)
     if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
         raise ValueError(f"quality must be an int from 1 to 100; got {quality!r}")
     if x.shape[1] not in (1, 3):
         raise ValueError(f"jpeg needs 1 or 3 channels; got {x.shape[1]}")
-    as_bytes = (x.detach() * 255).round().to(torch.uint8).cpu()
-    encoded = encode_jpeg(list(as_bytes), quality=quality)
-    decoded = torch.stack(decode_jpeg(encoded))
-    return decoded.to(x.device, x.dtype) / 255
+    pixels = (x.detach() * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    decoded = np.stack([_jpeg_round_trip(image, quality) for image in pixels])
+    return torch.from_numpy(decoded).permute(0, 3, 1, 2).to(x.device, x.dtype) / 255
+
+
+def _jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    """One H×W×C uint8 image through Pillow's JPEG encoder and decoder."""
+    mode = "L" if image.shape[2] == 1 else "RGB"
+    buffer = io.BytesIO()
+    Image.fromarray(image[..., 0] if mode == "L" else image).save(buffer, "JPEG", quality=quality)
+    decoded = np.asarray(Image.open(buffer).convert(mode))
+    return decoded.reshape(image.shape)
 
 
 def random_resize_pad(x: torch.Tensor, *, low: float = 0.8,
