@@ -56,5 +56,19 @@ def test_pyproject_admits_the_pinned_versions():
 
 def test_make_setup_installs_with_the_pins():
     makefile = (ROOT / "Makefile").read_text()
-    stamp = makefile.split("STAMP  :=")[1].splitlines()[0]
-    assert "-c constraints.txt" in makefile and "constraints.txt" in stamp
+    checksum = makefile.split("HASH   :=")[1].splitlines()[0]  # the install stamps carry it: a change reinstalls
+    assert "-c constraints.txt" in makefile and "constraints.txt" in checksum
+    assert "$(HASH)" in makefile.split("COURSE_STAMP :=")[1].splitlines()[0]
+    assert "$(HASH)" in makefile.split("STAMP  :=")[1].splitlines()[0]
+
+
+def test_the_students_install_has_no_instructor_tooling():
+    """make lab installs the course alone; nbgrader comes with [instructor] / [dev]."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {_parse(r)[0] for r in project["dependencies"]}
+    assert "nbgrader" not in names and "pytest" not in names
+    extras = project["optional-dependencies"]
+    assert {_parse(r)[0] for r in extras["instructor"]} <= {_parse(r)[0] for r in extras["dev"]}
+    makefile = (ROOT / "Makefile").read_text()
+    course_install = makefile.split("$(COURSE_STAMP): ")[1].split("\n\n")[0]
+    assert "-e ." in course_install and "[dev]" not in course_install
