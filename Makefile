@@ -45,7 +45,7 @@ setup-course: $(COURSE_STAMP)
 $(COURSE_STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "Installing the course into $(VENV). The first time this downloads about 3.2 GB (PyTorch's CUDA build,"
-	@echo "also on machines without a GPU, and JupyterLab) and takes about 6.1 GB on disk: see the README."
+	@echo "also on machines without a GPU, and JupyterLab) and takes about 6.4 GB on disk: see the README."
 	$(PY) $(PIP) -e .
 	@rm -f $(VENV)/.installed-course-* $(VENV)/.installed-[0-9]*
 	@touch $@
@@ -68,6 +68,8 @@ formgrader: setup
 	cd "$(COURSE)" && PATH="$(abspath $(VENV))/bin:$$PATH" "$(abspath $(PY))" -m jupyterlab $(ROOT_ARGS) $(LAB_ARGS)
 
 test: setup
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || echo \
+		"No Chromium here: the browser test will be skipped (Debian: apt-get install chromium)."
 	$(NB_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile tests notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with notebooks/sanitize.cfg
 

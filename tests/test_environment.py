@@ -56,7 +56,8 @@ def test_pyproject_admits_the_pinned_versions():
 
 def test_make_setup_installs_with_the_pins():
     makefile = (ROOT / "Makefile").read_text()
-    checksum = makefile.split("HASH   :=")[1].splitlines()[0]  # the install stamps carry it: a change reinstalls
+    # the install stamps carry the checksum: a change of either file reinstalls
+    checksum = makefile.split("HASH   :=")[1].splitlines()[0]
     assert "-c constraints.txt" in makefile and "constraints.txt" in checksum
     assert "$(HASH)" in makefile.split("COURSE_STAMP :=")[1].splitlines()[0]
     assert "$(HASH)" in makefile.split("STAMP  :=")[1].splitlines()[0]
