@@ -86,11 +86,12 @@ SECONDS = {
     "student/hw6_attack": 31, "notebooks/00_start_here.ipynb": 29, "tests/test_misuse.py": 25,
     "notebooks/hw5_explain.ipynb": 23, "notebooks/08b_speech_and_text_attacks.ipynb": 21,
     "tests/test_attacks_apgd.py": 20, "tests/test_defenses_denoiser.py": 20,
-    "student/08b_speech_and_text_attacks": 19,
+    "student/08b_speech_and_text_attacks": 19, "tests/test_readme.py": 120,
 }
 # the units that execute whole notebooks, in a kernel, nbgrader or JupyterLab: `make quick` leaves them out
 STUDENT_RUNS = "tests/test_student_versions.py::test_student_version_"
-NOTEBOOK_RUNS = ("notebooks/", STUDENT_RUNS, "tests/test_browser.py", "tests/test_nbgrader.py")
+NOTEBOOK_RUNS = ("notebooks/", STUDENT_RUNS, "tests/test_browser.py", "tests/test_nbgrader.py",
+                 "tests/test_readme.py")
 
 
 def _unit(nodeid: str) -> str:
