@@ -121,9 +121,11 @@ def test_cli_list_prints_the_card(capsys):
     assert "fmnist_blackbox" in out and "Recipes" in out
 
 
-def test_cli_rejects_unknown_model():
-    with pytest.raises(SystemExit):
+def test_cli_rejects_unknown_model(capsys):
+    with pytest.raises(SystemExit) as exit_:
         main(["train", "nope"])
+    assert exit_.value.code == 2  # argparse's usage error, not a success
+    assert "invalid choice: 'nope'" in capsys.readouterr().err
 
 
 def test_the_clever_hans_gap_and_its_fixes(measured):
