@@ -316,12 +316,34 @@ def num_classes(model: nn.Module, x: torch.Tensor) -> int:
         return int(model(x[:1].to(model_device(model))).shape[1])
 
 
+# What torch says when a model cannot take the images it was given (channels, H×W or rank that its layers
+# were not built for): the start of the message of conv, linear, pooling and broadcasting errors.
+_MISFIT = re.compile(r"Given groups=|mat1 and mat2 shapes cannot be multiplied|The size of tensor a .* must "
+                     r"match the size of tensor b|Expected \d+D .*input|Calculated padded input size|"
+                     r"Kernel size can't be greater|Output size is too small|size mismatch")
+
+
+@contextlib.contextmanager
+def misfit_named() -> Iterator[None]:
+    """Report a model that cannot take the images (torch's shape error from inside a layer) as a
+    ``ValueError`` naming ``x`` and ``model``, torch's message kept and its error chained."""
+    try:
+        yield
+    except RuntimeError as error:
+        if not _MISFIT.search(str(error)):
+            raise
+        raise ValueError(f"x does not fit model: its channels, height or width are not those the model's "
+                         f"layers take (torch: {str(error).splitlines()[0]})") from error
+
+
 @contextlib.contextmanager
 def modes_kept(model: nn.Module) -> Iterator[nn.Module]:
-    """Restore the train/eval mode of every submodule of ``model`` when the block ends, errors included."""
+    """Restore the train/eval mode of every submodule of ``model`` when the block ends, errors included
+    (and name a model that cannot take the images: ``misfit_named``)."""
     modes = [(m, m.training) for m in model.modules()]
     try:
-        yield model
+        with misfit_named():
+            yield model
     finally:
         for m, mode in modes:
             m.training = mode
@@ -377,4 +399,5 @@ EVAL_BATCH = 128
 def batched(fn: Callable[..., torch.Tensor], *tensors: torch.Tensor, batch_size: int) -> torch.Tensor:
     """``fn`` over the rows of ``tensors`` in chunks of ``batch_size`` (the same rows of each), the
     results concatenated: the one batch loop of the library, which bounds the memory."""
-    return torch.cat([fn(*chunks) for chunks in zip(*(t.split(batch_size) for t in tensors))])
+    size = int(batch_size)  # a NumPy integer too
+    return torch.cat([fn(*chunks) for chunks in zip(*(t.split(size) for t in tensors))])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import pkgutil
+import traceback
 
 import pytest
 import torch
@@ -129,3 +131,35 @@ def test_images_with_nan_inf_or_out_of_range_values_are_refused(bad, message):
     x[1, 0, 3, 4] = bad
     with pytest.raises(ValueError, match=f"x (contains|must lie).*{message}"):
         saliency(tiny_cnn(), x, y)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("shape", [(6, 3, 12, 12), (6, 1, 16, 16)], ids=["3-channels", "16x16"])
+def test_images_the_model_cannot_take_are_named(case, shape):
+    """Colour images into a grey model, or a larger H×W than its dense layer takes: an error naming x (or a
+    refusal of the argument before the model runs), never torch's shape error from inside a layer."""
+    model = tiny_cnn()
+    _, y = tiny_batch()
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(0))
+    try:
+        case.call(model, x, y, torch.Generator().manual_seed(0))
+    except (ValueError, TypeError) as error:
+        raised_in = traceback.extract_tb(error.__traceback__)[-1].filename
+        assert f"{os.sep}helpers{os.sep}" in raised_in, f"raised from {raised_in}: {error!r}"
+        assert error.__cause__ is None or "x does not fit model" in str(error), error
+    assert model.training  # left as it was found, errors included
+
+
+def test_numpy_integers_are_ints():
+    """A batch size or a number of steps computed with NumPy is an int like any other."""
+    import numpy as np
+
+    from helpers import training
+    from helpers.explain import integrated_gradients
+
+    model = tiny_cnn()
+    x, y = tiny_batch()
+    by_numpy = training.predict(model, x, batch_size=np.int64(4))
+    assert torch.equal(by_numpy, training.predict(model, x, batch_size=4))
+    ig = integrated_gradients(model, x, y, steps=np.int64(4), batch_size=np.int32(5))
+    assert torch.allclose(ig, integrated_gradients(model, x, y, steps=4, batch_size=5))

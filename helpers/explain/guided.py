@@ -23,6 +23,7 @@ from helpers._checks import (
     check_logits,
     check_model,
     check_positive,
+    misfit_named,
     shape_or_type,
 )
 
@@ -43,7 +44,8 @@ def _check_mask(mask: object, x: torch.Tensor) -> torch.Tensor:
 def _log_p_and_gradient(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """log p(k | x) and ∂/∂x Σ_k log p(k | x), the latter kept differentiable (``create_graph=True``)."""
     x = x.detach().requires_grad_(True)  # a new leaf: the caller's tensor is untouched
-    log_p = F.log_softmax(check_logits(model(x), len(x)), dim=1)
+    with misfit_named():
+        log_p = F.log_softmax(check_logits(model(x), len(x)), dim=1)
     (grad,) = torch.autograd.grad(log_p.sum(), x, create_graph=True)
     return log_p, grad
 
