@@ -88,6 +88,10 @@ def _lrp_step_cases() -> list[tuple[tuple, dict]]:
         a = torch.rand(n, j, generator=g)
         weight, bias = torch.randn(k, j, generator=g), torch.randn(k, generator=g) * 0.1
         cases.append(((a, weight, bias, torch.rand(n, k, generator=g)), {"epsilon": eps}))
+    # z_1 = 1 − 1 + 0 = 0 exactly for the first image: the spec's sign(0) = +1 (torch.sign gives 0 and NaN)
+    a = torch.tensor([[1.0, 1.0, 0.5], [0.5, 0.25, 1.0]])
+    weight, bias = torch.tensor([[1.0, -1.0, 0.0], [0.5, 1.0, -1.0]]), torch.tensor([0.0, 0.25])
+    cases.append(((a, weight, bias, torch.tensor([[1.0, 0.5], [0.25, 1.0]])), {"epsilon": 0.5}))
     return cases
 
 
@@ -138,8 +142,11 @@ def _tag_mass_cases() -> list[tuple[tuple, dict]]:
     maps = torch.randn(5, 1, 8, 8, generator=g)
     maps[:2, :, 1:3, 1:4] *= 10.0  # two maps point at the tag
     maps[4] = 0.0  # an all-zero map scores 0
+    signed = torch.randn(3, 3, 8, 8, generator=g)  # signed channels that cancel: |Σ_c h| ≠ Σ_c |h|
+    signed[:, 1] = -signed[:, 0]
     return [((maps, tag.expand(5, -1, -1, -1)), {}),
-            ((torch.rand(3, 3, 8, 8, generator=g), tag.expand(3, -1, -1, -1)), {})]
+            ((torch.rand(3, 3, 8, 8, generator=g), tag.expand(3, -1, -1, -1)), {}),
+            ((signed, tag.expand(3, -1, -1, -1)), {})]
 
 
 def _rrr_cases() -> list[tuple[tuple, dict]]:
