@@ -44,6 +44,9 @@ class Exercise:
     atol: float = 1e-6
     # what is compared, computed alike from the student's result and the reference's: measure(result, *args)
     measure: Callable[..., torch.Tensor | float] | None = None
+    # a known mistake: mistake(*args, **kwargs) is the result it gives, and `hint` what to say when it is matched
+    mistake: Callable[..., torch.Tensor] | None = None
+    hint: str = ""
 
 
 def _small_cnn(seed: int) -> nn.Module:
@@ -79,6 +82,16 @@ def _reference_smoothgrad(model, x, target, *, n, noise_level, generator):
     """SmoothGrad of the signed gradient (the library's), with the noise drawn as the exercise prescribes."""
     return explain.smoothgrad(model, x, target, n=n, noise_level=noise_level, method=explain.saliency,
                               method_kwargs={"abs": False}, generator=generator)
+
+
+def _clipped_smoothgrad(model, x, target, *, n, noise_level, generator):
+    """The mistake the SmoothGrad exercise warns against: the noisy copies clamped to [0, 1]."""
+    target = torch.full((len(x),), target) if isinstance(target, int) else target
+    sigma = noise_level * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))
+    noise = torch.randn((n, *x.shape), generator=generator) * sigma.view(1, -1, 1, 1, 1)
+    noisy = (x + noise).clamp(0, 1).flatten(0, 1).requires_grad_(True)
+    (grad,) = torch.autograd.grad(model(noisy).gather(1, target.repeat(n)[:, None]).sum(), noisy)
+    return grad.view(n, *x.shape).mean(0)
 
 
 def _lrp_step_cases() -> list[tuple[tuple, dict]]:
@@ -174,7 +187,9 @@ EXERCISES: dict[str, Exercise] = {
     "saliency": Exercise(
         "gradient saliency |∂f_c/∂x|", _model_cases, lambda m, x, t: explain.saliency(m, x, t, abs=True)
     ),
-    "smoothgrad": Exercise("SmoothGrad of the signed gradient", _smoothgrad_cases, _reference_smoothgrad),
+    "smoothgrad": Exercise("SmoothGrad of the signed gradient", _smoothgrad_cases, _reference_smoothgrad,
+                           mistake=_clipped_smoothgrad,
+                           hint="your noisy copies look clipped to [0, 1]: keep them as drawn, do not clamp"),
     "lrp_epsilon_step": Exercise(
         "one LRP-ε step through a dense layer", _lrp_step_cases, explain.epsilon_step
     ),
@@ -407,6 +422,10 @@ def check(exercise_id: str, answer: Any, *, hidden: bool = False) -> None:
             isinstance(a, torch.Tensor) and not torch.equal(a, b) for a, b in zip(inputs, args)
         ):
             problem = "your function modified its input tensor in place"
+        if problem is not None and exercise.mistake is not None and isinstance(got, torch.Tensor):
+            mistaken = exercise.mistake(*map(_clone, args), **{k: _clone(v) for k, v in kwargs.items()})
+            if _compare(got, mistaken, exercise) is None:
+                problem = f"{problem} — {exercise.hint}"
         if problem is not None:
             raise ExerciseFailed(f"{exercise_id}, {kind} {number} of {len(cases)}: {problem}")
     if not hidden:
