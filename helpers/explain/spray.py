@@ -87,8 +87,9 @@ def spray(
     k-means (k-means++ start, seeded by ``seed``). Returns a ``Spray``: clusters, eigenvalues, k, eigengap.
 
     The largest eigengap is a heuristic for k. When the graph falls apart into separate components, their
-    number — the count of eigenvalues at 0 — is the firmer evidence, and the largest gap may lie above it
+    number — the count of eigenvalues at 0 — is firmer evidence, and the largest gap may lie above it
     (notebook 04b: two zero eigenvalues, largest gap after λ4); pass ``n_clusters`` to cluster by that count.
+    Both depend on the graph's ``neighbours`` and ``pool``: vary them before reading the spectrum.
     """
     check_int(max_clusters, "max_clusters", minimum=2)
     check_int(seed, "seed", minimum=0)
