@@ -189,7 +189,8 @@ EXERCISES: dict[str, Exercise] = {
     ),
     "smoothgrad": Exercise("SmoothGrad of the signed gradient", _smoothgrad_cases, _reference_smoothgrad,
                            mistake=_clipped_smoothgrad,
-                           hint="your noisy copies look clipped to [0, 1]: keep them as drawn, do not clamp"),
+                           hint="your noisy copies look clipped to [0, 1]: keep them as drawn, do not clamp "
+                                "(the noise probes the gradient around x; it does not make new images)"),
     "lrp_epsilon_step": Exercise(
         "one LRP-ε step through a dense layer", _lrp_step_cases, explain.epsilon_step
     ),
