@@ -44,7 +44,7 @@ class Exercise:
     atol: float = 1e-6
     # what is compared, computed alike from the student's result and the reference's: measure(result, *args)
     measure: Callable[..., torch.Tensor | float] | None = None
-    # a known mistake: mistake(*args, **kwargs) is the result it gives, and `hint` what to say when it is matched
+    # a known mistake: mistake(*args, **kwargs) is the result it gives; `hint`: what to say when it is matched
     mistake: Callable[..., torch.Tensor] | None = None
     hint: str = ""
 
