@@ -44,6 +44,9 @@ class Exercise:
     atol: float = 1e-6
     # what is compared, computed alike from the student's result and the reference's: measure(result, *args)
     measure: Callable[..., torch.Tensor | float] | None = None
+    # a known mistake: mistake(*args, **kwargs) is the result it gives; `hint`: what to say when it is matched
+    mistake: Callable[..., torch.Tensor] | None = None
+    hint: str = ""
 
 
 def _small_cnn(seed: int) -> nn.Module:
@@ -81,6 +84,16 @@ def _reference_smoothgrad(model, x, target, *, n, noise_level, generator):
                               method_kwargs={"abs": False}, generator=generator)
 
 
+def _clipped_smoothgrad(model, x, target, *, n, noise_level, generator):
+    """The mistake the SmoothGrad exercise warns against: the noisy copies clamped to [0, 1]."""
+    target = torch.full((len(x),), target) if isinstance(target, int) else target
+    sigma = noise_level * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))
+    noise = torch.randn((n, *x.shape), generator=generator) * sigma.view(1, -1, 1, 1, 1)
+    noisy = (x + noise).clamp(0, 1).flatten(0, 1).requires_grad_(True)
+    (grad,) = torch.autograd.grad(model(noisy).gather(1, target.repeat(n)[:, None]).sum(), noisy)
+    return grad.view(n, *x.shape).mean(0)
+
+
 def _lrp_step_cases() -> list[tuple[tuple, dict]]:
     g = torch.Generator().manual_seed(0)
     cases = []
@@ -88,6 +101,10 @@ def _lrp_step_cases() -> list[tuple[tuple, dict]]:
         a = torch.rand(n, j, generator=g)
         weight, bias = torch.randn(k, j, generator=g), torch.randn(k, generator=g) * 0.1
         cases.append(((a, weight, bias, torch.rand(n, k, generator=g)), {"epsilon": eps}))
+    # z_1 = 1 − 1 + 0 = 0 exactly for the first image: the spec's sign(0) = +1 (torch.sign gives 0 and NaN)
+    a = torch.tensor([[1.0, 1.0, 0.5], [0.5, 0.25, 1.0]])
+    weight, bias = torch.tensor([[1.0, -1.0, 0.0], [0.5, 1.0, -1.0]]), torch.tensor([0.0, 0.25])
+    cases.append(((a, weight, bias, torch.tensor([[1.0, 0.5], [0.25, 1.0]])), {"epsilon": 0.5}))
     return cases
 
 
@@ -138,8 +155,11 @@ def _tag_mass_cases() -> list[tuple[tuple, dict]]:
     maps = torch.randn(5, 1, 8, 8, generator=g)
     maps[:2, :, 1:3, 1:4] *= 10.0  # two maps point at the tag
     maps[4] = 0.0  # an all-zero map scores 0
+    signed = torch.randn(3, 3, 8, 8, generator=g)  # signed channels that cancel: |Σ_c h| ≠ Σ_c |h|
+    signed[:, 1] = -signed[:, 0]
     return [((maps, tag.expand(5, -1, -1, -1)), {}),
-            ((torch.rand(3, 3, 8, 8, generator=g), tag.expand(3, -1, -1, -1)), {})]
+            ((torch.rand(3, 3, 8, 8, generator=g), tag.expand(3, -1, -1, -1)), {}),
+            ((signed, tag.expand(3, -1, -1, -1)), {})]
 
 
 def _rrr_cases() -> list[tuple[tuple, dict]]:
@@ -167,7 +187,10 @@ EXERCISES: dict[str, Exercise] = {
     "saliency": Exercise(
         "gradient saliency |∂f_c/∂x|", _model_cases, lambda m, x, t: explain.saliency(m, x, t, abs=True)
     ),
-    "smoothgrad": Exercise("SmoothGrad of the signed gradient", _smoothgrad_cases, _reference_smoothgrad),
+    "smoothgrad": Exercise("SmoothGrad of the signed gradient", _smoothgrad_cases, _reference_smoothgrad,
+                           mistake=_clipped_smoothgrad,
+                           hint="your noisy copies look clipped to [0, 1]: keep them as drawn, do not clamp "
+                                "(the noise probes the gradient around x; it does not make new images)"),
     "lrp_epsilon_step": Exercise(
         "one LRP-ε step through a dense layer", _lrp_step_cases, explain.epsilon_step
     ),
@@ -400,6 +423,10 @@ def check(exercise_id: str, answer: Any, *, hidden: bool = False) -> None:
             isinstance(a, torch.Tensor) and not torch.equal(a, b) for a, b in zip(inputs, args)
         ):
             problem = "your function modified its input tensor in place"
+        if problem is not None and exercise.mistake is not None and isinstance(got, torch.Tensor):
+            mistaken = exercise.mistake(*map(_clone, args), **{k: _clone(v) for k, v in kwargs.items()})
+            if _compare(got, mistaken, exercise) is None:
+                problem = f"{problem} — {exercise.hint}"
         if problem is not None:
             raise ExerciseFailed(f"{exercise_id}, {kind} {number} of {len(cases)}: {problem}")
     if not hidden:

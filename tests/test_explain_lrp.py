@@ -14,7 +14,7 @@ from zennit.composites import EpsilonGammaBox, EpsilonPlus, EpsilonPlusFlat, Lay
 from zennit.torchvision import ResNetCanonizer, VGGCanonizer
 from zennit.types import Activation, AvgPool, Convolution
 
-from helpers.explain import conservation, epsilon_step, input_x_gradient, lrp
+from helpers.explain import conservation, epsilon_step, input_x_gradient, lrp, saliency
 from helpers.explain.lrp import Composite, Epsilon, Gamma, ZBox
 from helpers.models import Normalize
 from tests.oracle_models import oracle_cnn, relative_error
@@ -70,6 +70,13 @@ def test_epsilon_gamma_box_matches_zennit(model, x):
 def test_lrp_zero_is_gradient_times_input_for_relu_nets(x):
     model = oracle_cnn(normalize=False, batchnorm=False)
     assert relative_error(lrp(model, x, TARGET, rule="zero"), input_x_gradient(model, x, TARGET)) <= 1e-10
+
+
+def test_lrp_zero_after_normalize_is_gradient_times_centred_input(x):
+    # LRP-0 starts from the normalised input a = (x − μ)/σ: a ⊙ ∂f/∂a = (x − μ) ⊙ ∂f/∂x, biases included
+    model = oracle_cnn(batchnorm=False)
+    centred = (x - model[0].mean) * saliency(model, x, TARGET, abs=False)
+    assert relative_error(lrp(model, x, TARGET, rule="zero"), centred) <= 1e-10
 
 
 def test_lrp_zero_without_biases_conserves_the_logit_exactly(x):

@@ -304,3 +304,32 @@ def test_clever_hans_exercises():
         grading.check("rrr_penalty", lambda m, x, mask: my_rrr_penalty(m, x, mask) * len(x))
     with pytest.raises(grading.ExerciseFailed, match="expected a scalar tensor"):
         grading.check("rrr_penalty", lambda m, x, mask: 0.5)
+
+
+def test_exercise_checks_catch_the_tempting_mistakes():
+    """03's ε step with torch.sign (sign(0) = 0, the spec says +1), 04b's tag mass of Σ_c |h| instead of
+    |Σ_c h|, and 02's SmoothGrad with the noisy copies clamped to [0, 1] (named in the message)."""
+    def sign_step(a, weight, bias, relevance, epsilon=1e-6):
+        z = a @ weight.T + bias
+        return a * ((relevance / (z + epsilon * torch.sign(z))) @ weight)
+
+    def channel_abs_mass(maps, masks):
+        h = maps.abs().sum(1)
+        return ((h * masks[:, 0]).sum((1, 2)) / h.sum((1, 2)).clamp_min(1e-30)).mean().item()
+
+    def clipped_smoothgrad(model, x, target, *, n, noise_level, generator):
+        sigma = noise_level * (x.amax(dim=(1, 2, 3)) - x.amin(dim=(1, 2, 3)))
+        noise = torch.randn((n, *x.shape), generator=generator) * sigma.view(1, -1, 1, 1, 1)
+        noisy = (x + noise).clamp(0, 1).flatten(0, 1).requires_grad_(True)
+        target = torch.full((len(x),), target) if isinstance(target, int) else target
+        (grad,) = torch.autograd.grad(model(noisy).gather(1, target.repeat(n)[:, None]).sum(), noisy)
+        return grad.view(n, *x.shape).mean(0)
+
+    with pytest.raises(grading.ExerciseFailed, match="test 3 of 3: the result contains NaN"):
+        grading.check("lrp_epsilon_step", sign_step)
+    with pytest.raises(grading.ExerciseFailed, match="test 3 of 3: expected"):
+        grading.check("tag_mass", channel_abs_mass)
+    with pytest.raises(grading.ExerciseFailed, match="clipped to \\[0, 1\\]: keep them as drawn"):
+        grading.check("smoothgrad", clipped_smoothgrad)
+    with pytest.raises(grading.ExerciseFailed, match="values differ \\(tolerance[^—]*$"):  # no hint otherwise
+        grading.check("smoothgrad", lambda m, x, t, **kw: clipped_smoothgrad(m, x, t, **kw) * 2)

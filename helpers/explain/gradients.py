@@ -33,7 +33,9 @@ def saliency(model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, abs: bo
 def input_x_gradient(model: nn.Module, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Gradient × input: A(x) = x ⊙ ∂f_c(x)/∂x (Shrikumar et al. 2016; Captum's ``InputXGradient``).
 
-    For a ReLU network without biases this equals LRP-0 (see notebook 03).
+    For a ReLU network it equals LRP-0, with biases or without: LRP-0 hands each layer's input a the share
+    a ⊙ ∂f_c/∂a (biases break its conservation, not this equality). It starts from the input of the first
+    weighted layer, so after a ``Normalize`` layer LRP-0 is (x − μ) ⊙ ∂f_c/∂x in pixels (see notebook 03).
     """
     return x * target_gradient(model, x, target)
 

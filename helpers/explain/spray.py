@@ -85,6 +85,11 @@ def spray(
     clusters k where the eigengap λ_{k+1} − λ_k is largest among k = 2 … ``max_clusters`` (unless
     ``n_clusters`` is given) and clusters the rows of the first k eigenvectors, scaled to unit length, with
     k-means (k-means++ start, seeded by ``seed``). Returns a ``Spray``: clusters, eigenvalues, k, eigengap.
+
+    The largest eigengap is a heuristic for k. When the graph falls apart into separate components, their
+    number — the count of eigenvalues at 0 — is firmer evidence, and the largest gap may lie above it
+    (notebook 04b: two zero eigenvalues, largest gap after λ4); pass ``n_clusters`` to cluster by that count.
+    Both depend on the graph's ``neighbours`` and ``pool``: vary them before reading the spectrum.
     """
     check_int(max_clusters, "max_clusters", minimum=2)
     check_int(seed, "seed", minimum=0)
