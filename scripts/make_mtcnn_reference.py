@@ -11,8 +11,8 @@ cascade and ``tests/test_faces.py`` compares it with these numbers):
     /tmp/fnp/bin/python scripts/make_mtcnn_reference.py
 
 Under torch 2.14.1 and NumPy 1.26 its code runs unchanged (pip warns that its metadata wants torchvision
-0.17). Each photo goes in as its uint8 H×W×3 array, the way facenet-pytorch's documentation feeds it (a grey photo
-has its one channel repeated three times), through ``MTCNN(keep_all=True).detect`` with every default:
+0.17). Each photo goes in as its uint8 H×W×3 array, the way facenet-pytorch's documentation feeds it (a grey
+photo has its one channel repeated three times), through ``MTCNN(keep_all=True).detect`` with every default:
 smallest face 20 pixels, thresholds 0.6, 0.7, 0.7, pyramid factor 0.709, the largest face first.
 """
 

@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 import helpers
+import helpers.faces
 from helpers import attacks, defenses, explain
 from tests.conftest import tiny_batch, tiny_cnn
 
@@ -579,6 +580,25 @@ CALLS: dict[str, Call | Skip] = {
         lambda m, x, y, g: dict(split="test", with_settings=False), awkward=False
     ),
     "helpers.data.words": Call(lambda m, x, y, g: dict(split="test", as_strings=False), awkward=False),
+    "helpers.data.photo": Call(lambda m, x, y, g: dict(name="coffee"), awkward=False),
+    # the face detector: photos need ≥ 20 pixels a side, so these calls bring their own (awkward=False)
+    "helpers.faces.detect": Call(lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g)),
+                                 awkward=False),
+    "helpers.faces.face_score": Call(lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g)),
+                                     awkward=False),
+    "helpers.faces.cascade_loss": Call(
+        lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g), margin=0.1), awkward=False
+    ),
+    "helpers.faces.pyramid": Call(
+        lambda m, x, y, g: dict(height=100, width=80, min_face_size=20, factor=0.709), awkward=False
+    ),
+    "helpers.faces.mtcnn": Call(lambda m, x, y, g: dict(device="cpu"), awkward=False),
+    "helpers.faces.classifier": Call(lambda m, x, y, g: dict(net=helpers.faces.mtcnn().onet), awkward=False),
+    "helpers.faces.PNet": NO_ARGS,
+    "helpers.faces.RNet": NO_ARGS,
+    "helpers.faces.ONet": NO_ARGS,
+    "helpers.faces.Faces": RECORD,
+    "helpers.faces.Networks": RECORD,
     "helpers.models.ResidualBlock": Call(
         lambda m, x, y, g: dict(channels_in=4, channels_out=8, stride=2), awkward=False
     ),
