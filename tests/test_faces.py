@@ -164,3 +164,53 @@ def test_bad_options_are_refused_by_name(nets):
         faces.cascade_loss(x, margin=-0.1, networks=nets)
     with pytest.raises(TypeError, match="net must be an RNet or ONet"):
         faces.classifier(nets.pnet)
+
+
+def test_lrp_through_prelu(nets, astronaut_face):
+    """PReLU passes relevance on unchanged: LRP-0 on ONet (piecewise linear) is gradient × its normalised
+    input (x − 0.5)·∂f/∂x (LRP starts after the Normalize), and on a PReLU network without biases every cut
+    of the graph holds the whole logit."""
+    import copy
+
+    from helpers.explain import conservation, lrp
+
+    model = copy.deepcopy(faces.classifier(nets.onet)).double()
+    crop = torch.nn.functional.interpolate(astronaut_face[:, :, 40:160, 60:160], size=(48, 48), mode="area")
+    crop = crop.double().requires_grad_(True)
+    (gradient,) = torch.autograd.grad(model(crop)[0, 1], crop)
+    ours, reference = lrp(model, crop.detach(), 1, rule="zero"), (crop.detach() - 0.5) * gradient
+    assert ((ours - reference).norm() / reference.norm()).item() <= 1e-8
+    torch.manual_seed(0)
+    unbiased = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, bias=False), torch.nn.PReLU(4),
+                                   torch.nn.MaxPool2d(2, ceil_mode=True), torch.nn.Flatten(),
+                                   torch.nn.Linear(4 * 5 * 5, 8, bias=False), torch.nn.PReLU(8),
+                                   torch.nn.Linear(8, 2, bias=False)).double()
+    with torch.no_grad():
+        for module in unbiased:
+            if isinstance(module, torch.nn.PReLU):
+                module.weight.uniform_(-0.5, 0.5)  # slopes of either sign
+    x = torch.rand(3, 3, 11, 11, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        logit = unbiased(x)[:, 1]
+    sums = conservation(unbiased, x, 1, rule="zero")
+    assert any("PReLU" in name for name in sums)
+    for name, total in sums.items():
+        assert torch.allclose(total, logit, rtol=1e-10, atol=1e-12), name
+
+
+def test_lime_on_slic_superpixels(nets, astronaut_face):
+    """scikit-image's SLIC segments go straight into lime; ids 0 … S−1, each segment one weight."""
+    from skimage.segmentation import slic
+
+    from helpers.explain import lime, superpixels
+
+    crop = torch.nn.functional.interpolate(astronaut_face[:, :, 40:160, 60:160], size=(48, 48), mode="area")
+    segments = superpixels(crop, n_segments=20)
+    assert segments.shape == (1, 48, 48) and segments.dtype == torch.int64
+    assert torch.equal(torch.unique(segments), torch.arange(int(segments.max()) + 1))
+    direct = slic(crop[0].permute(1, 2, 0).double().numpy(), n_segments=20, channel_axis=-1, start_label=0)
+    assert len(torch.unique(segments)) == len(set(direct.flatten().tolist()))
+    weights = lime(faces.classifier(nets.onet), crop, 1, segments=segments, n_samples=64,
+                   generator=torch.Generator().manual_seed(0))
+    for s in range(int(segments.max()) + 1):  # one weight per superpixel, on all of its pixels
+        assert len(torch.unique(weights[0, 0][segments[0] == s])) == 1

@@ -582,6 +582,7 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.data.words": Call(lambda m, x, y, g: dict(split="test", as_strings=False), awkward=False),
     "helpers.data.photo": Call(lambda m, x, y, g: dict(name="coffee"), awkward=False),
     # the face detector: photos need ≥ 20 pixels a side, so these calls bring their own (awkward=False)
+    "helpers.explain.perturbation.superpixels": Call(lambda m, x, y, g: dict(images=x, n_segments=4)),
     "helpers.faces.detect": Call(lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g)),
                                  awkward=False),
     "helpers.faces.face_score": Call(lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g)),
