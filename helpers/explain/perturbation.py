@@ -11,8 +11,14 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from helpers._checks import (check_choice, check_generator, check_images, check_int, check_positive,
-                             shape_or_type)
+from helpers._checks import (
+    check_choice,
+    check_generator,
+    check_images,
+    check_int,
+    check_positive,
+    shape_or_type,
+)
 from helpers.explain._core import attribution, baseline_image
 
 
