@@ -393,7 +393,8 @@ def _what(node: torch.fx.Node, model: nn.Module) -> str:
 
 def _refuse(node: torch.fx.Node, model: nn.Module, why: str = "") -> ValueError:
     supported = ("Conv2d, Linear, BatchNorm after them, ReLU/ReLU6/LeakyReLU/PReLU, Dropout, Identity, "
-                 "max/average/adaptive pooling, mean, Flatten/view/reshape, addition of two branches, torch.cat")
+                 "max/average/adaptive pooling, mean, Flatten/view/reshape, addition of two branches, "
+                 "torch.cat")
     return ValueError(f"lrp cannot propagate relevance through {_what(node, model)} at {_where(node)}"
                       f"{why}; it supports {supported}")
 
