@@ -413,3 +413,22 @@ def cascade_loss(images: torch.Tensor, *, margin: float = 0.1, networks: Network
         losses.append((stages.p1_max - t1 + margin).relu() + (stages.p2 - t2 + margin).relu().sum()
                       + (stages.p3 - t3 + margin).relu().sum())
     return torch.stack(losses)
+
+
+class FaceDetector(nn.Module):
+    """The whole cascade as a two-class model, for attacks that only query: logits (−s, s)/2 with
+    s = ``face_score``, so class 1 ("a face") wins exactly when the cascade detects a face and the margin
+    z₁ − z₀ is s itself. Not differentiable through its box selection (see ``face_score``)."""
+
+    def __init__(self, networks: Networks | None = None) -> None:
+        super().__init__()
+        nets = mtcnn() if networks is None else networks
+        if not isinstance(nets, tuple) or len(nets) != 3 or not all(
+                isinstance(n, k) for n, k in zip(nets, (PNet, RNet, ONet))):
+            raise TypeError(f"networks must be (PNet, RNet, ONet) as helpers.faces.mtcnn() returns them; "
+                            f"got {shape_or_type(nets)}")
+        self.pnet, self.rnet, self.onet = nets
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s = face_score(x, networks=Networks(self.pnet, self.rnet, self.onet))
+        return torch.stack([-s, s], dim=1) / 2

@@ -227,3 +227,39 @@ def adversarial_glasses(images: torch.Tensor, mask: torch.Tensor, *, steps: int 
         loss.backward()
         optimiser.step()
     return torch.sigmoid(logit).detach()
+
+
+def face_patch(images: torch.Tensor, top: int, left: int, *, size: int = 48, steps: int = 100,
+               lr: float = 0.1, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The reverse attack: a ``size``×``size`` patch that makes the cascade report a face where there is none.
+
+    Adam maximises  log p₁ + log p₂ + log p₃  of the patch as each network reads a face-sized window — PNet
+    the patch resized to 12×12, RNet to 24×24, ONet to 48×48 (patch = σ(logit), starting from a random
+    colour per pixel drawn from ``generator``). Returns the images with the patch pasted at (``top``,
+    ``left``); whether the cascade then finds a face there, at the pyramid's own scales and boxes, is for
+    the caller to check with ``faces.detect``.
+    """
+    check_images(images, "images", channels=3)
+    size, steps = check_int(size, "size", minimum=12), check_int(steps, "steps")
+    top, left = check_int(top, "top", minimum=0), check_int(left, "left", minimum=0)
+    check_positive(lr, "lr")
+    check_generator(generator)
+    if top + size > images.shape[2] or left + size > images.shape[3]:
+        raise ValueError(f"the patch (top {top}, left {left}, size {size}) must lie inside the images "
+                         f"{tuple(images.shape[2:])}")
+    nets = faces._default_networks(images.device)
+    noise = torch.randn(3, size, size, generator=generator).to(images.device)
+    logit = noise.clone().requires_grad_(True)
+    optimiser = torch.optim.Adam([logit], lr=lr)
+    for _ in range(steps):
+        patch = torch.sigmoid(logit)[None]
+        loss = torch.zeros((), device=images.device)
+        for net, side in ((nets.pnet, 12), (nets.rnet, 24), (nets.onet, 48)):
+            logits = net(F.interpolate(patch, size=(side, side), mode="area"))[0].reshape(1, 2)
+            loss = loss - logits.log_softmax(1)[0, 1]
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    out = images.detach().clone()
+    out[:, :, top:top + size, left:left + size] = torch.sigmoid(logit).detach()
+    return out
