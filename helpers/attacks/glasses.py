@@ -16,13 +16,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from helpers import faces
+from helpers import _assets, faces
 from helpers._checks import (
     check_generator,
     check_images,
     check_int,
     check_number,
     check_positive,
+    read_sums,
     shape_or_type,
 )
 
@@ -233,11 +234,12 @@ def face_patch(images: torch.Tensor, top: int, left: int, *, size: int = 48, ste
                lr: float = 0.1, generator: torch.Generator | None = None) -> torch.Tensor:
     """The reverse attack: a ``size``×``size`` patch that makes the cascade report a face where there is none.
 
-    Adam maximises  log p₁ + log p₂ + log p₃  of the patch as each network reads a face-sized window — PNet
-    the patch resized to 12×12, RNet to 24×24, ONet to 48×48 (patch = σ(logit), starting from a random
-    colour per pixel drawn from ``generator``). Returns the images with the patch pasted at (``top``,
-    ``left``); whether the cascade then finds a face there, at the pyramid's own scales and boxes, is for
-    the caller to check with ``faces.detect``.
+    Adam maximises the mean log-probability of "face" that each network gives the pasted patch, as the
+    cascade would show it: PNet every window of the patch's square resized to 12 … 20 pixels (the pyramid
+    scales that see it), RNet and ONet the square with 0, ±10 % of context, resized to 24 and 48 pixels
+    (patch = σ(logit), starting from random logits drawn from ``generator``). Returns the images with the
+    patch pasted at (``top``, ``left``); whether the cascade then reports a face there, at its own scales
+    and boxes, is for the caller to check with ``faces.detect``.
     """
     check_images(images, "images", channels=3)
     size, steps = check_int(size, "size", minimum=12), check_int(steps, "steps")
@@ -248,18 +250,46 @@ def face_patch(images: torch.Tensor, top: int, left: int, *, size: int = 48, ste
         raise ValueError(f"the patch (top {top}, left {left}, size {size}) must lie inside the images "
                          f"{tuple(images.shape[2:])}")
     nets = faces._default_networks(images.device)
-    noise = torch.randn(3, size, size, generator=generator).to(images.device)
-    logit = noise.clone().requires_grad_(True)
+    logit = torch.randn(3, size, size, generator=generator).to(images.device).requires_grad_(True)
     optimiser = torch.optim.Adam([logit], lr=lr)
+    m = size // 10
+    views = [(max(top - d, 0), max(left - d, 0), size + 2 * d) for d in (0, m, -m)]
+    mask = torch.zeros(images.shape[2:], dtype=torch.bool, device=images.device)
+    mask[top:top + size, left:left + size] = True
     for _ in range(steps):
-        patch = torch.sigmoid(logit)[None]
-        loss = torch.zeros((), device=images.device)
-        for net, side in ((nets.pnet, 12), (nets.rnet, 24), (nets.onet, 48)):
-            logits = net(F.interpolate(patch, size=(side, side), mode="area"))[0].reshape(1, 2)
-            loss = loss - logits.log_softmax(1)[0, 1]
+        frame = torch.zeros_like(images[0])
+        frame[:, top:top + size, left:left + size] = torch.sigmoid(logit)
+        scene = wear(images.detach(), frame, mask)
+        log_p = []
+        for row, col, side in views:
+            square = scene[:, :, row:row + side, col:col + side]
+            for net, sizes in ((nets.pnet, (12, 14, 17, 20)), (nets.rnet, (24,)), (nets.onet, (48,))):
+                for s in sizes:
+                    logits = net(F.interpolate(square, size=(s, s), mode="area"))[0]
+                    log_p.append(logits.log_softmax(1)[:, 1].mean())
+        loss = -torch.stack(log_p).mean()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-    out = images.detach().clone()
-    out[:, :, top:top + size, left:left + size] = torch.sigmoid(logit).detach()
-    return out
+    frame = torch.zeros_like(images[0])
+    frame[:, top:top + size, left:left + size] = torch.sigmoid(logit).detach()
+    return wear(images.detach(), frame, mask)
+
+
+def astronaut_glasses() -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+    """The glasses ``scripts/make_glasses.py`` optimised for the astronaut (SHA-256 checked): the frame,
+    float32 3×H×W in [0, 1] (8-bit values), and the crop of ``data.photo("astronaut")`` it belongs to (top, bottom,
+    left, right); its mask is ``glasses_mask`` on the face ``faces.detect`` finds in that crop."""
+    import hashlib
+
+    folder = _assets.data_dir("face-glasses")
+    path = folder / "astronaut_glasses.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; {_assets.restore_hint(path)}")
+    raw = path.read_bytes()
+    if hashlib.sha256(raw).hexdigest() != read_sums(folder / "SHA256SUMS").get(path.name):
+        raise ValueError(f"{path} is corrupted or was modified (SHA-256 does not match SHA256SUMS); "
+                         f"{_assets.restore_hint(path)}")
+    stored = torch.load(io.BytesIO(raw), weights_only=True)
+    crop = tuple(int(v) for v in stored["crop"])
+    return stored["frame"].float().div(255), crop  # type: ignore[return-value]
