@@ -278,8 +278,8 @@ def face_patch(images: torch.Tensor, top: int, left: int, *, size: int = 48, ste
 
 def astronaut_glasses() -> tuple[torch.Tensor, tuple[int, int, int, int]]:
     """The glasses ``scripts/make_glasses.py`` optimised for the astronaut (SHA-256 checked): the frame,
-    float32 3×H×W in [0, 1] (8-bit values), and the crop of ``data.photo("astronaut")`` it belongs to (top, bottom,
-    left, right); its mask is ``glasses_mask`` on the face ``faces.detect`` finds in that crop."""
+    float32 3×H×W in [0, 1] (8-bit values), and the crop of ``data.photo("astronaut")`` it belongs to (top,
+    bottom, left, right); its mask is ``glasses_mask`` on the face ``faces.detect`` finds in that crop."""
     import hashlib
 
     folder = _assets.data_dir("face-glasses")
