@@ -610,6 +610,15 @@ CALLS: dict[str, Call | Skip] = {
                                 mask=torch.ones(24, 24, dtype=torch.bool), steps=1, samples=1, generator=g),
         awkward=False,
     ),
+    "helpers.attacks.glasses.face_patch": Call(
+        lambda m, x, y, g: dict(images=torch.rand(1, 3, 30, 30, generator=g), top=2, left=2, size=12, steps=1,
+                                generator=g),
+        awkward=False,
+    ),
+    "helpers.attacks.glasses.astronaut_glasses": NO_ARGS,
+    "helpers.faces.FaceDetector": Call(
+        lambda m, x, y, g: dict(networks=helpers.faces.mtcnn()), awkward=False
+    ),
     "helpers.faces.detect": Call(lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g)),
                                  awkward=False),
     "helpers.faces.face_score": Call(lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g)),

@@ -250,6 +250,7 @@ def face_patch(images: torch.Tensor, top: int, left: int, *, size: int = 48, ste
         raise ValueError(f"the patch (top {top}, left {left}, size {size}) must lie inside the images "
                          f"{tuple(images.shape[2:])}")
     nets = faces._default_networks(images.device)
+    check_images(images, "images", model=nets.pnet)
     logit = torch.randn(3, size, size, generator=generator).to(images.device).requires_grad_(True)
     optimiser = torch.optim.Adam([logit], lr=lr)
     m = size // 10
