@@ -41,6 +41,8 @@ import torch
 from torch import nn
 
 import helpers
+import helpers.attacks.glasses
+import helpers.faces
 from helpers import attacks, defenses, explain
 from tests.conftest import tiny_batch, tiny_cnn
 
@@ -579,6 +581,61 @@ CALLS: dict[str, Call | Skip] = {
         lambda m, x, y, g: dict(split="test", with_settings=False), awkward=False
     ),
     "helpers.data.words": Call(lambda m, x, y, g: dict(split="test", as_strings=False), awkward=False),
+    "helpers.data.photo": Call(lambda m, x, y, g: dict(name="coffee"), awkward=False),
+    "helpers.explain.perturbation.superpixels": Call(lambda m, x, y, g: dict(images=x, n_segments=4)),
+    # the face detector: photos need ≥ 20 pixels a side, so these calls bring their own (awkward=False)
+    "helpers.attacks.glasses.glasses_mask": Call(
+        lambda m, x, y, g: dict(box=(2.0, 2.0, 20.0, 22.0), height=24, width=24, thickness=0.05),
+        awkward=False,
+    ),
+    "helpers.attacks.glasses.wear": Call(
+        lambda m, x, y, g: dict(images=x, frame=x[0], mask=torch.ones(x.shape[2:], dtype=torch.bool)),
+        differentiable=True,
+    ),
+    "helpers.attacks.glasses.camera_changes": Call(lambda m, x, y, g: dict(n=3, generator=g), awkward=False),
+    "helpers.attacks.glasses.photograph": Call(
+        lambda m, x, y, g: dict(images=x, change=helpers.attacks.glasses.camera_changes(len(x), generator=g)),
+        differentiable=True,
+    ),
+    "helpers.attacks.glasses.total_variation": Call(
+        lambda m, x, y, g: dict(frame=torch.rand(3, 8, 8, generator=g), mask=torch.ones(8, 8).bool()),
+        awkward=False, differentiable=True,
+    ),
+    "helpers.attacks.glasses.non_printability": Call(
+        lambda m, x, y, g: dict(frame=torch.rand(3, 8, 8, generator=g), mask=torch.ones(8, 8).bool()),
+        awkward=False, differentiable=True,
+    ),
+    "helpers.attacks.glasses.adversarial_glasses": Call(
+        lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 24, generator=g),
+                                mask=torch.ones(24, 24, dtype=torch.bool), steps=1, samples=1, generator=g),
+        awkward=False,
+    ),
+    "helpers.attacks.glasses.face_patch": Call(
+        lambda m, x, y, g: dict(images=torch.rand(1, 3, 30, 30, generator=g), top=2, left=2, size=12, steps=1,
+                                generator=g),
+        awkward=False,
+    ),
+    "helpers.attacks.glasses.astronaut_glasses": NO_ARGS,
+    "helpers.faces.FaceDetector": Call(
+        lambda m, x, y, g: dict(networks=helpers.faces.mtcnn()), awkward=False
+    ),
+    "helpers.faces.detect": Call(lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g)),
+                                 awkward=False),
+    "helpers.faces.face_score": Call(lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g)),
+                                     awkward=False),
+    "helpers.faces.cascade_loss": Call(
+        lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g), margin=0.1), awkward=False
+    ),
+    "helpers.faces.pyramid": Call(
+        lambda m, x, y, g: dict(height=100, width=80, min_face_size=20, factor=0.709), awkward=False
+    ),
+    "helpers.faces.mtcnn": Call(lambda m, x, y, g: dict(device="cpu"), awkward=False),
+    "helpers.faces.classifier": Call(lambda m, x, y, g: dict(net=helpers.faces.mtcnn().onet), awkward=False),
+    "helpers.faces.PNet": NO_ARGS,
+    "helpers.faces.RNet": NO_ARGS,
+    "helpers.faces.ONet": NO_ARGS,
+    "helpers.faces.Faces": RECORD,
+    "helpers.faces.Networks": RECORD,
     "helpers.models.ResidualBlock": Call(
         lambda m, x, y, g: dict(channels_in=4, channels_out=8, stride=2), awkward=False
     ),

@@ -28,7 +28,7 @@ from helpers.explain.metrics import (
     relevance_mass,
     roughness,
 )
-from helpers.explain.perturbation import grid_segments, lime, occlusion
+from helpers.explain.perturbation import grid_segments, lime, occlusion, superpixels
 from helpers.explain.spray import purity, spray
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "occlusion",
     "lime",
     "grid_segments",
+    "superpixels",
     "activation_maximization",
     "filter_activations",
     "deletion_curve",

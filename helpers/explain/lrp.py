@@ -22,9 +22,10 @@ layer its rule, plus the rule of the layers that read the pixels (zᴮ and flat 
     Composite([(nn.Conv2d, Gamma(0.25)), (nn.Linear, Epsilon())], first=ZBox())   # = "epsilon_gamma_box"
     Composite([("classifier.*", Epsilon(0.25)), (nn.Conv2d, ZPlus())])          # by name, glob patterns
 
-The rest of the graph needs no choice. ReLU-family activations and ``Dropout`` pass relevance on
-unchanged (R_in = R_out), max pooling gives it to the winner, ``Flatten``/``view`` reshape it,
-concatenation hands each input its slice. Additions (residual connections) and average pools (also
+The rest of the graph needs no choice. ReLU-family activations (PReLU included: f(a) = a·s with a slope
+s per channel and side of 0, so a·f'(a) = f(a)) and ``Dropout`` pass relevance on unchanged
+(R_in = R_out), max pooling gives it to the winner, ``Flatten``/``view`` reshape it, concatenation hands
+each input its slice. Additions (residual connections) and average pools (also
 ``mean``) split it in proportion to their inputs' contributions, R_i = x_i / (Σ x + ε·sign) · R, with the
 composite's ``stabilizer`` (Zennit's ``Norm`` rule on its canonized ``Sum``; exactly under LRP-0).
 ``BatchNorm`` is folded into the ``Conv2d``/``Linear`` right before it, wherever it sits; a ``Normalize``
@@ -327,6 +328,7 @@ def composite_for(rule: str | Rule = "epsilon", *, epsilon: float = 1e-6, gamma:
 _ACTIVATIONS: dict[object, Callable[..., torch.Tensor]] = {  # ReLU family: relevance passes unchanged
     nn.ReLU: lambda m: F.relu, nn.ReLU6: lambda m: F.relu6,
     nn.LeakyReLU: lambda m: lambda a: F.leaky_relu(a, m.negative_slope),
+    nn.PReLU: lambda m: lambda a: F.prelu(a, m.weight.detach()),  # a learnt slope per channel (MTCNN)
 }
 _ACTIVATION_FUNCTIONS = {F.relu: F.relu, torch.relu: F.relu, torch.relu_: F.relu, F.relu6: F.relu6,
                          F.leaky_relu: F.leaky_relu, "relu": F.relu, "relu_": F.relu}
@@ -390,8 +392,9 @@ def _what(node: torch.fx.Node, model: nn.Module) -> str:
 
 
 def _refuse(node: torch.fx.Node, model: nn.Module, why: str = "") -> ValueError:
-    supported = ("Conv2d, Linear, BatchNorm after them, ReLU/ReLU6/LeakyReLU, Dropout, Identity, max/average/"
-                 "adaptive pooling, mean, Flatten/view/reshape, addition of two branches, torch.cat")
+    supported = ("Conv2d, Linear, BatchNorm after them, ReLU/ReLU6/LeakyReLU/PReLU, Dropout, Identity, "
+                 "max/average/adaptive pooling, mean, Flatten/view/reshape, addition of two branches, "
+                 "torch.cat")
     return ValueError(f"lrp cannot propagate relevance through {_what(node, model)} at {_where(node)}"
                       f"{why}; it supports {supported}")
 
@@ -537,6 +540,8 @@ def _activation(step: _Step, a: torch.Tensor) -> torch.Tensor:
     if isinstance(step.module, (nn.ReLU, nn.LeakyReLU)) or step.node.target in (F.relu, torch.relu, "relu"):
         leaky = isinstance(step.module, nn.LeakyReLU)
         return F.leaky_relu(a, step.module.negative_slope) if leaky else F.relu(a)
+    if isinstance(step.module, nn.PReLU):  # f(a) = a · slope(a), so a · f'(a) = f(a): R passes unchanged
+        return F.prelu(a, step.module.weight.detach())
     if step.module is not None:
         z = _ACTIVATIONS[type(step.module)](step.module)(a)
     elif _ACTIVATION_FUNCTIONS[step.node.target] is F.leaky_relu:
@@ -544,7 +549,7 @@ def _activation(step: _Step, a: torch.Tensor) -> torch.Tensor:
     else:
         z = _ACTIVATION_FUNCTIONS[step.node.target](a)
     # value f(a), gradient f(a)/a: R_in = a · f(a)/a · g = R_out
-    # (for ReLU and LeakyReLU, their own gradient)
+    # (for ReLU, LeakyReLU and PReLU, their own gradient)
     return _redistribute(z, [(a, None)], 0.0)
 
 

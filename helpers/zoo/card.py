@@ -36,8 +36,24 @@ def model_card() -> str:
         "table (the course's reference machine: 2 CPU cores, no GPU), while other work shared its cores —",
         "read them as upper bounds.",
         "",
+        *IMPORTED,
     ]
     return "\n".join(lines)
+
+
+IMPORTED = [  # models the course did not train: where they come from (no recipe, no zoo.load)
+    "## Imported: the MTCNN face detector",
+    "",
+    "`mtcnn/pnet.pt`, `mtcnn/rnet.pt`, `mtcnn/onet.pt` are the three networks of MTCNN (Zhang, Zhang, Li",
+    "and Qiao, \"Joint Face Detection and Alignment using Multi-task Cascaded Convolutional Networks\", IEEE",
+    "Signal Processing Letters 2016), trained by the paper's authors on WIDER FACE (faces) and CelebA",
+    "(landmarks). They are copied unchanged from the wheel of facenet-pytorch 2.6.0 (MIT licence, © 2019",
+    "Timothy Esler), which converted the original weights to PyTorch; `mtcnn/NOTICE` holds the licence,",
+    "`mtcnn/SHA256SUMS` their sums. `helpers.faces` rebuilds the networks and the cascade;",
+    "`tests/test_faces.py` checks that it finds what facenet-pytorch's own `MTCNN(keep_all=True).detect`",
+    "finds in scikit-image's photos (`scripts/make_mtcnn_reference.py`).",
+    "",
+]
 
 
 def _table(info: dict[str, dict]) -> list[str]:
