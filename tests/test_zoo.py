@@ -32,16 +32,24 @@ def test_zoo_model_meets_its_accuracy_target(name, measured):
     assert measured[name]["clean_accuracy"] >= MINIMUM[name]
 
 
+# A transfer rate counts PGD examples (made on the proxy) that fool the victim; an example that ends next to
+# the victim's decision boundary flips with the last bits of the float sums, which differ between CPUs (the
+# figure is 0.642 on an Intel Xeon, 0.645 on an AMD EPYC, same code and thread count): allow 5 of 1 000.
+TOLERANCE = {"transfer_rate": 5e-3}
+
+
 def test_models_md_holds_the_measured_figures(measured):
     """MODELS.md and zoo.json are what `python -m helpers.zoo evaluate --write` measured."""
     info = json.loads((zoo.MODELS_DIR / "zoo.json").read_text())
     for name, metrics in measured.items():
         for key, value in metrics.items():
-            assert info[name]["metrics"][key] == pytest.approx(value, abs=1e-4), (name, key)
+            tolerance = TOLERANCE.get(key, 1e-4)
+            assert info[name]["metrics"][key] == pytest.approx(value, abs=tolerance), (name, key)
     assert (zoo.MODELS_DIR / "MODELS.md").read_text() == model_card()
     for metrics in measured.values():
         assert f"{100 * metrics['clean_accuracy']:.2f} %" in model_card()
-    assert f"{100 * measured['fmnist_proxy']['transfer_rate']:.1f} %" in model_card()
+    recorded = info["fmnist_proxy"]["metrics"]["transfer_rate"]
+    assert f"{100 * recorded:.1f} %" in model_card()
 
 
 def test_the_denoiser_costs_its_classifier_at_most_two_points(measured):
