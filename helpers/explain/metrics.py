@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
+import numpy as np
 import torch
+from scipy.sparse import coo_matrix
+from scipy.sparse.linalg import spsolve
 from torch import nn
 
 from helpers._checks import (
@@ -49,10 +52,6 @@ def _road_imputation(x: torch.Tensor, removed: torch.Tensor, noise: float,
     one sparse linear system for all images (block-diagonal; the channels are its right-hand sides); then
     Gaussian noise of std ``noise`` is added to the imputed pixels. ``x`` N×C×H×W, ``removed`` N×H×W bool.
     An image with every pixel removed has nothing to impute from: it becomes black (plus the noise)."""
-    import numpy as np
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.linalg import spsolve
-
     n, c, h, w = x.shape
     values = x.detach().double().cpu().numpy().transpose(0, 2, 3, 1).reshape(-1, c)  # (N·H·W) × C
     holes = removed.cpu().numpy().copy()
@@ -92,15 +91,15 @@ def _road_imputation(x: torch.Tensor, removed: torch.Tensor, noise: float,
     return imputed + noise * jitter * removed[:, None].to(x.dtype)
 
 
-FILLS = ("a number (a constant: 0.0 black, or the data set's mean)", "blur", "road")
+_FILLS = ("a number (a constant: 0.0 black, or the data set's mean)", "blur", "road")
 
 
 def _check_fill(fill: object, sigma: float, noise: float) -> None:
     if isinstance(fill, str):
         if fill not in ("blur", "road"):
-            raise ValueError(f"fill must be {', '.join(FILLS)}; got {fill!r}")
+            raise ValueError(f"fill must be {', '.join(_FILLS)}; got {fill!r}")
     elif isinstance(fill, bool) or not isinstance(fill, (int, float)):
-        raise TypeError(f"fill must be {', '.join(FILLS)}; got {type(fill).__name__}")
+        raise TypeError(f"fill must be {', '.join(_FILLS)}; got {type(fill).__name__}")
     else:
         check_number(fill, "fill", low=0.0, high=1.0)
     check_positive(sigma, "sigma")
@@ -125,12 +124,12 @@ def _perturbation_curve(
     counts = torch.round(torch.linspace(0, pixels, steps + 1, device=x.device)).long()
     if fill == "road":  # the fill depends on which pixels are gone: impute every state up front
         g = generator if generator is not None else torch.Generator().manual_seed(0)
-        kept = ranks[:, None] >= counts[None, :, None]   # N × (steps + 1) × H·W: not yet deleted
-        gone = (kept if insert else ~kept).view(n * (steps + 1), *x.shape[2:])
+        later = ranks[:, None] >= counts[None, :, None]   # N × (steps + 1) × H·W: pixels not yet reached
+        gone = (later if insert else ~later).view(n * (steps + 1), *x.shape[2:])
         states_x = _road_imputation(x.repeat_interleave(steps + 1, 0), gone, noise, g).view(n, steps + 1,
                                                                                             *x.shape[1:])
     elif fill == "blur":
-        from helpers.defenses.filters import gaussian_blur
+        from helpers.defenses.filters import gaussian_blur  # here: the defences package is large
         reference = gaussian_blur(x.detach(), sigma)
     else:
         reference = torch.full_like(x, float(fill))
