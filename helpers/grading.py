@@ -297,9 +297,11 @@ class Question:
 
 QUESTIONS: dict[str, Question] = {
     "hw5_explanations": Question("the five explanations with the prescribed settings", rtol=1e-3, atol=1e-5),
-    "hw5_deletion": Question("mean deletion AUC of each method", rtol=1e-3, atol=1e-4),
-    "hw5_most_faithful": Question("the most faithful method by deletion", choices=homework.HW5_METHODS),
-    "hw5_pointing": Question("pointing-game score of each method on shapes", rtol=0.0, atol=1e-6),
+    "hw5_deletion": Question("mean deletion AUC of each method, deleting to black", rtol=1e-3, atol=1e-4),
+    "hw5_most_faithful": Question("the most faithful method by deletion to black",
+                                  choices=homework.HW5_METHODS),
+    "hw5_pointing": Question("pointing-game score of each method on shapes, no tolerance",
+                             rtol=0.0, atol=1e-6),
     "hw5_worst_pointer": Question(
         "the method that misses the object most often", choices=homework.HW5_METHODS
     ),

@@ -69,7 +69,7 @@ CASES: list[Case] = [
     Case("helpers.explain.metrics.deletion_curve",
          lambda m, x, y, g: explain.deletion_curve(m, x, y, torch.rand_like(x), steps=4, batch_size=5)),
     Case("helpers.explain.metrics.insertion_curve",
-         lambda m, x, y, g: explain.insertion_curve(m, x, y, torch.rand_like(x), steps=4)),
+         lambda m, x, y, g: explain.insertion_curve(m, x, y, torch.rand_like(x), steps=4, fill="road")),
     Case("helpers.explain.metrics.randomization_test",
          lambda m, x, y, g: explain.randomization_test(m, x, y, explain.saliency, generator=g)),
     Case("helpers.attacks.whitebox.fgsm", lambda m, x, y, g: attacks.fgsm(m, x, y, eps=0.1)),

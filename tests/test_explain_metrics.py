@@ -8,6 +8,7 @@ from torch import nn
 
 from helpers import zoo
 from helpers.data import fashion_mnist, shapes_split
+from helpers.defenses.filters import gaussian_blur
 from helpers.explain import (
     auc,
     deletion_curve,
@@ -23,7 +24,7 @@ from helpers.explain import (
     saliency,
     smoothgrad,
 )
-from helpers.explain.metrics import spearman
+from helpers.explain.metrics import _road_imputation, spearman, ssim_map
 
 
 def masks_and_maps():
@@ -106,6 +107,135 @@ def test_deletion_of_a_perfect_attribution_drops_faster_than_its_reverse():
     assert (auc(insert_good) > auc(insert_bad) + 0.3).all()
 
 
+def test_deletion_and_insertion_fills_reach_the_filled_image():
+    """After every pixel is deleted (or before any is inserted) the model sees the fill itself."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)).eval()
+    x = torch.rand(2, 1, 4, 4, generator=torch.Generator().manual_seed(1))
+    maps = torch.rand(2, 1, 4, 4, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        for fill, reference in ((0.0, torch.zeros_like(x)), (0.3, torch.full_like(x, 0.3)),
+                                ("blur", gaussian_blur(x, 1.0))):
+            expected = model(reference).softmax(1)[:, 1]
+            assert deletion_curve(model, x, 1, maps, fill=fill, sigma=1.0)[:, -1].tolist() == pytest.approx(
+                expected.tolist())
+            assert insertion_curve(model, x, 1, maps, fill=fill, sigma=1.0)[:, 0].tolist() == pytest.approx(
+                expected.tolist())
+            assert deletion_curve(model, x, 1, maps, fill=fill, sigma=1.0)[:, 0].tolist() == pytest.approx(
+                model(x).softmax(1)[:, 1].tolist())
+    default = deletion_curve(model, x, 1, maps)
+    assert torch.equal(default, deletion_curve(model, x, 1, maps, fill=0.0))  # black stays the default
+
+
+def test_road_imputation_solves_the_neighbour_mean_equations():
+    """Every removed pixel equals the 1/6–1/12-weighted mean of its neighbours (Rong et al. 2022, without
+    noise), kept pixels are untouched, and the noise has the requested std on removed pixels only."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 2, 7, 6, generator=g, dtype=torch.float64)
+    removed = torch.rand(3, 7, 6, generator=g) < 0.6
+    removed[2] = True  # nothing left to impute from: black
+    filled = _road_imputation(x, removed, 0.0, g)
+    assert torch.equal(filled[:2][~removed[:2, None].expand(-1, 2, -1, -1)],
+                       x[:2][~removed[:2, None].expand(-1, 2, -1, -1)])
+    assert torch.equal(filled[2], torch.zeros_like(x[2]))
+    for k in range(2):  # the defining equation, pixel by pixel, in plain Python
+        for i, j in removed[k].nonzero().tolist():
+            total, weight = torch.zeros(2, dtype=torch.float64), 0.0
+            for di in (-1, 0, 1):
+                for dj in (-1, 0, 1):
+                    if (di, dj) != (0, 0) and 0 <= i + di < 7 and 0 <= j + dj < 6:
+                        w = 1 / 6 if di == 0 or dj == 0 else 1 / 12
+                        total, weight = total + w * filled[k, :, i + di, j + dj], weight + w
+            assert filled[k, :, i, j].tolist() == pytest.approx((total / weight).tolist(), abs=1e-12)
+    big = torch.rand(40, 1, 28, 28, generator=g, dtype=torch.float64)
+    holes = torch.rand(40, 28, 28, generator=g) < 0.5
+    jitter = _road_imputation(big, holes, 0.05, g) - _road_imputation(big, holes, 0.0, g)
+    assert jitter[~holes[:, None]].abs().max() == 0
+    assert jitter[holes[:, None]].std().item() == pytest.approx(0.05, rel=0.05)
+
+
+def test_road_deletion_matches_imputing_each_state():
+    model = _one_pixel_model()
+    x = torch.rand(2, 1, 4, 4, generator=torch.Generator().manual_seed(3))
+    maps = torch.rand(2, 1, 4, 4, generator=torch.Generator().manual_seed(4))
+    curve = deletion_curve(model, x, 1, maps, steps=4, fill="road", noise=0.0)
+    ranks = maps.flatten(1).argsort(1, descending=True).argsort(1).view(2, 4, 4)
+    for step, count in enumerate((0, 4, 8, 12, 16)):
+        state = _road_imputation(x, ranks < count, 0.0, torch.Generator())
+        with torch.no_grad():
+            assert curve[:, step].tolist() == pytest.approx(model(state).softmax(1)[:, 1].tolist())
+
+
+def test_pointing_game_tolerance_matches_scipys_distance_transform():
+    """A peak counts when its Euclidean distance to the nearest mask pixel is at most ``tolerance``."""
+    from scipy.ndimage import distance_transform_edt
+
+    g = torch.Generator().manual_seed(0)
+    masks = torch.zeros(200, 1, 12, 12, dtype=torch.bool)
+    corner = torch.randint(0, 9, (200, 2), generator=g)
+    for k, (i, j) in enumerate(corner.tolist()):
+        masks[k, 0, i:i + 3, j:j + 2] = True
+    maps = torch.rand(200, 1, 12, 12, generator=g)
+    peak = maps.flatten(1).argmax(1)
+    distance = torch.tensor([distance_transform_edt(~m[0].numpy()).flatten()[p] for m, p in zip(masks, peak)])
+    for tolerance in (0, 1, 1.5, 2, 3.7, 15):
+        assert pointing_game(maps, masks, tolerance=tolerance) == pytest.approx(
+            (distance <= tolerance).float().mean().item())
+    assert pointing_game(maps, masks) == pointing_game(maps, masks, tolerance=0)
+    one = torch.zeros(1, 1, 5, 5)
+    one[0, 0, 0, 0] = 1.0
+    mask = torch.zeros(1, 1, 5, 5, dtype=torch.bool)
+    mask[0, 0, 1, 1] = True   # the peak is its diagonal neighbour, √2 away
+    assert [pointing_game(one, mask, tolerance=t) for t in (0, 1, 1.41, 1.42)] == [0.0, 0.0, 0.0, 1.0]
+
+
+def test_spearman_equals_scipy_with_ties():
+    from scipy.stats import spearmanr
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.randint(0, 6, (5, 40), generator=g).float()  # many ties
+    b = torch.cat([torch.randn(3, 40, generator=g), torch.randint(0, 3, (2, 40), generator=g).float()])
+    expected = [spearmanr(a[k].numpy(), b[k].numpy()).statistic for k in range(5)]
+    assert spearman(a, b).tolist() == pytest.approx(expected, abs=1e-12)
+    zeros = torch.zeros(1, 10)
+    assert spearman(zeros, torch.rand(1, 10)).item() == 0.0   # a constant row has no ranking
+
+
+def test_ssim_map_equals_scikit_image():
+    metrics = pytest.importorskip("skimage.metrics")
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(3, 20, 17, generator=g, dtype=torch.float64)
+    b = (a + 0.3 * torch.rand(3, 20, 17, generator=g, dtype=torch.float64)).clamp(0, 1)
+    ours = ssim_map(a, b)
+    assert ours.shape == (3, 14, 11)
+    for k in range(3):
+        value, full = metrics.structural_similarity(a[k].numpy(), b[k].numpy(), data_range=1.0, full=True)
+        assert ours[k].mean().item() == pytest.approx(value, abs=1e-10)
+        assert ours[k].numpy() == pytest.approx(full[3:-3, 3:-3], abs=1e-10)
+    assert ssim_map(a, a).flatten().tolist() == pytest.approx([1.0] * a[:, 3:-3, 3:-3].numel())
+
+
+def test_randomization_test_options_on_a_model_blind_method():
+    """A map that ignores the model scores 1 at every step, on any similarity and pixel set; a map with
+    random values on the object and zeros elsewhere is similar on all pixels but not on the object's."""
+    model = zoo.load("fmnist_cnn", device="cpu")
+    images, labels = fashion_mnist("test")
+    x, y = images[:4], labels[:4]
+    garment = x > 0
+    blind = lambda m, x, t: x.clone()  # noqa: E731
+    for similarity in ("spearman", "ssim"):
+        for pixels in (None, garment):
+            scores = randomization_test(model, x, y, blind, similarity=similarity, pixels=pixels)
+            assert list(scores.values()) == pytest.approx([1.0] * 5)
+
+    def noisy(m, x, t):  # random on the garment whatever the model, zero on the black background
+        seed = int(1000 * next(m.parameters()).flatten()[0].abs().item()) % 2**31
+        return torch.rand(x.shape, generator=torch.Generator().manual_seed(seed)) * (x > 0)
+
+    everywhere = list(randomization_test(model, x, y, noisy).values())[-1]
+    on_garment = list(randomization_test(model, x, y, noisy, pixels=garment).values())[-1]
+    assert everywhere > 0.5 and abs(on_garment) < 0.2
+
+
 def test_spearman_matches_the_rank_formula():
     a = torch.tensor([[1.0, 2.0, 3.0, 4.0], [4.0, 3.0, 2.0, 1.0]])
     b = torch.tensor([[10.0, 20.0, 30.0, 40.0], [1.0, 3.0, 2.0, 4.0]])
@@ -167,9 +297,28 @@ def test_randomization_destroys_gradient_and_grad_cam():
         (lambda x, m: auc(torch.tensor([1.0])), "at least 2 points"),
         (lambda x, m: randomization_test(_one_pixel_model(), x, 1, saliency, order="bottom_up"),
          "order must be one of"),
+        (lambda x, m: randomization_test(_one_pixel_model(), x, 1, saliency, similarity="pearson"),
+         "similarity must be one of"),
+        (lambda x, m: randomization_test(_one_pixel_model(), x, 1, saliency, pixels=m), "masks must be"),
+        (lambda x, m: randomization_test(_one_pixel_model(), x, 1, saliency, similarity="ssim",
+                                         pixels=torch.ones(3, 1, 4, 4, dtype=torch.bool)),
+         "pixels must mark, in every image, a pixel at least 3 pixels from the border"),
+        (lambda x, m: deletion_curve(_one_pixel_model(), x, 1, x, fill="grey"), "fill must be a number"),
+        (lambda x, m: deletion_curve(_one_pixel_model(), x, 1, x, fill=1.5), r"fill must be in \[0, 1\]"),
+        (lambda x, m: insertion_curve(_one_pixel_model(), x, 1, x, fill="blur", sigma=0.0), "sigma must be"),
+        (lambda x, m: insertion_curve(_one_pixel_model(), x, 1, x, fill="road", noise=-0.1), "noise must be"),
+        (lambda x, m: pointing_game(torch.rand(3, 1, 8, 8), m, tolerance=-1), r"tolerance must be in"),
+        (lambda x, m: ssim_map(torch.rand(2, 8, 8), torch.rand(2, 8, 8), window=4), "window must be odd"),
+        (lambda x, m: ssim_map(torch.rand(2, 8, 8), torch.rand(2, 8, 9)), "a and b must have the same shape"),
     ],
 )
 def test_bad_input(call, message):
     x = torch.rand(3, 1, 4, 4)
     with pytest.raises(ValueError, match=message):
         call(x, masks_and_maps())
+
+
+@pytest.mark.parametrize("fill", [True, None, [0.0]])
+def test_a_fill_of_the_wrong_type_is_refused(fill):
+    with pytest.raises(TypeError, match="fill must be a number"):
+        deletion_curve(_one_pixel_model(), torch.rand(3, 1, 4, 4), 1, torch.rand(3, 1, 4, 4), fill=fill)

@@ -118,10 +118,11 @@ def test_homework_questions_accept_the_key_and_never_reveal_it(capsys):
         grading.check("hw5_most_faithful", "occlusion")
     with pytest.raises(grading.ExerciseFailed, match=r"missing \['Grad-CAM'"):
         grading.check("hw5_deletion", {k: v for k, v in key["hw5_deletion"].items() if k != "Grad-CAM"})
-    off = {**key["hw5_deletion"], "LRP": key["hw5_deletion"]["LRP"] + 0.01}
-    with pytest.raises(grading.ExerciseFailed, match="at 'LRP' differs from the reference") as failure:
+    off = {**key["hw5_deletion"], "LRP ε-γ-box": key["hw5_deletion"]["LRP ε-γ-box"] + 0.01}
+    differs = "at 'LRP ε-γ-box' differs from the reference"
+    with pytest.raises(grading.ExerciseFailed, match=differs) as failure:
         grading.check("hw5_deletion", off)
-    assert f"{key['hw5_deletion']['LRP']:.4g}" not in str(failure.value)
+    assert f"{key['hw5_deletion']['LRP ε-γ-box']:.4g}" not in str(failure.value)
     maps = dict(key["hw5_explanations"])
     maps["SmoothGrad"] = maps["SmoothGrad"] * 1.01  # e.g. another seed or noise level
     with pytest.raises(grading.ExerciseFailed, match="at 'SmoothGrad' differ .* prescribed settings"):

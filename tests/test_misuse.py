@@ -384,17 +384,20 @@ CALLS: dict[str, Call | Skip] = {
     ),
     "helpers.explain.metrics.deletion_curve": Call(
         lambda m, x, y, g: dict(
-            model=m, x=x, target=y, attributions=torch.rand_like(x), steps=3, baseline=0.0, batch_size=5
+            model=m, x=x, target=y, attributions=torch.rand_like(x), steps=3, fill=0.0, sigma=1.0, noise=0.01,
+            generator=g, batch_size=5
         )
     ),
     "helpers.explain.metrics.insertion_curve": Call(
         lambda m, x, y, g: dict(
-            model=m, x=x, target=y, attributions=torch.rand_like(x), steps=3, baseline=0.0, batch_size=5
+            model=m, x=x, target=y, attributions=torch.rand_like(x), steps=3, fill=0.0, sigma=1.0, noise=0.01,
+            generator=g, batch_size=5
         )
     ),
     "helpers.explain.metrics.auc": Call(lambda m, x, y, g: dict(curve=torch.rand(3, 5, generator=g))),
     "helpers.explain.metrics.pointing_game": Call(
-        lambda m, x, y, g: dict(attributions=x, masks=torch.ones(len(x), 1, 12, 12, dtype=torch.bool))
+        lambda m, x, y, g: dict(attributions=x, masks=torch.ones(len(x), 1, 12, 12, dtype=torch.bool),
+                                tolerance=1.0)
     ),
     "helpers.explain.metrics.relevance_mass": Call(
         lambda m, x, y, g: dict(attributions=x, masks=torch.ones(len(x), 1, 12, 12, dtype=torch.bool))
@@ -403,9 +406,14 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.explain.metrics.spearman": Call(
         lambda m, x, y, g: dict(a=torch.rand(3, 6, generator=g), b=torch.rand(3, 6, generator=g))
     ),
+    "helpers.explain.metrics.ssim_map": Call(
+        lambda m, x, y, g: dict(a=torch.rand(2, 8, 8, generator=g), b=torch.rand(2, 8, 8, generator=g),
+                                data_range=1.0, window=7)
+    ),
     "helpers.explain.metrics.randomization_test": Call(
         lambda m, x, y, g: dict(
-            model=m, x=x, target=y, method=explain.saliency, order="independent", absolute=True, generator=g
+            model=m, x=x, target=y, method=explain.saliency, order="independent", absolute=True,
+            pixels=torch.ones(len(x), 1, 12, 12, dtype=torch.bool), similarity="ssim", generator=g
         )
     ),
     "helpers.explain.perturbation.window_masks": Call(
