@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 import torchvision.transforms.functional as TF
 from scipy import ndimage
 from scipy.stats import beta, norm
@@ -96,6 +97,25 @@ def test_random_resize_pad_keeps_the_shape():
     x, _ = tiny_batch(2)
     out = random_resize_pad(x, generator=torch.Generator().manual_seed(0))
     assert out.shape == x.shape and not torch.equal(out, x)
+
+
+def test_random_resize_pad_draws_once_per_image_or_once_per_batch():
+    x = tiny_batch(1)[0].expand(8, -1, -1, -1).contiguous()  # eight copies of one image
+    per_image = random_resize_pad(x, low=0.5, generator=torch.Generator().manual_seed(0))
+    per_batch = random_resize_pad(x, low=0.5, per_image=False, generator=torch.Generator().manual_seed(0))
+    assert len({tuple(image.flatten().tolist()) for image in per_image}) > 1  # different draws
+    assert all(torch.equal(image, per_batch[0]) for image in per_batch)       # one draw for all
+
+
+def test_per_image_resize_pad_is_interpolate_then_pad():
+    from helpers.defenses.filters import _shrink_and_place
+
+    x = torch.rand(3, 2, 28, 28, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    for size, top, left in ((28, 0, 0), (20, 0, 8), (23, 5, 2), (21, 7, 0)):
+        reference = F.pad(F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False),
+                          (left, 28 - size - left, top, 28 - size - top))
+        same = [torch.full((3,), float(v), dtype=x.dtype) for v in (size, size, top, left)]
+        torch.testing.assert_close(_shrink_and_place(x, *same), reference, rtol=0, atol=1e-12)
 
 
 def test_defended_applies_filters_in_order():

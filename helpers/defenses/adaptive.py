@@ -16,9 +16,11 @@ def bpda(filter: Filter) -> Filter:
     """Backward pass differentiable approximation: ``filter`` in the forward pass, the identity in the
     backward pass,  y = x + [filter(x) − x]  (the bracket detached).
 
-    Filters such as JPEG, bit-depth reduction or the median have zero or useless gradients and so hide
-    the direction an attacker needs ("obfuscated gradients"); since they keep the image almost the same,
-    ∂filter(x)/∂x ≈ I is a good enough approximation to attack straight through them.
+    Filters such as JPEG (no gradient at all: it runs on bytes) or bit-depth reduction (a staircase, gradient
+    zero almost everywhere) hide the direction an attacker needs ("obfuscated gradients"). ∂filter(x)/∂x ≈ I
+    is a good approximation where the filter keeps the image almost the same, and a poorer one where it does
+    not: for coarse rounding, or for a filter with a usable gradient of its own — the median is piecewise
+    linear, and attacking it through its true gradient does better than through BPDA (notebook 09, §3).
     """
     check_callable(filter, "filter")
 

@@ -18,6 +18,7 @@ from PIL import Image
 from torch import nn
 
 from helpers._checks import (
+    check_bool,
     check_callable,
     check_generator,
     check_images,
@@ -112,17 +113,45 @@ def _jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
     return decoded.reshape(image.shape)
 
 
-def random_resize_pad(x: torch.Tensor, *, low: float = 0.8,
+def random_resize_pad(x: torch.Tensor, *, low: float = 0.8, per_image: bool = True,
                       generator: torch.Generator | None = None) -> torch.Tensor:
-    """A *randomised* filter (Xie et al. 2018): shrink the batch to a random size s ∈ [⌈low·H⌉, H] and
-    pad it back to H×W at a random offset. The defense changes from query to query — until the attacker
-    averages over it (EOT, ``helpers.defenses.adaptive.eot``)."""
+    """A *randomised* filter (Xie et al. 2018): shrink each image to a random size s ∈ [⌈low·H⌉, H] and
+    pad it back to H×W at a random offset — one draw per image, as in the paper (``per_image=False``: one
+    draw for the whole batch). The defense changes from query to query — until the attacker averages over
+    it (EOT, ``helpers.defenses.adaptive.eot``)."""
     from helpers.attacks.whitebox import resize_pad
 
     check_images(x)
     check_number(low, "low", low=0.0, high=1.0, low_open=True)
+    check_bool(per_image, "per_image")
     check_generator(generator)
-    return resize_pad(x, 1.0, generator, low)
+    if not per_image:
+        return resize_pad(x, 1.0, generator, low)
+    n, _, height, width = x.shape
+    where = generator.device if generator is not None else "cpu"
+    size = torch.randint(math.ceil(low * height), height + 1, (n,), generator=generator, device=where)
+    scaled_w = (size * width / height).round().clamp_min(1)
+    top = (torch.rand(n, generator=generator, device=where) * (height - size + 1)).floor()
+    left = (torch.rand(n, generator=generator, device=where) * (width - scaled_w + 1)).floor()
+    return _shrink_and_place(x, size.to(x.device), scaled_w.to(x.device), top.to(x.device), left.to(x.device))
+
+
+def _shrink_and_place(x: torch.Tensor, size: torch.Tensor, scaled_w: torch.Tensor, top: torch.Tensor,
+                      left: torch.Tensor) -> torch.Tensor:
+    """Image i resized (bilinear, as ``F.interpolate``) to size_i × scaled_w_i and placed at (top_i, left_i)
+    of a black H×W canvas, for the whole batch in one ``grid_sample``: output pixel r reads the input at
+    (r − top + ½)·H/size − ½, the source coordinate ``F.interpolate`` uses (``align_corners=False``)."""
+    height, width = x.shape[-2:]
+    rows = torch.arange(height, device=x.device, dtype=x.dtype)[None] - top[:, None]    # N×H, in the window
+    cols = torch.arange(width, device=x.device, dtype=x.dtype)[None] - left[:, None]    # N×W
+    source_r = (rows + 0.5) * height / size[:, None] - 0.5
+    source_c = (cols + 0.5) * width / scaled_w[:, None] - 0.5
+    grid = torch.stack(torch.broadcast_tensors((2 * source_c[:, None, :] + 1) / width - 1,      # x first
+                                               (2 * source_r[:, :, None] + 1) / height - 1), -1)
+    inside = (((rows >= 0) & (rows < size[:, None]))[:, :, None]
+              & ((cols >= 0) & (cols < scaled_w[:, None]))[:, None, :])
+    placed = F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return placed * inside[:, None].to(x.dtype)
 
 
 class Defended(nn.Module):
