@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers._checks import check_images, check_labels, check_model
+from helpers._checks import check_images, check_labels, check_model, num_classes
 from helpers.attacks.blackbox import BlackBox, QueryBudgetExceeded
 from helpers.models import fashion_blackbox
 
@@ -60,17 +60,18 @@ class Refused(ValueError):
 
 class PrivateBox:
     """The server's state: the private model, its budget, the queries answered so far and the reference
-    figures. ``answer(stream)`` reads one request and returns the reply's JSON and payload."""
+    figures (computed before the server starts). ``answer(stream)`` reads one request and returns the
+    reply's JSON and payload."""
 
     def __init__(self, model: nn.Module, *, budget: int, figures: dict[str, Any]) -> None:
         self._model = check_model(model).eval()
         self.budget = budget
         self.queries = 0
+        self.classes = num_classes(self._model, torch.zeros(1, *IMAGE_SHAPE))
         self.figures = figures
 
     def status(self) -> dict[str, Any]:
-        return {"ok": True, "queries": self.queries, "budget": self.budget,
-                "classes": self.figures["classes"]}
+        return {"ok": True, "queries": self.queries, "budget": self.budget, "classes": self.classes}
 
     def answer(self, stream: BinaryIO) -> tuple[dict[str, Any], bytes]:
         header = _read_header(stream)
@@ -194,10 +195,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--budget must be ≥ 0; got {args.budget}")
     torch.set_num_threads(1)
     model = load_private(args.checkpoint)
+
     x, y = homework._hw6_images()
-    with torch.no_grad():
+    with torch.no_grad():  # the judge's reference figures, on the private box
         clean = (model(x).argmax(1) == y).float().mean().item()
-    figures = {"clean": clean, "baselines": homework.hw6_baselines(model), "classes": 10}
+    figures = {"clean": clean, "baselines": homework.hw6_baselines(model)}
+
     server = make_server(PrivateBox(model, budget=args.budget, figures=figures),
                          port=args.port, unix_socket=args.socket)
     print(f"serving homework 6's private black box at {address(server)} (budget {args.budget} queries); "
