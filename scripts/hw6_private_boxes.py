@@ -28,13 +28,14 @@ def reference(victim: torch.nn.Module) -> tuple[float, float, int]:
     box = BlackBox(victim, budget=homework.HW6_QUERIES * len(x))
     box(x)  # the notebook's first judge
     both = ensemble([zoo.load("fmnist_proxy", device="cpu"), zoo.load("fmnist_cnn", device="cpu")])
-    start = homework.to_uint8_and_back(mifgsm(both, x, y, eps=eps, alpha=eps / 10, steps=20, diversity_prob=0.7,
-                                              generator=torch.Generator().manual_seed(0)))
+    start = mifgsm(both, x, y, eps=eps, alpha=eps / 10, steps=20, diversity_prob=0.7,
+                   generator=torch.Generator().manual_seed(0))
+    start = homework.to_uint8_and_back(start)
     right = box(start).argmax(1) == y
     resist = right.nonzero().squeeze(1)
     per_image = (box.budget - box.queries - len(x)) // len(resist)
-    refined, _ = square_attack(box, x[resist], y[resist], eps=eps, max_queries=per_image, x_init=start[resist],
-                               generator=torch.Generator().manual_seed(0))
+    refined, _ = square_attack(box, x[resist], y[resist], eps=eps, max_queries=per_image,
+                               x_init=start[resist], generator=torch.Generator().manual_seed(0))
     x_adv = start.clone()
     x_adv[resist] = refined
     final = (box(homework.to_uint8_and_back(x_adv)).argmax(1) == y).float().mean().item()  # the final judge
@@ -51,8 +52,9 @@ def main(paths: list[str]) -> None:
         lines = homework.hw6_baselines(victim)
         transfer, final, spent = reference(victim)
         strong = lines["strong"]
-        print(f"{path}: clean {clean:.3f} · simple {lines['simple'][0]:.3f} · medium {lines['medium'][0]:.3f} · "
-              f"strong {min(strong):.3f}–{max(strong):.3f} · reference: transfer {transfer:.3f}, "
+        print(f"{path}: clean {clean:.3f} · simple {lines['simple'][0]:.3f} · "
+              f"medium {lines['medium'][0]:.3f} · strong {min(strong):.3f}–{max(strong):.3f} · "
+              f"reference: transfer {transfer:.3f}, "
               f"+ Square {final:.3f} ({spent} queries)", flush=True)
 
 
