@@ -25,6 +25,7 @@ from helpers import attacks, explain, homework
 from helpers._checks import check_bool
 from helpers.audio import relative_db
 from helpers.explain.cam import cam_from_gradients
+from helpers.hw6_server import RemoteBlackBox
 from helpers.models import Normalize
 
 
@@ -447,7 +448,7 @@ class Judgement:
     """``judge``'s verdict: the black box's accuracy on the submission, on the clean images and on each
     baseline (a list: one figure per seed of the baseline's randomness; lower is better for the
     attacker), the pass lines, the largest change in grey levels, the queries spent and whether the box
-    was the instructor's private one."""
+    was the instructor's private one (the count and the budget then come from its server)."""
 
     accuracy: float
     clean_accuracy: float
@@ -455,10 +456,12 @@ class Judgement:
     max_levels: int
     queries: int = 0
     private: bool = False
+    budget: int = homework.HW6_QUERIES * 128
 
     @property
     def pass_lines(self) -> dict[str, float]:
-        """Below this accuracy a baseline is beaten: the lowest the baseline reached over its seeds."""
+        """Below this accuracy a baseline is beaten: its one figure (simple, medium: deterministic), or the
+        lowest it reached over its seeds (strong)."""
         return {name: min(runs) for name, runs in self.baselines.items()}
 
     @property
@@ -482,7 +485,7 @@ class Judgement:
         verdict = ", ".join(self.beaten) if self.beaten else "none yet"
         lines.append("pass lines (below): " + ", ".join(f"{k} {v:.3f}" for k, v in self.pass_lines.items()))
         lines.append(f"largest change: {self.max_levels} of {homework.HW6_LEVELS} grey levels · "
-                     f"queries spent: {self.queries} of {homework.HW6_QUERIES * 128} · "
+                     f"queries spent: {self.queries} of {self.budget} · "
                      f"baselines beaten: {verdict}")
         return "\n".join(lines)
 
@@ -492,11 +495,12 @@ def judge(x_adv: Any, *, show: bool = True) -> Judgement:
     images (N×1×28×28, floating point, finite, in [0, 1]); it is rounded to 8 bits as a PNG would store
     it, then every pixel must lie within ``homework.HW6_LEVELS`` grey levels of the original.
 
-    Judging asks the session's black box about the 128 images, so it spends 128 queries of the budget
-    (a judge that answered for free would be an unlimited oracle); with the budget spent it refuses.
-    The black box is the instructor's private one where ``$HELPERS_HW6_BLACKBOX`` names its checkpoint,
-    else the zoo's practice box; the baselines are made against the same box. Returns (and prints, with
-    ``show``) the accuracy on the submission next to the baselines' and the pass lines."""
+    Judging asks the black box about the 128 images, so it spends 128 queries of the budget (a judge that
+    answered for free would be an unlimited oracle); with the budget spent it refuses. The black box is the
+    instructor's private one where ``$HELPERS_HW6_SERVER`` gives its server's address — the answers, the
+    query count, the budget and the reference figures then come from that process — else the zoo's
+    practice box; the baselines are measured on the same box. Returns (and prints, with ``show``) the
+    accuracy on the submission next to the baselines' and the pass lines."""
     x, y = (t.cpu() for t in homework._hw6_images())
     if not isinstance(x_adv, torch.Tensor):
         raise SubmissionRejected(f"x_adv must be a torch.Tensor of shape {tuple(x.shape)}, "
@@ -522,17 +526,15 @@ def judge(x_adv: Any, *, show: bool = True) -> Judgement:
             f"image {image} changes a pixel by {worst} grey levels after the 8-bit round trip; the budget is "
             f"{homework.HW6_LEVELS} (ε = {homework.HW6_LEVELS}/255 ≈ {homework.HW6_EPS:.4f})"
         )
-    path = homework.hw6_blackbox_path()
     blackbox = homework.hw6_blackbox()
     try:
-        accuracy = (blackbox(stored).argmax(1) == y).float().mean().item()
+        accuracy = (blackbox(stored).argmax(1) == y.to(stored.device)).float().mean().item()
     except attacks.QueryBudgetExceeded as spent:
         raise SubmissionRejected(f"judging spends one query per image and the budget is spent ({spent}); "
                                  "keep 128 queries for the judge") from None
-    with torch.no_grad():
-        clean = (homework._hw6_victim(path)(x).argmax(1) == y).float().mean().item()  # fixed: no information
-    verdict = Judgement(accuracy, clean, {k: list(v) for k, v in homework.hw6_baselines(path).items()}, worst,
-                        blackbox.queries, path is not None)
+    clean, baselines = homework.hw6_figures(blackbox)  # fixed figures: they tell nothing about x_adv
+    private = isinstance(blackbox, RemoteBlackBox)
+    verdict = Judgement(accuracy, clean, baselines, worst, blackbox.queries, private, blackbox.budget)
     if show:
         print(verdict)
     return verdict
@@ -544,7 +546,14 @@ __all__ = ["check", "judge", "judge_points", "ExerciseFailed", "SubmissionReject
 
 def judge_points(report: Judgement) -> float:
     """Homework 6's automatic points (nbgrader's partial credit, the last value of the hidden test cell):
-    ``marking.POINTS["judge"]`` times the share of the baselines the submission beats."""
+    ``marking.POINTS["judge"]`` times the share of the baselines the submission beats — and nothing, with
+    the reason printed, for a judgement made after more queries than the budget allows."""
     from helpers.marking import POINTS
 
+    if not isinstance(report, Judgement):
+        raise TypeError(f"report must be the Judgement grading.judge returns; got {type(report).__name__}")
+    if report.queries > report.budget:
+        print(f"✘ no points: the judgement was made after {report.queries} queries, over the budget of "
+              f"{report.budget}")
+        return 0.0
     return POINTS["judge"] * len(report.beaten) / len(report.baselines)

@@ -100,6 +100,65 @@ def test_query_attacks_keep_budget_ball_and_box(blackbox_model, test_images, att
     assert rate >= floor, rate
 
 
+def test_the_counter_and_the_budget_are_read_only():
+    box = BlackBox(tiny_cnn(), budget=4)
+    box(tiny_batch(3)[0])
+    for name, value in (("queries", 0), ("budget", None)):
+        with pytest.raises(AttributeError):
+            setattr(box, name, value)
+    assert box.queries == 3 and box.budget == 4
+
+
+@pytest.mark.parametrize("attack", [simba, square_attack])
+def test_query_attacks_continue_from_a_warm_start(blackbox_model, test_images, attack):
+    """From ``x_init`` (here FGSM on the proxy, a transferred example) the search never ends worse than its
+    start: the black box's margin on x_adv is at most its margin on x_init, image by image; an image that
+    x_init already fools costs one query and comes back as x_init."""
+    from helpers.attacks import fgsm
+    from helpers.attacks._core import margin
+
+    x, y = test_images
+    eps = 0.1
+    start = fgsm(zoo.load("fmnist_proxy", device="cpu"), x, y, eps=eps)
+    kept = start.clone()
+    x_adv, queries = attack(BlackBox(blackbox_model), x, y, eps=eps, max_queries=60, x_init=start,
+                            generator=torch.Generator().manual_seed(0))
+    assert torch.equal(start, kept)  # x_init is not modified
+    assert (linf(x_adv, x) <= eps + 1e-6).all() and x_adv.min() >= 0 and x_adv.max() <= 1
+    with torch.no_grad():
+        before, after = margin(blackbox_model(start), y), margin(blackbox_model(x_adv), y)
+    assert (after <= before + 1e-5).all()
+    fooled = before < 0
+    assert fooled.any() and (queries[fooled] == 1).all() and torch.equal(x_adv[fooled], start[fooled])
+    assert (after[~fooled] < before[~fooled] - 1e-3).any()  # and the queries made progress from there
+    # without x_init the attack starts as before (Square: from stripes; SimBA: from x)
+    cold, _ = attack(BlackBox(blackbox_model), x, y, eps=eps, max_queries=60,
+                     generator=torch.Generator().manual_seed(0))
+    again, _ = attack(BlackBox(blackbox_model), x, y, eps=eps, max_queries=60, x_init=None,
+                      generator=torch.Generator().manual_seed(0))
+    assert torch.equal(cold, again)
+
+
+@pytest.mark.parametrize("attack", [simba, square_attack])
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda x: x[:1], ValueError, r"x_init must have x's shape \(2, 1, 12, 12\)"),
+        (lambda x: (x + 0.2).clamp(0, 1), ValueError, r"x_init must lie within eps = 0.1 of x \(L∞\)"),
+        (lambda x: x + 2, ValueError, r"x_init must lie in \[0, 1\]"),
+        (lambda x: x.double(), TypeError, "x_init must have the model's dtype"),
+        (lambda x: torch.full_like(x, float("nan")), ValueError, "x_init contains NaN"),
+        (lambda x: x.numpy(), TypeError, "x_init must be a torch.Tensor"),
+    ],
+)
+def test_a_bad_starting_point_is_refused(attack, make, error, message):
+    x, y = tiny_batch(2)
+    box = BlackBox(tiny_cnn())
+    with pytest.raises(error, match=message):
+        attack(box, x, y, eps=0.1, max_queries=5, x_init=make(x))
+    assert box.queries == 0  # refused before any query
+
+
 def test_query_attacks_need_scores():
     with pytest.raises(ValueError, match="needs scores"):
         square_attack(BlackBox(tiny_cnn(), output="label"), *tiny_batch(2), eps=0.1, max_queries=5)

@@ -203,47 +203,30 @@ def test_hw6_budget_is_per_session_and_cannot_be_reset():
     data.blackbox(data.x[:3])
     again = homework.hw6_data()  # re-running the setup cell gives the same counter, not a fresh one
     assert again.blackbox is data.blackbox and again.blackbox.queries == before + 3
-    with pytest.raises(AttributeError, match="cannot be reset"):
-        again.blackbox.queries = 0
+    for name, value in (("queries", 0), ("budget", None)):
+        with pytest.raises(AttributeError):
+            setattr(again.blackbox, name, value)
+    homework._hw6_practice_box.cache_clear()  # a new box object keeps counting the same queries
+    rebuilt = homework.hw6_data().blackbox
+    assert rebuilt is not data.blackbox and rebuilt.queries == before + 3
     grading.judge(data.x.cpu(), show=False)  # the judge is not a free oracle: one query per image
-    assert data.blackbox.queries == before + 3 + 128
+    assert data.blackbox.queries == rebuilt.queries == before + 3 + 128
 
 
-def _private_box(path, constant_class: int) -> None:
-    """A checkpoint of the black box's architecture that always answers ``constant_class``."""
-    from helpers import zoo
+def test_a_judgement_over_the_budget_earns_nothing(capsys):
+    import dataclasses
 
-    model = zoo.load("fmnist_blackbox", device="cpu")
-    with torch.no_grad():
-        model[-1].weight.zero_()
-        model[-1].bias.zero_()
-        model[-1].bias[constant_class] = 1.0
-    torch.save(model.state_dict(), path)
-
-
-def test_judge_grades_against_the_instructors_private_box(tmp_path, monkeypatch, capsys):
     from helpers import homework
 
-    path = tmp_path / "private_blackbox.pt"
-    _private_box(path, constant_class=3)
-    monkeypatch.setenv(homework.HW6_BLACKBOX_ENV, str(path))
-    x, y = homework._hw6_images()
-    verdict = grading.judge(x.clone())
-    expected = (y == 3).float().mean().item()  # what a box that always says "Dress" scores
-    assert verdict.private
-    assert verdict.clean_accuracy == pytest.approx(expected) and verdict.accuracy == pytest.approx(expected)
-    assert all(v == pytest.approx(expected) for runs in verdict.baselines.values() for v in runs)
-    assert "private black box" in capsys.readouterr().out
-    # the students' queries go to the private box too, with its own counter
-    box = homework.hw6_data().blackbox
-    assert box is homework.hw6_blackbox() and box.queries == 128
-    assert (box(x[:4]).argmax(1) == 3).all()
-    box.queries = box.budget - 100  # spend the budget (the counter may go up)
-    with pytest.raises(grading.SubmissionRejected, match="budget is spent"):
-        grading.judge(x.clone(), show=False)
-    monkeypatch.setenv(homework.HW6_BLACKBOX_ENV, str(tmp_path / "missing.pt"))
-    with pytest.raises(FileNotFoundError, match="HELPERS_HW6_BLACKBOX"):
-        homework.hw6_data()
+    budget = homework.HW6_QUERIES * 128
+    report = grading.Judgement(accuracy=0.1, clean_accuracy=0.9, baselines={"simple": [0.8], "strong": [0.5]},
+                               max_levels=12, queries=budget, budget=budget)
+    assert grading.judge_points(report) == 6.0
+    assert grading.judge_points(dataclasses.replace(report, queries=budget + 1)) == 0.0
+    assert "no points: the judgement was made after 38401 queries, over the budget of 38400" in (
+        capsys.readouterr().out)
+    with pytest.raises(TypeError, match="report must be the Judgement"):
+        grading.judge_points({"accuracy": 0.0})
 
 
 def test_zoo_trains_a_private_copy_without_touching_the_zoo(tmp_path, monkeypatch):

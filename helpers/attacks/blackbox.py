@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
+from types import SimpleNamespace
 
 import torch
 from torch import nn
@@ -46,7 +47,10 @@ class BlackBox:
 
     Answers are computed under ``torch.no_grad()`` from a detached copy of the query, so no gradient can
     reach the model; each image in a query counts as one query (``.queries``); with ``budget`` set, a
-    query that would exceed it raises ``QueryBudgetExceeded`` and is not answered.
+    query that would exceed it raises ``QueryBudgetExceeded`` and is not answered. ``budget`` and
+    ``queries`` are read-only: the counter only goes up. (In one Python process this is a guard against
+    mistakes, not a wall: whoever holds the object can reach the model. A box that must stay black
+    answers from another process — ``helpers.hw6_server``.)
     """
 
     def __init__(self, model: nn.Module, *, output: str = "probs", budget: int | None = None) -> None:
@@ -56,17 +60,31 @@ class BlackBox:
             check_int(budget, "budget", minimum=0)
         self._model = model
         self.output = output
-        self.budget = budget
-        self.queries = 0
+        self._budget = budget
+        self._tally = SimpleNamespace(spent=0)  # a subclass may share one counter between boxes
+
+    @property
+    def budget(self) -> int | None:
+        """The most queries this box answers in all (None: no limit)."""
+        return self._budget
+
+    @property
+    def queries(self) -> int:
+        """The queries answered so far, one per image."""
+        return self._tally.spent
+
+    def _spend(self, n: int) -> None:
+        """Count ``n`` queries, or refuse them all if they would exceed the budget."""
+        spent, budget = self.queries, self.budget
+        if budget is not None and spent + n > budget:
+            raise QueryBudgetExceeded(
+                f"this query of {n} images would exceed the budget: {spent} of {budget} queries are spent"
+            )
+        self._tally.spent += n
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         check_images(x, model=self._model)
-        if self.budget is not None and self.queries + x.shape[0] > self.budget:
-            raise QueryBudgetExceeded(
-                f"this query of {x.shape[0]} images would exceed the budget: {self.queries} of {self.budget} "
-                "queries are spent"
-            )
-        self.queries += x.shape[0]
+        self._spend(x.shape[0])
         with torch.no_grad(), frozen(self._model):
             logits = self._model(x.detach().clone().to(model_device(self._model))).to(x.device)
         if self.output == "logits":
@@ -75,13 +93,17 @@ class BlackBox:
             return logits.softmax(1)
         return logits.argmax(1)
 
+    def _check_images(self, x: object, name: str = "x") -> torch.Tensor:
+        """``x`` checked as images this black box can be asked about (spends no query)."""
+        return check_images(x, name, model=self._model)
+
     def _check_labels(self, y: object, x: torch.Tensor, name: str = "y") -> torch.Tensor:
         """``y`` checked against the number of classes the black box answers with (spends no query)."""
         return check_labels(y, x.shape[0], name, num_classes=num_classes(self._model, x)).to(x.device)
 
     def __repr__(self) -> str:
         budget = "unlimited" if self.budget is None else self.budget
-        return f"BlackBox(output={self.output!r}, queries={self.queries}, budget={budget})"
+        return f"{type(self).__name__}(output={self.output!r}, queries={self.queries}, budget={budget})"
 
 
 def _check_blackbox(blackbox: object, *, scores: bool) -> BlackBox:
@@ -139,7 +161,7 @@ def substitute_training(
     each round. Returns the last substitute (eval mode) and the number of queries spent.
     """
     _check_blackbox(blackbox, scores=False)
-    check_images(seed_images, "seed_images", model=blackbox._model)
+    blackbox._check_images(seed_images, "seed_images")
     check_callable(model_fn, "model_fn", "() -> nn.Module")
     check_int(rounds, "rounds")
     check_positive(lam, "lam")
@@ -197,6 +219,21 @@ def _dct_basis(height: int, width: int, frequencies: int) -> torch.Tensor:
     return (rows[:, None, :, None] * cols[None, :, None, :]).reshape(-1, height, width).float()
 
 
+def _start(blackbox: BlackBox, x_init: object, x: torch.Tensor, eps: float) -> torch.Tensor:
+    """A query attack's first point: ``x`` itself, or ``x_init`` (a warm start, e.g. a transferred example),
+    which must be images of x's shape within ``eps`` of x (L∞, up to 1e-6 of float rounding) and in [0, 1]."""
+    if x_init is None:
+        return x.clone()
+    x_init = blackbox._check_images(x_init, "x_init")
+    if x_init.shape != x.shape:
+        raise ValueError(f"x_init must have x's shape {tuple(x.shape)}; got {tuple(x_init.shape)}")
+    start = x_init.detach().to(x.device, x.dtype)
+    gap = (start - x).abs().max().item()
+    if gap > eps + 1e-6:
+        raise ValueError(f"x_init must lie within eps = {eps:.4g} of x (L∞); it is {gap:.4g} away")
+    return clip_box(x + project_linf(start - x, eps))
+
+
 def simba(
     blackbox: BlackBox,
     x: torch.Tensor,
@@ -207,6 +244,7 @@ def simba(
     basis: str = "pixel",
     step: float | None = None,
     generator: torch.Generator | None = None,
+    x_init: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """SimBA (Guo et al. 2019): try one random orthonormal direction q at a time; keep x − αq if it lowers
     the true class's score, else x + αq if that does, else neither.
@@ -215,10 +253,12 @@ def simba(
     every pixel moves at most once. ``basis="dct"``: q = low-frequency 2-D DCT images (the lower half of
     the frequencies along each axis, per channel), α defaults to ε·√(H·W)/2. After every step the image
     is projected onto the L∞ ball of radius ``eps`` and onto [0, 1]. All images run together; an image
-    stops once it is misclassified or has spent ``max_queries``. Returns ``(x_adv, queries per image)``.
+    stops once it is misclassified or has spent ``max_queries``. With ``x_init`` (a point of the ε-ball,
+    e.g. a transferred example) the search continues from there instead of from x — any starting point
+    works for a greedy search. Returns ``(x_adv, queries per image)``; the first query scores the start.
     """
     _check_blackbox(blackbox, scores=True)
-    check_images(x, model=blackbox._model)
+    blackbox._check_images(x)
     check_positive(eps, "eps", allow_zero=True)
     check_int(max_queries, "max_queries")
     check_choice(basis, "basis", ("pixel", "dct"))
@@ -227,6 +267,7 @@ def simba(
     check_generator(generator)
     y = blackbox._check_labels(y, x)
     x = x.detach()
+    x_adv = _start(blackbox, x_init, x, eps)
     n, channels, height, width = x.shape
     if basis == "pixel":
         count = channels * height * width
@@ -248,7 +289,6 @@ def simba(
         q[torch.arange(len(index)), channel] = planes.to(x.device)[plane].flatten(1).to(x.dtype)
         return q.view(len(index), channels, height, width)
 
-    x_adv = x.clone()
     queries = torch.ones(n, dtype=torch.long, device=x.device)
     score = _margin_scores(blackbox, x_adv, y)
     for k in range(count):
@@ -282,6 +322,7 @@ def square_attack(
     max_queries: int,
     p_init: float = 0.05,
     generator: torch.Generator | None = None,
+    x_init: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Square Attack, L∞ (Andriushchenko et al. 2020): random search on the corners of the ε-box.
 
@@ -289,24 +330,28 @@ def square_attack(
     channel ±ε) and keep the change if the margin z_y − max_{k≠y} z_k falls. The square's area is a
     fraction p of the image, halved on the paper's schedule (iterations 10, 50, 200, 500, 1000, 2000, 4000,
     6000, 8000, rescaled to a budget of 10 000). Images stop once misclassified or after ``max_queries``.
-    Returns ``(x_adv, queries per image)``; x_adv stays within ε (L∞) and [0, 1].
+    With ``x_init`` (a point of the ε-ball, e.g. a transferred example) the search starts there instead of
+    from the stripes. Returns ``(x_adv, queries per image)``; x_adv stays within ε (L∞) and [0, 1].
     """
     _check_blackbox(blackbox, scores=True)
-    check_images(x, model=blackbox._model)
+    blackbox._check_images(x)
     check_positive(eps, "eps", allow_zero=True)
     check_int(max_queries, "max_queries")
     check_number(p_init, "p_init", low=0.0, high=1.0, low_open=True)
     check_generator(generator)
     y = blackbox._check_labels(y, x)
     x = x.detach()
+    start = None if x_init is None else _start(blackbox, x_init, x, eps)
     g = generator if generator is not None else torch.Generator().manual_seed(0)
     n, channels, height, width = x.shape
 
     def signs(*shape: int) -> torch.Tensor:
         return (torch.randint(0, 2, shape, generator=g).to(x.device, x.dtype) * 2 - 1) * eps
 
-    stripes = signs(n, channels, 1, width).expand(n, channels, height, width)
-    x_adv = clip_box(x + stripes)
+    if start is None:  # vertical stripes of ±ε
+        x_adv = clip_box(x + signs(n, channels, 1, width).expand(n, channels, height, width))
+    else:
+        x_adv = start
     queries = torch.ones(n, dtype=torch.long, device=x.device)
     score = _margin_scores(blackbox, x_adv, y)
     rows = torch.arange(height, device=x.device).view(1, 1, height, 1)

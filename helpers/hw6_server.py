@@ -1,0 +1,314 @@
+"""Homework 6's private black box, answering from another process: ``python -m helpers.hw6_server``.
+
+In one Python process a black box is black only by agreement: whoever holds the object can reach the
+model behind it and its counter. At grading the instructor therefore starts this server with the private
+checkpoint; the student's kernel gets its address only (``$HELPERS_HW6_SERVER``), never the weights or
+their path. The server keeps the query count and refuses a query that would exceed the budget; the judge
+reads the count and the reference figures (clean accuracy, the baselines on the private box) from it.
+Start one server per graded notebook: its budget is one student's.
+
+    python -m helpers.hw6_server --checkpoint PATH --port 0          # prints the address to export
+    python -m helpers.hw6_server --checkpoint - --socket /tmp/hw6.sock < PATH
+
+A process's command line is public on most systems: ``--checkpoint -`` reads the weights from standard
+input, so that the path appears nowhere. The process boundary keeps the weights out of the kernel's
+objects; run the server under another user account than the students' kernels, so that the operating
+system also keeps them out of reach of files and memory.
+
+The protocol, one request per connection: a line of JSON, ``{"op": "query", "shape": [N, 1, 28, 28],
+"dtype": "float32"}`` followed by the N·784 pixels as little-endian float32, or ``{"op": "status"}`` or
+``{"op": "figures"}``; the answer is a line of JSON, ``{"ok": true, …}`` (for a query followed by the
+N×10 probabilities, float32), or ``{"ok": false, "kind": "input" | "budget" | "server", "error": …}``.
+Nothing received is unpickled: a query is numbers only, checked before it reaches the model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import socket
+import socketserver
+import sys
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import torch
+from torch import nn
+
+from helpers._checks import check_images, check_labels, check_model, num_classes
+from helpers.attacks.blackbox import BlackBox, QueryBudgetExceeded
+from helpers.models import fashion_blackbox
+
+SERVER_ENV = "HELPERS_HW6_SERVER"  # the address students' kernels use: "127.0.0.1:PORT" or "unix:PATH"
+IMAGE_SHAPE = (1, 28, 28)
+MAX_IMAGES = 10_000  # per query: a bound on what one message may make the server read
+MAX_HEADER = 4096  # bytes in the JSON line
+
+
+class Refused(ValueError):
+    """A request the server does not answer; ``kind`` says why: ``input`` (a malformed message or
+    images), ``budget`` (it would exceed the budget) or ``server`` (the server's own failure)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+# ---------------------------------------------------------------------------------------- the server side
+
+class PrivateBox:
+    """The server's state: the private model, its budget, the queries answered so far and the reference
+    figures (computed before the server starts). ``answer(stream)`` reads one request and returns the
+    reply's JSON and payload."""
+
+    def __init__(self, model: nn.Module, *, budget: int, figures: dict[str, Any]) -> None:
+        self._model = check_model(model).eval()
+        self.budget = budget
+        self.queries = 0
+        self.classes = num_classes(self._model, torch.zeros(1, *IMAGE_SHAPE))
+        self.figures = figures
+
+    def status(self) -> dict[str, Any]:
+        return {"ok": True, "queries": self.queries, "budget": self.budget, "classes": self.classes}
+
+    def answer(self, stream: BinaryIO) -> tuple[dict[str, Any], bytes]:
+        header = _read_header(stream)
+        op = header.get("op")
+        if op == "status":
+            return self.status(), b""
+        if op == "figures":
+            return {"ok": True, **self.figures}, b""
+        if op != "query":
+            raise Refused("input", f"unknown op {op!r}; the server answers 'query', 'status' and 'figures'")
+        x = _read_images(stream, header)
+        if self.queries + len(x) > self.budget:
+            raise Refused("budget", f"this query of {len(x)} images would exceed the budget: {self.queries} "
+                                    f"of {self.budget} queries are spent")
+        self.queries += len(x)
+        with torch.no_grad():
+            probs = self._model(x).softmax(1).float()
+        return {**self.status(), "shape": list(probs.shape)}, probs.numpy().astype("<f4").tobytes()
+
+
+def _read_header(stream: BinaryIO) -> dict[str, Any]:
+    line = stream.readline(MAX_HEADER + 1)
+    if not line.endswith(b"\n"):
+        raise Refused("input", f"a request starts with one line of JSON of at most {MAX_HEADER} bytes, "
+                               "ended by a newline")
+    try:
+        header = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise Refused("input", f"the request's first line is not JSON: {error}") from None
+    if not isinstance(header, dict):
+        raise Refused("input", f"the request's first line must be a JSON object; got {type(header).__name__}")
+    return header
+
+
+def _read_images(stream: BinaryIO, header: dict[str, Any]) -> torch.Tensor:
+    """The query's images, checked as the tensor contract checks them: N×1×28×28 float32 in [0, 1]."""
+    shape, dtype = header.get("shape"), header.get("dtype")
+    if dtype != "float32":
+        raise Refused("input", f"images must be sent as float32; got dtype {dtype!r} — send x.float()")
+    if (not isinstance(shape, list) or len(shape) != 4
+            or not all(isinstance(s, int) and not isinstance(s, bool) for s in shape)
+            or tuple(shape[1:]) != IMAGE_SHAPE or not 1 <= shape[0] <= MAX_IMAGES):
+        raise Refused("input", f"images must have shape N×1×28×28 with 1 ≤ N ≤ {MAX_IMAGES}; got {shape!r}")
+    size = int(np.prod(shape)) * 4
+    data = stream.read(size)
+    if len(data) != size:
+        raise Refused("input", f"the message ended after {len(data)} of the {size} bytes its shape announces")
+    x = torch.from_numpy(np.frombuffer(data, dtype="<f4").astype(np.float32)).view(*shape)
+    try:
+        check_images(x)
+    except (TypeError, ValueError) as error:
+        raise Refused("input", str(error)) from None
+    return x
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    timeout = 30  # seconds: a client that stops mid-message is dropped, and the server goes on
+
+    def handle(self) -> None:
+        try:
+            reply, payload = self.server.box.answer(self.rfile)  # type: ignore[attr-defined]
+        except Refused as refusal:
+            reply, payload = {"ok": False, "kind": refusal.kind, "error": str(refusal)}, b""
+        except OSError:
+            return  # the client went away or timed out: nothing to answer
+        except Exception as error:  # noqa: BLE001 - a bug answers the one request, never stops the server
+            reply, payload = {"ok": False, "kind": "server", "error": f"{type(error).__name__}: {error}"}, b""
+        try:
+            self.wfile.write(json.dumps(reply).encode() + b"\n" + payload)
+        except OSError:
+            pass
+
+
+class _TCPServer(socketserver.TCPServer):
+    allow_reuse_address = True
+
+
+def make_server(box: PrivateBox, *, port: int | None = None,
+                unix_socket: str | None = None) -> socketserver.BaseServer:
+    """A server for ``box`` on 127.0.0.1:``port`` (0: any free port) or on the Unix socket at ``unix_socket``;
+    call ``serve_forever()`` on it. ``address(server)`` is what students set ``$HELPERS_HW6_SERVER`` to."""
+    if (port is None) == (unix_socket is None):
+        raise ValueError("give exactly one of port (TCP on 127.0.0.1) and unix_socket (a path)")
+    if unix_socket is not None:
+        Path(unix_socket).unlink(missing_ok=True)
+        server: socketserver.BaseServer = socketserver.UnixStreamServer(unix_socket, _Handler)
+    else:
+        server = _TCPServer(("127.0.0.1", port), _Handler)
+    server.box = box  # type: ignore[attr-defined]
+    return server
+
+
+def address(server: socketserver.BaseServer) -> str:
+    """The server's address as ``$HELPERS_HW6_SERVER`` spells it."""
+    where = server.server_address
+    return f"unix:{where}" if isinstance(where, str) else f"{where[0]}:{where[1]}"
+
+
+def load_private(checkpoint: str) -> nn.Module:
+    """The private box's model from a weights-only checkpoint of ``fashion_blackbox`` (``-``: standard
+    input)."""
+    source: Any = io.BytesIO(sys.stdin.buffer.read()) if checkpoint == "-" else checkpoint
+    model = fashion_blackbox()
+    model.load_state_dict(torch.load(source, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m helpers.hw6_server``: serve a private checkpoint until interrupted."""
+    from helpers import homework  # the homework's images and baselines (homework imports this module)
+
+    parser = argparse.ArgumentParser(prog="python -m helpers.hw6_server", description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", required=True, help="the private fmnist_blackbox weights (- : stdin)")
+    parser.add_argument("--budget", type=int, default=homework.HW6_QUERIES * len(homework._hw6_images()[0]),
+                        help="queries allowed in all (default: %(default)s)")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", type=int, help="serve on 127.0.0.1:PORT (0: any free port)")
+    where.add_argument("--socket", help="serve on a Unix socket at this path")
+    args = parser.parse_args(argv)
+    if args.budget < 0:
+        parser.error(f"--budget must be ≥ 0; got {args.budget}")
+    torch.set_num_threads(1)
+    model = load_private(args.checkpoint)
+
+    x, y = homework._hw6_images()
+    with torch.no_grad():  # the judge's reference figures, on the private box
+        clean = (model(x).argmax(1) == y).float().mean().item()
+    figures = {"clean": clean, "baselines": homework.hw6_baselines(model)}
+
+    server = make_server(PrivateBox(model, budget=args.budget, figures=figures),
+                         port=args.port, unix_socket=args.socket)
+    print(f"serving homework 6's private black box at {address(server)} (budget {args.budget} queries); "
+          f"students' kernels: export {SERVER_ENV}={address(server)}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- the client side
+
+class RemoteBlackBox(BlackBox):
+    """The private box seen from a student's kernel: an address and nothing else. It answers like a
+    ``BlackBox(output="probs")`` — so ``simba`` and ``square_attack`` take it — but every answer, the query
+    count and the budget come from the server, which alone enforces the budget."""
+
+    def __init__(self, address: str) -> None:
+        if not isinstance(address, str) or not address:
+            raise TypeError(f"address must be a str ('127.0.0.1:PORT' or 'unix:PATH'); got {address!r}")
+        self.address = address
+        self.output = "probs"
+        self._model = None  # type: ignore[assignment]  # there is none on this side
+        self._classes = int(self._request({"op": "status"})[0]["classes"])
+
+    @property
+    def budget(self) -> int:
+        """The server's budget."""
+        return int(self._request({"op": "status"})[0]["budget"])
+
+    @property
+    def queries(self) -> int:
+        """The queries the server has answered."""
+        return int(self._request({"op": "status"})[0]["queries"])
+
+    def figures(self) -> dict[str, Any]:
+        """The reference figures the server computed on its private box: ``clean`` accuracy and
+        ``baselines`` (as ``homework.hw6_baselines``)."""
+        return self._request({"op": "figures"})[0]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_images(x)
+        header = {"op": "query", "shape": list(x.shape), "dtype": "float32"}
+        reply, payload = self._request(header, x.detach().cpu().contiguous().numpy().astype("<f4").tobytes())
+        probs = np.frombuffer(payload, dtype="<f4").astype(np.float32).reshape(reply["shape"])
+        return torch.from_numpy(probs).to(x.device)
+
+    def _check_images(self, x: object, name: str = "x") -> torch.Tensor:
+        x = check_images(x, name)
+        if x.dtype != torch.float32:
+            raise TypeError(f"{name} must be a float32 tensor; got dtype {x.dtype} — "
+                            f"convert it with {name}.float()")
+        if tuple(x.shape[1:]) != IMAGE_SHAPE:
+            raise ValueError(f"{name} must have shape N×1×28×28; got {tuple(x.shape)}")
+        return x
+
+    def _check_labels(self, y: object, x: torch.Tensor, name: str = "y") -> torch.Tensor:
+        return check_labels(y, x.shape[0], name, num_classes=self._classes).to(x.device)
+
+    def _request(self, header: dict[str, Any], payload: bytes = b"") -> tuple[dict[str, Any], bytes]:
+        try:
+            with _connect(self.address) as sock:
+                sock.sendall(json.dumps(header).encode() + b"\n" + payload)
+                with sock.makefile("rb") as stream:
+                    reply, rest = json.loads(stream.readline()), stream.read()
+        except (ConnectionRefusedError, FileNotFoundError):
+            raise ConnectionError(
+                f"no homework 6 black box answers at {self.address} (${SERVER_ENV}). The private box runs in "
+                f"a server the instructor starts: `python -m helpers.hw6_server --checkpoint PATH --port 0` "
+                f"prints the address to export as {SERVER_ENV}; to practise on the zoo's box, unset "
+                f"{SERVER_ENV} and restart the kernel"
+            ) from None
+        except (OSError, json.JSONDecodeError) as error:
+            raise ConnectionError(f"the homework 6 black box at {self.address} did not answer: "
+                                  f"{error}") from None
+        if not reply.get("ok"):
+            kind, message = reply.get("kind"), reply.get("error", "refused")
+            if kind == "budget":
+                raise QueryBudgetExceeded(message)
+            if kind == "input":
+                raise ValueError(f"the black box refused the query: {message}")
+            raise RuntimeError(f"the black box failed: {message}")
+        return reply, rest
+
+
+def _connect(where: str) -> socket.socket:
+    if where.startswith("unix:"):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        target: Any = where[len("unix:"):]
+    else:
+        host, sep, port = where.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ValueError(f"${SERVER_ENV} must be 'HOST:PORT' or 'unix:PATH'; got {where!r}")
+        sock, target = socket.socket(socket.AF_INET, socket.SOCK_STREAM), (host, int(port))
+    sock.settimeout(60)
+    try:
+        sock.connect(target)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+__all__ = ["SERVER_ENV", "PrivateBox", "RemoteBlackBox", "Refused", "address", "load_private", "main",
+           "make_server"]
+
+if __name__ == "__main__":
+    sys.exit(main())
