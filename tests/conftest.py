@@ -87,7 +87,7 @@ SECONDS = {
     "notebooks/hw5_explain.ipynb": 23, "notebooks/08b_speech_and_text_attacks.ipynb": 21,
     "notebooks/08c_a_real_face_detector.ipynb": 45,  # 95 s wall, 30 s of CPU, under heavy contention
     "tests/test_attacks_apgd.py": 20, "tests/test_defenses_denoiser.py": 20,
-    "student/08b_speech_and_text_attacks": 19, "tests/test_readme.py": 120,
+    "student/08b_speech_and_text_attacks": 19, "tests/test_readme.py": 120, "tests/test_hw6_server.py": 90,
 }
 # the units that execute whole notebooks, in a kernel, nbgrader or JupyterLab: `make quick` leaves them out
 STUDENT_RUNS = "tests/test_student_versions.py::test_student_version_"
