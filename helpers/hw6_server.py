@@ -141,8 +141,23 @@ class _Handler(socketserver.StreamRequestHandler):
             reply, payload = {"ok": False, "kind": "server", "error": f"{type(error).__name__}: {error}"}, b""
         try:
             self.wfile.write(json.dumps(reply).encode() + b"\n" + payload)
+            self.wfile.flush()
+            if not reply["ok"]:
+                self._drain()
         except OSError:
             pass
+
+    def _drain(self) -> None:
+        """After a refusal, read what the client is still sending (up to the largest query) before closing:
+        closing with unread bytes resets the connection, and the client would lose the answer it was sent."""
+        self.connection.shutdown(socket.SHUT_WR)  # the answer is complete
+        self.connection.settimeout(5)
+        left = MAX_HEADER + MAX_IMAGES * int(np.prod(IMAGE_SHAPE)) * 4
+        while left > 0:
+            chunk = self.connection.recv(min(left, 1 << 16))
+            if not chunk:
+                return
+            left -= len(chunk)
 
 
 class _TCPServer(socketserver.TCPServer):
