@@ -33,7 +33,7 @@ from helpers._checks import (
 )
 from helpers.defenses import filters
 from helpers.explain import lrp, saliency, smoothgrad
-from helpers.explain.lrp import Epsilon, Gamma, Zero, ZPlus, composite_for, one_rule
+from helpers.explain.relevance import Epsilon, Gamma, Zero, ZPlus, composite_for, one_rule
 from helpers.viz import _as_hwc, show_attributions, show_heatmaps
 
 ATTACKS = {
@@ -175,7 +175,7 @@ def epsilon_explorer(
     return _explorer("ε explorer", [budget, picker], draw)
 
 
-LRP_CHOICES = {  # label → the composite lrp() applies (the rule objects of helpers.explain.lrp)
+LRP_CHOICES = {  # label → the composite lrp() applies (the rule objects of helpers.explain.relevance)
     "LRP-0": one_rule(Zero()),
     "LRP-ε (ε = 0.25)": one_rule(Epsilon(0.25)),
     "LRP-γ (γ = 0.25)": one_rule(Gamma(0.25)),

@@ -1,4 +1,4 @@
-"""Right for the right reasons (explain.guided) and spectral relevance analysis (explain.spray)."""
+"""Right for the right reasons (explain.guided) and spectral relevance analysis (explain.spectral)."""
 
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ from scipy.spatial.distance import cdist
 from torch import nn
 
 from helpers.explain.guided import rrr_loss, rrr_penalty
-from helpers.explain.spray import laplacian_spectrum, purity, spray
+from helpers.explain.spectral import laplacian_spectrum, purity, spray
 from tests.conftest import tiny_batch, tiny_cnn
 
 

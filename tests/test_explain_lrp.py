@@ -15,7 +15,7 @@ from zennit.torchvision import ResNetCanonizer, VGGCanonizer
 from zennit.types import Activation, AvgPool, Convolution
 
 from helpers.explain import conservation, epsilon_step, input_x_gradient, lrp, saliency
-from helpers.explain.lrp import Composite, Epsilon, Gamma, ZBox
+from helpers.explain.relevance import Composite, Epsilon, Gamma, ZBox
 from helpers.models import Normalize
 from tests.oracle_models import oracle_cnn, relative_error
 

@@ -46,7 +46,7 @@ import helpers.faces
 from helpers import attacks, defenses, explain
 from tests.conftest import tiny_batch, tiny_cnn
 
-LRP = importlib.import_module("helpers.explain.lrp")  # ``explain.lrp`` is the function
+LRP = importlib.import_module("helpers.explain.relevance")  # the package behind ``explain.lrp``
 
 matplotlib.use("Agg")
 HELPERS_DIR = str(Path(helpers.__file__).resolve().parent)
@@ -369,13 +369,15 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.explain.gradients.smoothgrad": Call(
         lambda m, x, y, g: dict(model=m, x=x, target=y, n=2, noise_level=0.1, generator=g, batch_size=5)
     ),
-    "helpers.explain.lrp.lrp": Call(
-        lambda m, x, y, g: dict(model=m, x=x, target=y, rule="gamma", epsilon=0.1, gamma=0.25)
+    "helpers.explain.relevance.propagation.lrp": Call(
+        lambda m, x, y, g: dict(
+            model=m, x=x, target=y, composite="epsilon_gamma_box", epsilon=0.1, gamma=0.25
+        )
     ),
-    "helpers.explain.lrp.conservation": Call(
+    "helpers.explain.relevance.propagation.conservation": Call(
         lambda m, x, y, g: dict(model=m, x=x, target=y, rule="epsilon", epsilon=0.1)
     ),
-    "helpers.explain.lrp.epsilon_step": Call(
+    "helpers.explain.relevance.propagation.epsilon_step": Call(
         lambda m, x, y, g: dict(
             a=torch.rand(2, 3, generator=g),
             weight=torch.randn(4, 3, generator=g),
@@ -664,19 +666,30 @@ CALLS: dict[str, Call | Skip] = {
         lambda m, x, y, g: dict(model=m, x=x, y=y, mask=torch.zeros_like(x, dtype=torch.bool), weight=1.0),
         differentiable=True,
     ),
-    "helpers.explain.lrp.Zero": NO_ARGS,
-    "helpers.explain.lrp.ZPlus": NO_ARGS,
-    "helpers.explain.lrp.Flat": NO_ARGS,
-    "helpers.explain.lrp.Epsilon": Call(lambda m, x, y, g: dict(epsilon=0.1), awkward=False),
-    "helpers.explain.lrp.Gamma": Call(lambda m, x, y, g: dict(gamma=0.25), awkward=False),
-    "helpers.explain.lrp.ZBox": Call(lambda m, x, y, g: dict(low=0.0, high=1.0), awkward=False),
+    "helpers.explain.relevance.rules.Zero": NO_ARGS,
+    "helpers.explain.relevance.rules.ZPlus": NO_ARGS,
+    "helpers.explain.relevance.rules.Flat": NO_ARGS,
+    "helpers.explain.relevance.rules.Rule": Skip("the base class of the rules: each subclass has its entry"),
+    "helpers.explain.relevance.rules.Epsilon": Call(lambda m, x, y, g: dict(epsilon=0.1), awkward=False),
+    "helpers.explain.relevance.rules.Gamma": Call(lambda m, x, y, g: dict(gamma=0.25), awkward=False),
+    "helpers.explain.relevance.rules.AlphaBeta": Call(
+        lambda m, x, y, g: dict(alpha=2.0, beta=1.0), awkward=False
+    ),
+    "helpers.explain.relevance.rules.ZBox": Call(lambda m, x, y, g: dict(low=0.0, high=1.0), awkward=False),
     **{
-        f"helpers.explain.lrp.{rule}.__call__": Skip(
+        f"helpers.explain.relevance.rules.{rule}.__call__": Skip(
             "lrp calls a rule on its private traced view of a layer (_Affine): lrp's entry runs every rule"
         )
-        for rule in ("Zero", "Epsilon", "Gamma", "ZPlus", "ZBox", "Flat")
+        for rule in ("Rule", "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "ZBox", "Flat")
     },
-    "helpers.explain.lrp.Composite": Call(
+    "helpers.explain.relevance.rules.redistribute": Call(
+        lambda m, x, y, g: dict(
+            z=torch.randn(2, 3, generator=g), terms=[(torch.randn(2, 3, generator=g), None)], stabilizer=1e-6
+        ),
+        awkward=False,
+        differentiable=True,
+    ),
+    "helpers.explain.relevance.composites.Composite": Call(
         lambda m, x, y, g: dict(
             rules=[(nn.Linear, LRP.Epsilon(0.1)), ("1", LRP.Gamma(0.25))],
             first=LRP.ZBox(),
@@ -684,25 +697,27 @@ CALLS: dict[str, Call | Skip] = {
         ),
         awkward=False,
     ),
-    "helpers.explain.lrp.Composite.rule_for": Call(
+    "helpers.explain.relevance.composites.Composite.rule_for": Call(
         lambda m, x, y, g: dict(
             self=LRP.one_rule(LRP.Epsilon(0.1)), name="1", layer=m[1], reads_pixels=True
         )
     ),
-    "helpers.explain.lrp.composite_for": Call(
-        lambda m, x, y, g: dict(rule="epsilon", epsilon=0.1, gamma=0.25), awkward=False
+    "helpers.explain.relevance.composites.composite_for": Call(
+        lambda m, x, y, g: dict(composite="epsilon_gamma_box", epsilon=0.1, gamma=0.25), awkward=False
     ),
-    "helpers.explain.lrp.one_rule": Call(lambda m, x, y, g: dict(rule=LRP.Gamma(0.25)), awkward=False),
-    "helpers.explain.spray.Spray": RECORD,
-    "helpers.explain.spray.laplacian_spectrum": Call(
+    "helpers.explain.relevance.composites.one_rule": Call(
+        lambda m, x, y, g: dict(rule=LRP.Gamma(0.25)), awkward=False
+    ),
+    "helpers.explain.spectral.Spray": RECORD,
+    "helpers.explain.spectral.laplacian_spectrum": Call(
         lambda m, x, y, g: dict(maps=torch.rand(6, 1, 12, 12, generator=g), pool=2, neighbours=3)
     ),
-    "helpers.explain.spray.spray": Call(
+    "helpers.explain.spectral.spray": Call(
         lambda m, x, y, g: dict(
             maps=torch.rand(6, 1, 12, 12, generator=g), max_clusters=3, pool=2, neighbours=3, seed=0
         )
     ),
-    "helpers.explain.spray.purity": Call(
+    "helpers.explain.spectral.purity": Call(
         lambda m, x, y, g: dict(clusters=torch.tensor([0, 0, 1, 1]), truth=torch.tensor([1, 1, 0, 2]))
     ),
     # teaching tools (new)
@@ -811,7 +826,7 @@ CALLS: dict[str, Call | Skip] = {
 NEGATIVE_OK: dict[str, set[str]] = {
     "helpers.attacks.audio.db_radius": {"db"},  # decibels below the clip: negative is the point
     "helpers.attacks.audio.pgd_db": {"db"},
-    "helpers.explain.lrp.ZBox": {"low"},  # a pixel range, e.g. below 0 after centring
+    "helpers.explain.relevance.rules.ZBox": {"low"},  # a pixel range, e.g. below 0 after centring
 }
 # Where −∞ in a result has a documented meaning: qualified name → what it marks.
 MINUS_INF_OK: dict[str, str] = {

@@ -18,7 +18,6 @@ from helpers.explain.gradients import (
     smoothgrad,
 )
 from helpers.explain.guided import rrr_loss, rrr_penalty
-from helpers.explain.lrp import conservation, epsilon_step, lrp
 from helpers.explain.metrics import (
     auc,
     deletion_curve,
@@ -29,7 +28,8 @@ from helpers.explain.metrics import (
     roughness,
 )
 from helpers.explain.perturbation import grid_segments, lime, occlusion, superpixels
-from helpers.explain.spray import purity, spray
+from helpers.explain.relevance import conservation, epsilon_step, lrp
+from helpers.explain.spectral import purity, spray
 
 __all__ = [
     "saliency",
