@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import copy
+import importlib
+import inspect
+import pkgutil
+from dataclasses import dataclass
 
 import pytest
 import torch
@@ -10,12 +14,32 @@ from torch import nn
 from zennit import rules as zr
 from zennit.attribution import Gradient
 from zennit.canonizers import SequentialMergeBatchNorm
-from zennit.composites import EpsilonGammaBox, EpsilonPlus, EpsilonPlusFlat, LayerMapComposite, layer_map_base
+from zennit.composites import (
+    EpsilonGammaBox,
+    EpsilonPlus,
+    EpsilonPlusFlat,
+    LayerMapComposite,
+    SpecialFirstLayerMapComposite,
+    layer_map_base,
+)
 from zennit.torchvision import ResNetCanonizer, VGGCanonizer
 from zennit.types import Activation, AvgPool, Convolution
 
+import helpers.explain
 from helpers.explain import conservation, epsilon_step, input_x_gradient, lrp, saliency
-from helpers.explain.relevance import Composite, Epsilon, Gamma, ZBox
+from helpers.explain.relevance import (
+    COMPOSITES,
+    NAMED,
+    RULES,
+    AlphaBeta,
+    Composite,
+    Epsilon,
+    Gamma,
+    Rule,
+    ZBox,
+    ZPlus,
+    redistribute,
+)
 from helpers.models import Normalize
 from tests.oracle_models import oracle_cnn, relative_error
 
@@ -50,13 +74,26 @@ def one_rule(rule) -> LayerMapComposite:
         ({"rule": "gamma", "gamma": 0.25}, lambda: one_rule(zr.Gamma(0.25))),
         ({"rule": "gamma", "gamma": 1.0}, lambda: one_rule(zr.Gamma(1.0))),
         ({"rule": "alpha1beta0"}, lambda: one_rule(zr.ZPlus())),
+        ({"rule": "alpha2beta1"}, lambda: one_rule(zr.AlphaBeta(2.0, 1.0))),
+        ({"rule": AlphaBeta(3.0, 2.0)}, lambda: one_rule(zr.AlphaBeta(3.0, 2.0))),
         ({"composite": "epsilon_plus"}, lambda: EpsilonPlus(canonizers=[SequentialMergeBatchNorm()])),
     ],
-    ids=["epsilon-1e-6", "epsilon-0.05", "gamma-0.25", "gamma-1", "zplus", "epsilon_plus"],
+    ids=["epsilon-1e-6", "epsilon-0.05", "gamma-0.25", "gamma-1", "zplus", "alpha2beta1", "alpha3beta2",
+         "epsilon_plus"],
 )
 def test_rules_match_zennit(model, x, options, reference):
     # Zennit's BatchNorm merge leaves a factor 1/sqrt(1 + eps_BN) behind, hence 1e-4 and not 1e-6
     assert relative_error(lrp(model, x, TARGET, **options), zennit_relevance(model, x, reference())) <= 1e-4
+
+
+def test_alpha_beta_checks_its_parameters_and_alpha1beta0_is_zplus(model, x):
+    """αβ conserves relevance only with α − β = 1 (Bach et al. 2015); α = 1, β = 0 is z⁺."""
+    for alpha, beta in ((2.0, 0.5), (1.5, 1.0), (0.5, -0.5)):
+        with pytest.raises(ValueError, match=r"alpha − beta must be 1|alpha must be|beta must be"):
+            AlphaBeta(alpha, beta)
+    ours = lrp(model, x, TARGET, rule=AlphaBeta(1.0, 0.0))
+    assert relative_error(ours, lrp(model, x, TARGET, rule=ZPlus())) <= 1e-12
+    assert NAMED["alpha2beta1"].build() == Composite([((nn.Conv2d, nn.Linear), AlphaBeta(2.0, 1.0))])
 
 
 def test_epsilon_gamma_box_matches_zennit(model, x):
@@ -429,3 +466,93 @@ def test_mobilenet_v2_is_explained_and_its_relevance_starts_as_the_logit(images3
     relevance = lrp(model, images32, TARGET[:2], composite="epsilon_gamma_box")
     assert relevance.shape == images32.shape and torch.isfinite(relevance).all()
     assert torch.allclose(relevance.flatten(1).sum(1), list(sums.values())[0])
+
+
+# ------------------------------------------------------------------------- rules written outside helpers
+
+
+@dataclass(frozen=True)
+class WSquare(Rule):
+    """The w² rule (Montavon et al. 2017), for a first layer whose inputs are unbounded: R_j =
+    Σ_k w²_jk / Σ_j w²_jk · R_k — not a rule of the library: written here as a user would (Zennit squares
+    the bias too, so it is done here as well)."""
+
+    reads_pixels = True
+
+    def __call__(self, layer, a, pixels=None):
+        z_square = layer(pixels.ones, layer.weight**2, layer.bias**2)
+        return redistribute(layer(a, layer.weight, layer.bias), [(z_square, None)], 1e-6)
+
+
+@dataclass(frozen=True)
+class MyEpsilon(Rule):
+    """LRP-ε written by a user with the library's straight-through helper."""
+
+    epsilon: float = 0.1
+
+    def __call__(self, layer, a, pixels=None):
+        z = layer(a, layer.weight, layer.bias)
+        return redistribute(z, [(z, None)], self.epsilon)
+
+
+def test_a_users_rule_works_in_lrp_and_in_composites(model, x):
+    """Rules are an open set (as Zennit's): a subclass of ``Rule`` defined outside ``helpers`` is
+    accepted by ``lrp``, ``conservation`` and ``Composite`` — here checked against Zennit's ``WSquare``."""
+    mine = Composite([((nn.Conv2d, nn.Linear), Epsilon(1e-6))], first=WSquare())
+    reference = SpecialFirstLayerMapComposite(
+        layer_map=[(Activation, zr.Pass()), (AvgPool, zr.Norm()), (Convolution, zr.Epsilon(1e-6)),
+                   (nn.Linear, zr.Epsilon(1e-6))],
+        first_map=[(Convolution, zr.WSquare())], canonizers=[SequentialMergeBatchNorm()])
+    ours = lrp(model, x, TARGET, composite=mine)
+    assert relative_error(ours, zennit_relevance(model, x, reference)) <= 1e-4
+    assert torch.equal(lrp(model, x, TARGET, rule=MyEpsilon(0.1)), lrp(model, x, TARGET, rule=Epsilon(0.1)))
+    by_type = Composite([(nn.Conv2d, MyEpsilon(0.1)), (nn.Linear, Epsilon(0.1))])
+    same = lrp(model, x, TARGET, rule="epsilon", epsilon=0.1)
+    assert torch.equal(lrp(model, x, TARGET, composite=by_type), same)
+    names = list(conservation(model, x, TARGET, composite=by_type))
+    assert "LRP-MyEpsilon" in names[1] and "LRP-epsilon" in names[-1]
+    with pytest.raises(ValueError, match=r"WSquare needs the pixels' bounds: give it as Composite\(first="):
+        Composite([(nn.Conv2d, WSquare())])
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [({"rule": "zero", "composite": "epsilon_plus"}, r"rule would be ignored with composite='epsilon_plus'"),
+     ({"composite": Composite([((nn.Conv2d, nn.Linear), Epsilon())]), "epsilon": 0.1, "gamma": 0.5},
+      r"epsilon and gamma would be ignored with composite=Composite"),
+     ({"composite": "epsilon_plus", "gamma": 0.5}, r"gamma would be ignored with composite='epsilon_plus'"),
+     ({"rule": Gamma(0.5), "gamma": 0.5}, r"gamma would be ignored with rule=Gamma"),
+     ({"rule": "zero", "epsilon": 0.1}, r"epsilon would be ignored with rule='zero'"),
+     ({"gamma": 0.5}, r"gamma would be ignored with rule='epsilon'")],
+    ids=["rule-with-composite", "numbers-with-a-Composite", "gamma-with-epsilon_plus", "gamma-with-a-rule",
+         "epsilon-with-zero", "gamma-with-the-default-rule"],
+)
+def test_options_that_the_choice_would_ignore_are_refused(model, x, options, message):
+    for function in (lrp, conservation):
+        with pytest.raises(ValueError, match=message):
+            function(model, x, TARGET, **options)
+
+
+def test_a_named_composite_reads_its_epsilon_and_gamma(model, x):
+    written = Composite([(nn.Conv2d, Gamma(0.5)), (nn.Linear, Epsilon(0.1))], first=ZBox())
+    named = lrp(model, x, TARGET, composite="epsilon_gamma_box", epsilon=0.1, gamma=0.5)
+    assert torch.equal(named, lrp(model, x, TARGET, composite=written))
+
+
+def test_one_table_of_names():
+    assert set(RULES) | set(COMPOSITES) == set(NAMED) and not set(RULES) & set(COMPOSITES)
+    assert "alpha2beta1" in RULES
+
+
+def test_no_function_of_helpers_explain_hides_a_module():
+    """``import helpers.explain.X as m`` binds attribute X of the package: a function named like a module
+    would hide it (as ``lrp`` and ``spray`` once did). The LRP package is ``helpers.explain.relevance``."""
+    for info in pkgutil.iter_modules(helpers.explain.__path__):
+        if hasattr(helpers.explain, info.name):
+            assert inspect.ismodule(getattr(helpers.explain, info.name)), info.name
+    import helpers.explain.relevance as package
+    import helpers.explain.spectral as spectral
+
+    assert inspect.ismodule(package) and inspect.ismodule(spectral)
+    assert helpers.explain.lrp is package.lrp and inspect.isfunction(helpers.explain.spray)
+    assert importlib.util.find_spec("helpers.explain.lrp") is None
