@@ -52,20 +52,10 @@ a ⊙ ∂(one-hot · y_out)/∂a — the rule's redistribution written as "gradi
 LRP-0 equals gradient × input.
 """
 
-from helpers.explain.relevance.composites import COMPOSITES, NAMED, RULES, Composite, composite_for, one_rule
-from helpers.explain.relevance.propagation import conservation, epsilon_step, lrp
-from helpers.explain.relevance.rules import (
-    AlphaBeta,
-    Epsilon,
-    Flat,
-    Gamma,
-    Rule,
-    ZBox,
-    Zero,
-    ZPlus,
-    redistribute,
-)
+# each module's __all__, so that a new rule is exported where it is written
+from helpers.explain.relevance import composites, propagation, rules
+from helpers.explain.relevance.composites import *  # noqa: F403
+from helpers.explain.relevance.propagation import *  # noqa: F403
+from helpers.explain.relevance.rules import *  # noqa: F403
 
-__all__ = ["lrp", "conservation", "epsilon_step", "Composite", "one_rule", "composite_for", "Rule", "Zero",
-           "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "ZBox", "Flat", "redistribute", "NAMED", "RULES",
-           "COMPOSITES"]
+__all__ = [*propagation.__all__, *composites.__all__, *rules.__all__]

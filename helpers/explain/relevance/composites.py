@@ -35,9 +35,8 @@ Key = type | tuple[type, ...] | str
 
 def _check_rule(rule: object, name: str) -> Rule:
     if not isinstance(rule, Rule):
-        raise TypeError(f"{name} must be an LRP rule, an instance of a subclass of helpers.explain.relevance."
-                        f"Rule (Zero(), Epsilon(ε), Gamma(γ), ZPlus(), AlphaBeta(α, β), ZBox(), Flat(), or "
-                        f"your own); got {type(rule).__name__}")
+        raise TypeError(f"{name} must be an LRP rule: an object of a subclass of helpers.explain.relevance."
+                        f"Rule such as Epsilon(0.1) or one of your own; got {type(rule).__name__}")
     return rule
 
 

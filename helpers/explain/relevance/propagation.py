@@ -163,3 +163,6 @@ def epsilon_step(
     z = a @ weight.T + bias  # N×K
     s = relevance / _stabilize(z, epsilon)  # N×K
     return a * (s @ weight)  # N×J: a_j Σ_k w_kj s_k
+
+
+__all__ = ["lrp", "conservation", "epsilon_step"]
