@@ -46,7 +46,7 @@ class _Pass:
     pixels: dict[torch.fx.Node, _Pixels] = field(default_factory=dict)  # bounds of pixel-like nodes
 
 
-def run(node: torch.fx.Node, env: dict, model: nn.Module) -> object:
+def _run(node: torch.fx.Node, env: dict, model: nn.Module) -> object:
     """A node's ordinary computation on the values in ``env``."""
     args = torch.fx.node.map_arg(node.args, lambda n: env[n])
     kwargs = torch.fx.node.map_arg(node.kwargs, lambda n: env[n])
@@ -96,9 +96,9 @@ def _activation(step: _Step, p: _Pass) -> object:
 
 def _proportional(step: _Step, p: _Pass) -> object:
     """A sum or an average: R_i = x_i / (Σ x + ε·sign) · R, with the composite's stabiliser ε."""
-    z = run(step.node, p.env, p.model)
+    z = _run(step.node, p.env, p.model)
     return z if p.composite.stabilizer is None else redistribute(z, [(z, None)], p.composite.stabilizer)
 
 
 def _ordinary(step: _Step, p: _Pass) -> object:  # reshapes, max pools, concatenations, values
-    return run(step.node, p.env, p.model)
+    return _run(step.node, p.env, p.model)

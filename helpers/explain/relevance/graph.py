@@ -242,7 +242,7 @@ def _cuts(steps: list[_Step], relevant: set[torch.fx.Node]) -> list[_Step]:
 _PLANS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def cached_plan(model: nn.Module) -> _Plan:
+def _cached_plan(model: nn.Module) -> _Plan:
     """The plan of ``model``, traced once while its modules stay the same ones."""
     signature = tuple(id(m) for m in model.modules())
     cached = _PLANS.get(model)

@@ -10,8 +10,8 @@ from helpers._checks import check_images, check_model, check_positive, shape_or_
 from helpers._contract import check_finite, checked
 from helpers.explain._core import attribution
 from helpers.explain.relevance.composites import Composite, composite_for
-from helpers.explain.relevance.forward import _Pass, run
-from helpers.explain.relevance.graph import KINDS, _Plan, cached_plan
+from helpers.explain.relevance.forward import _Pass, _run
+from helpers.explain.relevance.graph import KINDS, _cached_plan, _Plan
 from helpers.explain.relevance.rules import Rule, _Pixels, _stabilize
 
 
@@ -39,7 +39,7 @@ def _forward(plan: _Plan, p: _Pass, leaves: list[torch.Tensor]) -> torch.Tensor:
                 p.pixels[node] = _Pixels(*leaves[1:])
             else:
                 source = p.pixels[node.args[0]]
-                p.pixels[node] = _Pixels(*(run(node, {**p.env, node.args[0]: t}, p.model)
+                p.pixels[node] = _Pixels(*(_run(node, {**p.env, node.args[0]: t}, p.model)
                                            for t in (source.low, source.high, source.ones)))
     return p.env[plan.steps[-1].node]
 
@@ -48,7 +48,7 @@ def _propagate(model: nn.Module, x: torch.Tensor, target: torch.Tensor, composit
                every_layer: bool = False) -> list[torch.Tensor]:
     """The relevance map on the pixels; with ``every_layer``, also at every cut of the graph up to the output
     (see ``_layer_names``). Only the maps asked for are formed: one forward and one backward pass."""
-    plan = cached_plan(model)
+    plan = _cached_plan(model)
     rules = {s.node: composite.rule_for(s.node.target, s.module, s.reads_pixels)
              for s in plan.steps if s.kind == "affine"}
     normalize = next((s.module for s in plan.steps if s.kind == "normalize"), None)
@@ -126,7 +126,7 @@ def conservation(
 
 def _layer_names(model: nn.Module, composite: Composite) -> list[str]:
     names = []
-    for i, step in enumerate(cached_plan(model).cuts):
+    for i, step in enumerate(_cached_plan(model).cuts):
         name = step.label
         if step.kind == "affine":
             rule = composite.rule_for(step.node.target, step.module, step.reads_pixels)
