@@ -101,8 +101,9 @@ def test_sdist_and_wheel_hold_every_module_data_file_and_checkpoint(built):
         lines = (source / folder / "SHA256SUMS").read_text().splitlines()
         listed = [line.split()[1] for line in lines if line.strip()]
         assert listed and {f"{folder}/{name}" for name in listed} <= expected
-    assert {"helpers/attacks/whitebox.py", "helpers/explain/relevance/rules.py", "helpers/defenses/smoothing.py",
-            "helpers/zoo/__init__.py", "helpers/zoo/recipes.py", "helpers/zoo/__main__.py",
+    assert {"helpers/attacks/whitebox.py", "helpers/explain/relevance/rules.py",
+            "helpers/defenses/smoothing.py", "helpers/zoo/__init__.py", "helpers/zoo/recipes.py",
+            "helpers/zoo/__main__.py",
             "helpers/assets/data/fashion-mnist/COPYRIGHT", "helpers/assets/models/MODELS.md",
             "helpers/assets/models/zoo.json"} <= expected
     with zipfile.ZipFile(wheel) as archive:
