@@ -13,15 +13,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from tests.servers import free_port, wait_for_page
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = "06_fgsm_and_iterative_attacks.ipynb"
@@ -31,26 +30,6 @@ pytestmark = pytest.mark.skipif(
     CHROMIUM is None,
     reason="no Chromium on this machine (Debian: apt-get install chromium); the browser test needs it",
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_until_up(url: str, server: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited with code {server.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"jupyter lab did not answer {url} within {timeout} s")
 
 
 @pytest.fixture
@@ -66,7 +45,7 @@ def lab(tmp_path):
     docmanager = tmp_path / "settings" / "@jupyterlab" / "docmanager-extension"
     docmanager.mkdir(parents=True)
     (docmanager / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
-    port, token = _free_port(), os.urandom(16).hex()
+    port, token = free_port(), os.urandom(16).hex()
     env = {**os.environ, "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
@@ -81,7 +60,8 @@ def lab(tmp_path):
         cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
-        _wait_until_up(f"http://127.0.0.1:{port}/api/status?token={token}", server)
+        wait_for_page(f"http://127.0.0.1:{port}/api/status?token={token}", server,
+                      what="jupyter lab", timeout=90)
         yield f"http://127.0.0.1:{port}", token, work, tmp_path
     finally:
         server.terminate()

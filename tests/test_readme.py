@@ -12,14 +12,14 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.servers import free_port, wait_for_page
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
@@ -31,28 +31,8 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _page(url: str, server: subprocess.Popen, timeout: float = 120) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"make lab exited with code {server.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return response.read().decode()
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"make lab did not answer {url} within {timeout} s")
-
-
 def test_make_lab_serves_the_course_without_the_instructors_extensions(tmp_path):
-    port, token = _free_port(), os.urandom(16).hex()
+    port, token = free_port(), os.urandom(16).hex()
     args = f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} --ServerApp.port_retries=0 " \
            f"--IdentityProvider.token={token} --LabApp.news_url=None"
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
@@ -62,7 +42,8 @@ def test_make_lab_serves_the_course_without_the_instructors_extensions(tmp_path)
         lab = subprocess.Popen(["make", "-s", "lab", f"LAB_ARGS={args}"], cwd=ROOT, env=env, stdout=out,
                                stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        page = _page(f"http://127.0.0.1:{port}/lab/tree/00_start_here.ipynb?token={token}", lab)
+        page = wait_for_page(f"http://127.0.0.1:{port}/lab/tree/00_start_here.ipynb?token={token}", lab,
+                             what="make lab", timeout=120)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents/00_start_here.ipynb?token={token}",
                                     timeout=10) as response:
             assert json.load(response)["name"] == "00_start_here.ipynb"  # served from notebooks/
