@@ -241,9 +241,20 @@ def check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
 
 
 def check_generator(generator: object, name: str = "generator") -> torch.Generator | None:
+    """A ``torch.Generator``, or None for torch's global RNG (the convention of torch, Captum and
+    torchattacks: ``torch.manual_seed(s)`` then reproduces the call; two calls in a row draw anew)."""
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"{name} must be a torch.Generator or None; got {type(generator).__name__}")
     return generator
+
+
+def own_generator(generator: torch.Generator | None) -> torch.Generator:
+    """The generator a function that needs one object to draw from uses: ``generator`` itself, or for None
+    a fresh CPU generator seeded by one draw from torch's global RNG (as torch's ``RandomSampler`` does), so
+    that None means the global RNG here too."""
+    if generator is not None:
+        return generator
+    return torch.Generator().manual_seed(int(torch.randint(2**62, (1,))))
 
 
 def check_device(value: object, name: str = "device") -> torch.device | None:

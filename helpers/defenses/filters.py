@@ -118,7 +118,8 @@ def random_resize_pad(x: torch.Tensor, *, low: float = 0.8, per_image: bool = Tr
     """A *randomised* filter (Xie et al. 2018): shrink each image to a random size s ∈ [⌈low·H⌉, H] and
     pad it back to H×W at a random offset — one draw per image, as in the paper (``per_image=False``: one
     draw for the whole batch). The defense changes from query to query — until the attacker averages over
-    it (EOT, ``helpers.defenses.adaptive.eot``)."""
+    it (EOT, ``helpers.defenses.adaptive.eot``).
+    With ``generator=None`` the randomness comes from torch's global RNG."""
     from helpers.attacks.whitebox import resize_pad
 
     check_images(x)
