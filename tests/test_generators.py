@@ -1,4 +1,4 @@
-"""``generator=None`` has one meaning across the public API: torch's global RNG (DESIGN.md, the tensor contract).
+"""``generator=None`` has one meaning across the public API: torch's global RNG (DESIGN.md, tensor contract).
 
 The walk covers every public callable of ``helpers`` with a ``generator`` parameter, using the valid calls of
 ``tests/test_misuse.py`` (``CALLS``): its docstring says what None means; with ``torch.manual_seed(s)`` set
