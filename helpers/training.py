@@ -115,7 +115,10 @@ def train(
     bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, desc="train", unit="batch")
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
-        with modes_kept(model), (watched(model) if outputs == "logits" else contextlib.nullcontext()):
+        # the library's own losses are cross-entropies of logits: on probabilities they are meaningless
+        own_loss = getattr(loss_fn, "__module__", "").startswith("helpers.")
+        watch = watched(model, probabilities="refuse" if own_loss else "warn")
+        with modes_kept(model), (watch if outputs == "logits" else contextlib.nullcontext()):
             model.train()
             try:
                 for epoch in range(epochs):

@@ -22,6 +22,7 @@ from helpers._checks import (
     check_callable,
     check_generator,
     check_images,
+    check_logits,
     check_model,
     check_number,
     check_positive,
@@ -170,9 +171,11 @@ class Defended(nn.Module):
         self.training = model.training
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's logits for the filtered images, checked: N×K, K ≥ 2, finite (``check_logits``)."""
+        n = x.shape[0] if isinstance(x, torch.Tensor) and x.dim() > 0 else None
         for f in self.filters:
             x = f(x)
-        return self.model(x)
+        return check_logits(self.model(x), n, f"Defended's model ({type(self.model).__name__})")
 
 
 __all__ = ["gaussian_blur", "median_filter", "bit_depth", "jpeg", "random_resize_pad", "Defended"]

@@ -201,13 +201,18 @@ def auc(curve: torch.Tensor) -> torch.Tensor:
     return torch.trapezoid(curve, dx=1.0 / (curve.shape[-1] - 1), dim=-1)
 
 
-def _check_masks(masks: object, maps: torch.Tensor, x_shape: tuple[int, ...]) -> torch.Tensor:
+def _check_masks(masks: object, maps: torch.Tensor, x_shape: tuple[int, ...], name: str = "masks",
+                 against: str = "attributions") -> torch.Tensor:
+    """Bool masks N×1×H×W, one per image of ``against`` (shape ``x_shape``), each marking a pixel."""
     expected = (x_shape[0], 1, *x_shape[2:])
+    if isinstance(masks, torch.Tensor) and masks.dim() == 4 and masks.shape[2:] != tuple(x_shape[2:]):
+        raise ValueError(f"{name} and {against} must have the same height × width; got {name} "
+                         f"{tuple(masks.shape)} and {against} {tuple(x_shape)}")
     if not isinstance(masks, torch.Tensor) or masks.dtype != torch.bool or masks.shape != expected:
         got = shape_or_type(masks, dtype=True)
-        raise ValueError(f"masks must be a bool tensor of shape {expected}; got {got}")
+        raise ValueError(f"{name} must be a bool tensor of shape {expected}; got {got}")
     if not masks.flatten(1).any(1).all():
-        raise ValueError("masks must mark at least one pixel in every image")
+        raise ValueError(f"{name} must mark at least one pixel in every image")
     return masks.to(maps.device).flatten(1)
 
 
@@ -382,7 +387,7 @@ def randomization_test(
     check_generator(generator)
     shape = (x.shape[-2], x.shape[-1])
     if pixels is not None:
-        pixels = _check_masks(pixels, x.flatten(1), tuple(x.shape)).to(x.device)
+        pixels = _check_masks(pixels, x.flatten(1), tuple(x.shape), "pixels", "x").to(x.device)
         if similarity == "spearman" and bool((pixels.sum(1) < 2).any()):
             raise ValueError("pixels must mark at least 2 pixels in every image to rank them")
         if similarity == "ssim":
