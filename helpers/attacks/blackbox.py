@@ -159,7 +159,8 @@ def substitute_training(
     along the sign of F's Jacobian for the black box's label, a direction in which F's output varies, so
     the new labels explore the input space (it raises the label's score, i.e. moves away from F's boundary;
     the paper also flips the sign of λ periodically, which this function does not). The set doubles
-    each round. Returns the last substitute (eval mode) and the number of queries spent.
+    each round. Each substitute trains with ``helpers.training.train`` (Adam, ``epochs`` epochs from ``lr``,
+    batches of 64 images). Returns the last substitute (eval mode) and the number of queries spent.
     With ``generator=None`` the randomness comes from torch's global RNG.
     """
     _check_blackbox(blackbox, scores=False)

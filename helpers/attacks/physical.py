@@ -43,7 +43,8 @@ def universal_perturbation(
 
         δ ← clip_[−ε,ε]( δ + α · sign(∇_δ Σ_batch CE) )
 
-    on random batches of ``batch_size`` images. Returns δ, shaped 1×C×H×W; apply it as
+    on random batches of ``batch_size`` images, with steps α = ``alpha`` (default ε/10, so that ``steps``
+    = 100 can cross the ball ten times). Returns δ, shaped 1×C×H×W; apply it as
     ``(images + δ).clamp(0, 1)``.
     With ``generator=None`` the randomness comes from torch's global RNG.
     """

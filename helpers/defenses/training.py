@@ -157,9 +157,10 @@ def fast_training(
     α = 1.25 ε from a uniform random start in the ε-box, projected back onto the box.
 
     Single-step training can suddenly collapse — *catastrophic overfitting*: the model learns to mask
-    the FGSM direction and its PGD accuracy falls to ~0. After every epoch the PGD-10 accuracy on
-    ``check_set`` = (images, labels) (default: the first 256 training images) is measured; if it
-    falls by more than 20 points below its best, training stops and the best weights are restored.
+    the FGSM direction and its PGD accuracy falls to ~0. After every epoch the PGD-10 accuracy (L∞, a random
+    start, steps of ε/4) on ``check_set`` = (images, labels) (default: the first 256 training images)
+    is measured; if it falls by more than 20 points below its best, training stops and the best weights
+    are restored.
     Returns the loss per epoch.
     With ``generator=None`` the randomness comes from torch's global RNG.
     """
