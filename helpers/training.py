@@ -76,16 +76,17 @@ def train(
 
     The learning rate follows a cosine from ``lr`` down to 0 over all steps. Batches are shuffled with
     ``generator`` and moved to the model's device one at a time; dropout and any randomness in ``loss_fn``
-    draw from a torch RNG seeded from ``generator`` (the global RNG is left as it was), so the same generator
-    gives identical weights on the CPU. With ``generator=None`` the randomness comes from torch's global RNG:
-    one draw seeds the run, so ``torch.manual_seed`` reproduces it. ``epoch_end(epoch, model)`` is called
-    after every epoch and stops training by returning True (adversarial training uses it to catch
-    catastrophic overfitting). Updates ``model`` in place, restores every submodule's train/eval mode (errors
-    included), and returns the mean training loss of each epoch. ``inputs`` names the kind of data
-    (``"images"``, ``"waveforms"`` or ``"tokens"``) whose contract ``images`` is checked against. ``outputs``
-    says what the model returns: ``"logits"`` (a classifier: ``labels`` are checked against its classes and
-    its outputs as logits) or ``"images"`` (an image-to-image model, e.g. a denoiser, whose ``loss_fn`` uses
-    the labels with a classifier of its own: the caller checks them against that classifier).
+    draw from a torch RNG seeded from ``generator`` (a given generator leaves the global RNG as it was), so
+    the same generator gives identical weights on the CPU. With ``generator=None`` the randomness comes from
+    torch's global RNG: one draw seeds the run, so ``torch.manual_seed`` reproduces it. ``epoch_end(epoch,
+    model)`` is called after every epoch and stops training by returning True (adversarial training uses it
+    to catch catastrophic overfitting). Updates ``model`` in place, restores every submodule's train/eval
+    mode (errors included), and returns the mean training loss of each epoch. ``inputs`` names the kind of
+    data (``"images"``, ``"waveforms"`` or ``"tokens"``) whose contract ``images`` is checked against.
+    ``outputs`` says what the model returns: ``"logits"`` (a classifier: ``labels`` are checked against its
+    classes and its outputs as logits) or ``"images"`` (an image-to-image model, e.g. a denoiser, whose
+    ``loss_fn`` uses the labels with a classifier of its own: the caller checks them against that
+    classifier).
     """
     check_model(model)
     check_inputs(images, "images", inputs, model)
