@@ -17,6 +17,7 @@ import inspect
 import math
 import numbers
 import re
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -241,9 +242,20 @@ def check_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
 
 
 def check_generator(generator: object, name: str = "generator") -> torch.Generator | None:
+    """A ``torch.Generator``, or None for torch's global RNG (the convention of torch, Captum and
+    torchattacks: ``torch.manual_seed(s)`` then reproduces the call; two calls in a row draw anew)."""
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"{name} must be a torch.Generator or None; got {type(generator).__name__}")
     return generator
+
+
+def own_generator(generator: torch.Generator | None) -> torch.Generator:
+    """The generator a function that needs one object to draw from uses: ``generator`` itself, or for None
+    a fresh CPU generator seeded by one draw from torch's global RNG (as torch's ``RandomSampler`` does), so
+    that None means the global RNG here too."""
+    if generator is not None:
+        return generator
+    return torch.Generator().manual_seed(int(torch.randint(2**62, (1,))))
 
 
 def check_device(value: object, name: str = "device") -> torch.device | None:
@@ -265,8 +277,21 @@ def check_callable(value: object, name: str, what: str = "x -> x") -> object:
     return value
 
 
-def check_logits(logits: object, n: int | None = None, name: str = "model") -> torch.Tensor:
-    """A model's output: finite logits N×K with K ≥ 2 classes, one row per input image."""
+PROBABILITIES = ("returned probabilities (every row in [0, 1], summing to 1), not logits: with a softmax "
+                 "inside the model, cross-entropy attacks and training optimise the wrong loss — return "
+                 "the logits (drop the final softmax)")
+
+
+def check_logits(
+    logits: object, n: int | None = None, name: str = "model", *, probabilities: str = "warn"
+) -> torch.Tensor:
+    """A model's output: finite logits N×K with K ≥ 2 classes, one row per input image.
+
+    An output that looks like probabilities — every value in [0, 1], every row summing to 1 — is the pitfall
+    of a softmax left inside the model: ``probabilities="warn"`` warns (the answers are still right, the
+    losses are not), ``"refuse"`` raises where the loss would be meaningless (training with the library's
+    cross-entropy). The check reads the output already computed: one pass for its range, a second only
+    when every value lies in [0, 1]."""
     if not isinstance(logits, torch.Tensor):
         raise TypeError(f"{name} must return a tensor of logits N×K; it returned {type(logits).__name__}")
     if logits.dim() != 2 or (n is not None and logits.shape[0] != n) or logits.shape[1] < 2:
@@ -275,8 +300,16 @@ def check_logits(logits: object, n: int | None = None, name: str = "model") -> t
             f"{name} must return logits {rows}×K with K ≥ 2 classes for {rows} images; "
             f"got shape {tuple(logits.shape)}"
         )
-    if not bool(torch.isfinite(logits.detach()).all()):
+    if logits.numel() == 0:
+        return logits
+    values = logits.detach()
+    lo, hi = torch.stack(torch.aminmax(values)).tolist()  # one pass; NaN and ±inf reach the extremes
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"{name} returned NaN or infinite logits — check its weights and inputs")
+    if lo >= 0.0 and hi <= 1.0 and bool(((values.sum(1) - 1).abs() <= 1e-4).all()):
+        if probabilities == "refuse":
+            raise ValueError(f"{name} must return logits for this loss; it {PROBABILITIES}")
+        warnings.warn(f"{name} {PROBABILITIES}", UserWarning, stacklevel=2)
     return logits
 
 
@@ -284,15 +317,16 @@ _WATCHED: set[int] = set()
 
 
 @contextlib.contextmanager
-def watched(model: nn.Module) -> Iterator[nn.Module]:
-    """Check every output of ``model`` with ``check_logits`` while the block runs."""
+def watched(model: nn.Module, *, probabilities: str = "warn") -> Iterator[nn.Module]:
+    """Check every output of ``model`` with ``check_logits`` while the block runs (``probabilities``: as
+    there)."""
     if id(model) in _WATCHED:  # an inner function of the library already watches it
         yield model
         return
 
     def hook(_module: nn.Module, inputs: tuple, output: object) -> None:
         first = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) and inputs[0].dim() > 0 else None
-        check_logits(output, None if first is None else first.shape[0])
+        check_logits(output, None if first is None else first.shape[0], probabilities=probabilities)
 
     handle = model.register_forward_hook(hook)
     _WATCHED.add(id(model))

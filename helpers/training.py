@@ -29,6 +29,7 @@ from helpers._checks import (
     model_device,
     modes_kept,
     num_classes,
+    own_generator,
     shape_or_type,
     watched,
 )
@@ -73,17 +74,19 @@ def train(
     """Minimise ``loss_fn(model, x_batch, y_batch)`` (default: cross-entropy) on ``(images, labels)``
     with Adam.
 
-    The learning rate follows a cosine from ``lr`` down to 0 over all steps. Batches are shuffled
-    with ``generator`` and moved to the model's device one at a time; dropout and any randomness in
-    ``loss_fn`` draw from a torch RNG seeded from ``generator`` (the global RNG is left as it was), so
-    the same generator gives identical weights on the CPU. ``epoch_end(epoch, model)`` is called after
-    every epoch and stops training by returning True (adversarial training uses it to catch
-    catastrophic overfitting). Updates ``model`` in place, restores every submodule's train/eval mode
-    (errors included), and returns the mean training loss of each epoch. ``inputs`` names the kind of data
-    (``"images"``, ``"waveforms"`` or ``"tokens"``) whose contract ``images`` is checked against. ``outputs``
-    says what the model returns: ``"logits"`` (a classifier: ``labels`` are checked against its classes and
-    its outputs as logits) or ``"images"`` (an image-to-image model, e.g. a denoiser, whose ``loss_fn`` uses
-    the labels with a classifier of its own: the caller checks them against that classifier).
+    The learning rate follows a cosine from ``lr`` down to 0 over all steps. Batches are shuffled with
+    ``generator`` and moved to the model's device one at a time; dropout and any randomness in ``loss_fn``
+    draw from a torch RNG seeded from ``generator`` (a given generator leaves the global RNG as it was), so
+    the same generator gives identical weights on the CPU. With ``generator=None`` the randomness comes from
+    torch's global RNG: one draw seeds the run, so ``torch.manual_seed`` reproduces it. ``epoch_end(epoch,
+    model)`` is called after every epoch and stops training by returning True (adversarial training uses it
+    to catch catastrophic overfitting). Updates ``model`` in place, restores every submodule's train/eval
+    mode (errors included), and returns the mean training loss of each epoch. ``inputs`` names the kind of
+    data (``"images"``, ``"waveforms"`` or ``"tokens"``) whose contract ``images`` is checked against.
+    ``outputs`` says what the model returns: ``"logits"`` (a classifier: ``labels`` are checked against its
+    classes and its outputs as logits) or ``"images"`` (an image-to-image model, e.g. a denoiser, whose
+    ``loss_fn`` uses the labels with a classifier of its own: the caller checks them against that
+    classifier).
     """
     check_model(model)
     check_inputs(images, "images", inputs, model)
@@ -100,7 +103,7 @@ def train(
         check_callable(epoch_end, "epoch_end", "(epoch, model) -> bool")
     check_generator(generator)
     check_bool(progress, "progress")
-    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    generator = own_generator(generator)
 
     device = model_device(model)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -113,7 +116,10 @@ def train(
     bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, desc="train", unit="batch")
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
-        with modes_kept(model), (watched(model) if outputs == "logits" else contextlib.nullcontext()):
+        # the library's own losses are cross-entropies of logits: on probabilities they are meaningless
+        own_loss = getattr(loss_fn, "__module__", "").startswith("helpers.")
+        watch = watched(model, probabilities="refuse" if own_loss else "warn")
+        with modes_kept(model), (watch if outputs == "logits" else contextlib.nullcontext()):
             model.train()
             try:
                 for epoch in range(epochs):

@@ -35,6 +35,7 @@ from helpers.defenses import (
     smoothed_predict,
     trades,
 )
+from helpers.training import train
 from tests.conftest import tiny_batch, tiny_cnn
 
 
@@ -184,7 +185,7 @@ class Constant(torch.nn.Module):
 
     def forward(self, x):
         logits = torch.zeros(x.shape[0], self.classes)
-        logits[:, self.cls] = 1.0
+        logits[:, self.cls] = 5.0  # a margin of 5: a one-hot row would read as probabilities
         return logits
 
 
@@ -229,9 +230,22 @@ def test_training_functions_run_end_to_end(method):
         "noise": lambda: noise_training(model, x, y, sigma=0.25, **common),
         "trades": lambda: trades(model, x, y, eps=0.1, alpha=0.03, steps=2, **common),
     }
+    seen = []  # what the model was trained on: its inputs in train mode
+    handle = model.register_forward_pre_hook(lambda m, inputs: seen.append(inputs[0].detach())
+                                             if m.training else None)
     losses = runs[method]()
+    handle.remove()
     assert 1 <= len(losses) <= 2 and all(np.isfinite(losses))
     assert model.training and all(p.grad is None for p in model.parameters())
+    # it attacked (or added noise): some training input is not a clean image, and the weights differ from
+    # plain training under the same seed (a loop that never perturbed would pass neither)
+    clean = x.flatten(1)
+    assert any(not (batch.flatten(1)[:, None] == clean[None]).all(2).any(1).all() for batch in seen)
+    plain = tiny_cnn().train()
+    train(plain, x, y, epochs=2, batch_size=8, lr=1e-3, generator=torch.Generator().manual_seed(0),
+          progress=False)
+    weights = zip(model.state_dict().values(), plain.state_dict().values())
+    assert not all(torch.equal(a, b) for a, b in weights)
 
 
 @pytest.mark.parametrize(

@@ -1572,3 +1572,119 @@ def test_every_submodule_mode_comes_back_on_an_error_path(run):
         run(model, x, y)
     assert [m.training for m in model.modules()] == modes
     assert all(p.grad is None for p in model.parameters())
+
+
+# ------------------------------------------------------------------------------- outputs that are not logits
+
+class _Softmaxed(nn.Module):
+    """A model with the pitfall: a softmax left at its end, so it returns probabilities."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.inner(x).softmax(1)
+
+
+PROBABILITY_CALLS = sorted(
+    name for name, entry in CALLS.items()
+    if isinstance(entry, Call) and entry.inputs == "images" and name in PUBLIC
+    and isinstance(entry.build(*_base("images"), torch.Generator().manual_seed(0)).get("model"), nn.Module)
+    and "self" not in entry.build(*_base("images"), torch.Generator().manual_seed(0))
+)
+
+
+@pytest.mark.parametrize("name", PROBABILITY_CALLS)
+def test_a_model_returning_probabilities_is_never_silent(name, no_png):
+    """Every public function that runs a model given as ``model`` warns, naming the pitfall, when its
+    outputs are probabilities — or refuses it (lrp: no rule for a softmax); the training loops, whose
+    cross-entropy would be meaningless, refuse."""
+    import warnings
+
+    entry = CALLS[name]
+    torch.manual_seed(0)
+    kwargs = entry.build(*_base("images"), torch.Generator().manual_seed(0))
+    kwargs["model"] = _Softmaxed(kwargs["model"])
+    ran = _counting(kwargs["model"])
+    function, kwargs = _target(name, PUBLIC[name], kwargs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            _invoke(function, kwargs)
+        except Exception as error:  # noqa: BLE001 - judged below
+            assert _own_error(error), f"{type(error).__name__} from {_last_frame(error)}: {error}"
+            assert not entry.trains or "probabilities" in str(error), str(error)
+            return
+    if ran[0] == 0:
+        return  # the function never ran the model
+    assert not entry.trains, "a training loop must refuse a model that returns probabilities"
+    assert any("returned probabilities" in str(w.message) and "logits" in str(w.message)
+               and "softmax" in str(w.message) for w in caught), f"{name} ran a softmax model silently"
+
+
+def test_the_probability_check_leaves_logits_and_black_box_probabilities_alone():
+    """Logits that happen to be small raise nothing; a BlackBox answering probabilities is what a
+    black-box attack expects, so SimBA and Square on it do not warn."""
+    import warnings
+
+    from helpers._checks import check_logits
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_logits(torch.tensor([[0.2, 0.3], [0.9, 0.05]]))  # in [0, 1], but rows do not sum to 1
+        check_logits(torch.tensor([[0.5, 0.5], [1.5, -0.5]]))  # rows sum to 1, but not in [0, 1]
+        x, y = tiny_batch(2)
+        for output in ("probs", "logits"):
+            g = torch.Generator().manual_seed(0)
+            attacks.simba(attacks.BlackBox(tiny_cnn(), output=output), x, y, eps=0.1, max_queries=20,
+                          generator=g)
+            attacks.square_attack(attacks.BlackBox(tiny_cnn(), output=output), x, y, eps=0.1, max_queries=20,
+                                  generator=g)
+    with pytest.warns(UserWarning, match="returned probabilities"):
+        check_logits(torch.tensor([[0.2, 0.8], [1.0, 0.0]]))
+    with pytest.raises(ValueError, match="model must return logits for this loss; it returned probabilities"):
+        check_logits(torch.tensor([[0.2, 0.8], [1.0, 0.0]]), probabilities="refuse")
+
+
+class _Returns(nn.Module):
+    """tiny_cnn's logits passed through ``make``: a model whose output is not N×K finite logits."""
+
+    def __init__(self, make: Callable[[torch.Tensor], Any]) -> None:
+        super().__init__()
+        self.inner, self.make = tiny_cnn(), make
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return self.make(self.inner(x))
+
+
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda z: z[:, 0], ValueError, r"must return logits 4×K .* got shape \(4,\)"),
+        (lambda z: z[:, :1], ValueError, r"must return logits 4×K .* got shape \(4, 1\)"),
+        (lambda z: (z, z), TypeError, "must return a tensor of logits N×K; it returned tuple"),
+        (lambda z: z * float("nan"), ValueError, "returned NaN or infinite logits"),
+        (lambda z: z[:, :, None, None].expand(-1, -1, 2, 2), ValueError, r"got shape \(4, 5, 2, 2\)"),
+    ],
+    ids=["N", "N×1", "tuple", "NaN", "N×K×2×2"],
+)
+def test_defended_checks_its_models_output(make, error, message):
+    x, _ = tiny_batch(4)
+    defended = defenses.Defended(_Returns(make).eval(), defenses.median_filter)
+    with pytest.raises(error, match=message) as caught:
+        defended(x)
+    assert "Defended's model (_Returns)" in str(caught.value)
+
+
+@pytest.mark.parametrize("metric", [explain.pointing_game, explain.relevance_mass])
+def test_masks_of_another_size_than_the_attributions_are_refused(metric):
+    masks = torch.zeros(2, 1, 12, 12, dtype=torch.bool)
+    masks[:, :, 3, 3] = True
+    small = masks[..., :6, :6]
+    for attributions, mask in ((torch.rand(2, 1, 6, 6), masks), (torch.rand(2, 3, 12, 12), small)):
+        with pytest.raises(ValueError) as caught:
+            metric(attributions, mask)
+        message = str(caught.value)
+        assert "masks and attributions must have the same height × width" in message
+        assert str(tuple(mask.shape)) in message and str(tuple(attributions.shape)) in message

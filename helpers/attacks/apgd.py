@@ -177,6 +177,7 @@ def apgd(
     ``steps`` counts the gradient steps after the start (``steps`` + 1 gradients in all). With ``restarts``
     > 1, the images not yet fooled are attacked again from a new random start. Returns, per image, the first
     iterate that fools the model where one was found (an image stops there), else the iterate of highest loss.
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     check_positive(eps, "eps", allow_zero=True)
     check_int(steps, "steps")

@@ -30,6 +30,7 @@ from helpers._checks import (
     frozen,
     model_device,
     num_classes,
+    own_generator,
 )
 from helpers.attacks._core import margin
 from helpers.attacks.norms import clip_box, project_linf
@@ -158,7 +159,9 @@ def substitute_training(
     along the sign of F's Jacobian for the black box's label, a direction in which F's output varies, so
     the new labels explore the input space (it raises the label's score, i.e. moves away from F's boundary;
     the paper also flips the sign of λ periodically, which this function does not). The set doubles
-    each round. Returns the last substitute (eval mode) and the number of queries spent.
+    each round. Each substitute trains with ``helpers.training.train`` (Adam, ``epochs`` epochs from ``lr``,
+    batches of 64 images). Returns the last substitute (eval mode) and the number of queries spent.
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     _check_blackbox(blackbox, scores=False)
     blackbox._check_images(seed_images, "seed_images")
@@ -169,7 +172,7 @@ def substitute_training(
     check_positive(lr, "lr")
     check_generator(generator)
     check_bool(progress, "progress")
-    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    g = own_generator(generator)
     before = blackbox.queries
     data = seed_images.detach().clone()
     labels = _labels(blackbox, data)
@@ -256,6 +259,7 @@ def simba(
     stops once it is misclassified or has spent ``max_queries``. With ``x_init`` (a point of the ε-ball,
     e.g. a transferred example) the search continues from there instead of from x — any starting point
     works for a greedy search. Returns ``(x_adv, queries per image)``; the first query scores the start.
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     _check_blackbox(blackbox, scores=True)
     blackbox._check_images(x)
@@ -276,7 +280,7 @@ def simba(
         planes = _dct_basis(height, width, max(1, min(height, width) // 2))
         count = channels * planes.shape[0]
         alpha = eps * math.sqrt(height * width) / 2 if step is None else step
-    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    g = own_generator(generator)
     order = torch.stack([torch.randperm(count, generator=g) for _ in range(n)]).to(x.device)  # per image
 
     def direction(index: torch.Tensor) -> torch.Tensor:
@@ -332,6 +336,7 @@ def square_attack(
     6000, 8000, rescaled to a budget of 10 000). Images stop once misclassified or after ``max_queries``.
     With ``x_init`` (a point of the ε-ball, e.g. a transferred example) the search starts there instead of
     from the stripes. Returns ``(x_adv, queries per image)``; x_adv stays within ε (L∞) and [0, 1].
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     _check_blackbox(blackbox, scores=True)
     blackbox._check_images(x)
@@ -342,7 +347,7 @@ def square_attack(
     y = blackbox._check_labels(y, x)
     x = x.detach()
     start = None if x_init is None else _start(blackbox, x_init, x, eps)
-    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    g = own_generator(generator)
     n, channels, height, width = x.shape
 
     def signs(*shape: int) -> torch.Tensor:

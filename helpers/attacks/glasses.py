@@ -23,6 +23,7 @@ from helpers._checks import (
     check_int,
     check_number,
     check_positive,
+    own_generator,
     read_sums,
     shape_or_type,
 )
@@ -91,7 +92,8 @@ def camera_changes(n: int, *, shift: float = 0.04, scale: tuple[float, float] = 
                    generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
     """``n`` random changes of the whole scene, each uniform in its range: a shift of up to ``shift`` of the
     image size, a scale, a rotation of up to ``rotation`` degrees, a brightness factor, a contrast factor
-    (about the image's mean) and a JPEG quality (after rounding to 8 bits)."""
+    (about the image's mean) and a JPEG quality (after rounding to 8 bits).
+    With ``generator=None`` the randomness comes from torch's global RNG."""
     check_int(n, "n")
     check_positive(shift, "shift", allow_zero=True)
     check_positive(rotation, "rotation", allow_zero=True)
@@ -195,6 +197,7 @@ def adversarial_glasses(images: torch.Tensor, mask: torch.Tensor, *, steps: int 
     ranges), κ = ``margin``, λ_TV = ``tv_weight``, λ_p = ``print_weight``. ``init`` (3×H×W in [0, 1])
     continues from a frame; by default it starts grey. Returns the frame, 3×H×W in [0, 1] (only the masked
     part matters). Each step runs the whole cascade ``samples`` times, forward and backward.
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     check_images(images, "images", channels=3)
     _check_mask(mask, images)
@@ -214,7 +217,7 @@ def adversarial_glasses(images: torch.Tensor, mask: torch.Tensor, *, steps: int 
         start = torch.logit(init.to(images).clamp(1e-3, 1 - 1e-3))
     else:
         start = torch.zeros(images.shape[1:], device=images.device)
-    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    g = own_generator(generator)
     logit = start.clone().requires_grad_(True)
     optimiser = torch.optim.Adam([logit], lr=lr)
     for _ in range(steps):
@@ -240,6 +243,7 @@ def face_patch(images: torch.Tensor, top: int, left: int, *, size: int = 48, ste
     (patch = σ(logit), starting from random logits drawn from ``generator``). Returns the images with the
     patch pasted at (``top``, ``left``); whether the cascade then reports a face there, at its own scales
     and boxes, is for the caller to check with ``faces.detect``.
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     check_images(images, "images", channels=3)
     size, steps = check_int(size, "size", minimum=12), check_int(steps, "steps")

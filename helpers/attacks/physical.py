@@ -20,6 +20,7 @@ from helpers._checks import (
     check_positive,
     frozen,
     num_classes,
+    own_generator,
     shape_or_type,
 )
 from helpers.attacks.norms import clip_box, project_linf
@@ -42,8 +43,10 @@ def universal_perturbation(
 
         δ ← clip_[−ε,ε]( δ + α · sign(∇_δ Σ_batch CE) )
 
-    on random batches of ``batch_size`` images. Returns δ, shaped 1×C×H×W; apply it as
+    on random batches of ``batch_size`` images, with steps α = ``alpha`` (default ε/10, so that ``steps``
+    = 100 can cross the ball ten times). Returns δ, shaped 1×C×H×W; apply it as
     ``(images + δ).clamp(0, 1)``.
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     check_model(model)
     check_images(x, model=model)
@@ -52,7 +55,7 @@ def universal_perturbation(
     check_int(steps, "steps")
     check_int(batch_size, "batch_size")
     check_generator(generator)
-    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    g = own_generator(generator)
     delta = torch.zeros_like(x[:1])
     with frozen(model):
         y = check_labels(y, x.shape[0], "y", num_classes=num_classes(model, x)).to(x.device)
@@ -75,7 +78,8 @@ def random_transforms(
     generator: torch.Generator | None = None,
 ) -> dict[str, torch.Tensor]:
     """``n`` random physical changes: a shift of up to ``shift`` of the image size, a rotation of up to
-    ``rotation`` degrees, a scale in ``scale`` and a brightness factor in ``brightness`` (each uniform)."""
+    ``rotation`` degrees, a scale in ``scale`` and a brightness factor in ``brightness`` (each uniform).
+    With ``generator=None`` the randomness comes from torch's global RNG."""
     check_int(n, "n")
     check_positive(shift, "shift", allow_zero=True)
     check_positive(rotation, "rotation", allow_zero=True)
@@ -203,6 +207,7 @@ def adversarial_patch(
     The patch is parametrised as σ(logit), so it stays in [0, 1] without clipping; ``lr`` is Adam's step
     on those logits (in logit units, not pixels), which start at 0 (grey): Adam's first step moves each
     logit by about ``lr``, so with σ′(0) = ¼ the default 0.5 moves a pixel by about 0.12.
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     check_model(model)
     check_images(images, "images", model=model)
@@ -214,7 +219,7 @@ def adversarial_patch(
     check_generator(generator)
     if eot:
         random_transforms(1, **transform_ranges)  # checks the ranges before any work
-    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    g = own_generator(generator)
     logit = torch.full(images.shape[1:], 0.0, device=images.device).requires_grad_(True)  # patch = σ(logit)
     optimiser = torch.optim.Adam([logit], lr=lr)
     with frozen(model):

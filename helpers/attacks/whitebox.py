@@ -123,6 +123,7 @@ def pgd(
     ``"margin"`` (C&W's max_{j≠y} z_j − z_y on the logits) or any ``loss(logits, y) -> per-sample
     loss``. With ``restarts`` > 1 each image keeps its strongest result (``best_of``): a success beats
     a failure, then the higher loss wins.
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     _check_iterative(eps, alpha, steps)
     check_choice(norm, "norm", NORMS)
@@ -141,7 +142,8 @@ def pgd(
 def input_diversity(x: torch.Tensor, probability: float, generator: torch.Generator | None,
                     low: float = 0.9) -> torch.Tensor:
     """Random resize-and-pad (Xie et al. 2019), keeping the image size: with ``probability``, shrink the
-    batch to s×s with s uniform in [⌈low·H⌉, H] and pad it back to H×W at a random offset with zeros."""
+    batch to s×s with s uniform in [⌈low·H⌉, H] and pad it back to H×W at a random offset with zeros.
+    With ``generator=None`` the randomness comes from torch's global RNG."""
     check_images(x)
     check_number(probability, "probability", low=0.0, high=1.0)
     check_generator(generator)
@@ -151,7 +153,8 @@ def input_diversity(x: torch.Tensor, probability: float, generator: torch.Genera
 
 def resize_pad(x: torch.Tensor, probability: float, generator: torch.Generator | None,
                low: float) -> torch.Tensor:
-    """``input_diversity`` without its checks, for the attacks' inner loops."""
+    """``input_diversity`` without its checks, for the attacks' inner loops.
+    With ``generator=None`` the randomness comes from torch's global RNG."""
     where = generator.device if generator is not None else "cpu"
     if float(torch.rand((), generator=generator, device=where)) >= probability:
         return x
@@ -185,6 +188,7 @@ def mifgsm(
     with μ = ``decay``. With ``diversity_prob`` > 0 the gradient is taken at a randomly resized and
     padded copy of x_t (input diversity, Xie et al. 2019; the copy keeps the image size, so any
     fixed-input model works). Both make examples that transfer better to other models (notebook 07).
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     _check_iterative(eps, alpha, steps)
     check_positive(decay, "decay", allow_zero=True)

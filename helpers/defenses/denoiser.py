@@ -59,6 +59,7 @@ def train_denoiser(
 
     with d pixels and K logits. ``classifier`` is frozen throughout and left as found. Returns the loss per
     epoch.
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     check_model(denoiser, "denoiser")
     check_model(classifier, "classifier")

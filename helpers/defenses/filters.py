@@ -22,6 +22,7 @@ from helpers._checks import (
     check_callable,
     check_generator,
     check_images,
+    check_logits,
     check_model,
     check_number,
     check_positive,
@@ -118,7 +119,8 @@ def random_resize_pad(x: torch.Tensor, *, low: float = 0.8, per_image: bool = Tr
     """A *randomised* filter (Xie et al. 2018): shrink each image to a random size s ∈ [⌈low·H⌉, H] and
     pad it back to H×W at a random offset — one draw per image, as in the paper (``per_image=False``: one
     draw for the whole batch). The defense changes from query to query — until the attacker averages over
-    it (EOT, ``helpers.defenses.adaptive.eot``)."""
+    it (EOT, ``helpers.defenses.adaptive.eot``).
+    With ``generator=None`` the randomness comes from torch's global RNG."""
     from helpers.attacks.whitebox import resize_pad
 
     check_images(x)
@@ -169,9 +171,11 @@ class Defended(nn.Module):
         self.training = model.training
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's logits for the filtered images, checked: N×K, K ≥ 2, finite (``check_logits``)."""
+        n = x.shape[0] if isinstance(x, torch.Tensor) and x.dim() > 0 else None
         for f in self.filters:
             x = f(x)
-        return self.model(x)
+        return check_logits(self.model(x), n, f"Defended's model ({type(self.model).__name__})")
 
 
 __all__ = ["gaussian_blur", "median_filter", "bit_depth", "jpeg", "random_resize_pad", "Defended"]

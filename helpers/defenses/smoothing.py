@@ -44,6 +44,7 @@ def noise_counts(
 
     The noisy copies of all images are drawn together, ``batch_size`` at a time (which fixes the random
     stream), and classified in chunks of ``EVAL_BATCH``.
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     check_model(model)
     check_images(x, model=model)
@@ -82,6 +83,7 @@ def smoothed_predict(
     Count the top two classes n_A, n_B over n noisy copies; answer A if the two-sided binomial test of
     n_A against n_A + n_B at ½ rejects at level α, otherwise abstain. The answer then differs from g(x) with
     probability at most α. Returns int64 N.
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     _check_alpha(alpha)
     counts = noise_counts(model, x, sigma=sigma, n=n, batch_size=batch_size, generator=generator)
@@ -118,6 +120,7 @@ def certify(
 
     Returns ``(classes int64 N, radii float N)``. With probability ≥ 1 − α, g(x + δ) = c_A for every
     ‖δ‖₂ < R.
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     check_int(n0, "n0")
     _check_alpha(alpha)

@@ -30,6 +30,7 @@ from helpers._checks import (
     modes_kept,
     noisy_inputs,
     num_classes,
+    own_generator,
     shape_or_type,
 )
 from helpers.attacks import fgsm, pgd
@@ -69,6 +70,7 @@ def adversarial_training(
     ``lambda m, x, y: fgsm(m, x, y, eps=0.1)``. Updates ``model`` in place; returns per round the share
     of that round's training images the attack fooled *before* the round's training, plus whatever
     ``on_round(round, model)`` measures after it (e.g. robust accuracy on test images).
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     labels = _check_training(model, images, labels)
     check_callable(attack, "attack", "(model, x, y) -> x_adv")
@@ -81,7 +83,7 @@ def adversarial_training(
         check_callable(on_round, "on_round", "(round, model) -> dict")
     check_generator(generator)
     check_bool(progress, "progress")
-    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    g = own_generator(generator)
     device = model_device(model)
     data, targets, history = images, labels, []
     with modes_kept(model):  # whatever the attack or on_round do, every submodule's mode comes back
@@ -122,7 +124,8 @@ def pgd_training(
 ) -> list[float]:
     """PGD adversarial training (Madry et al. 2018): minimise  E max_{‖δ‖∞ ≤ ε} CE(f(x + δ), y)  by
     training every step on a fresh L∞ PGD example (random start, ``steps`` steps of ``alpha``) of each
-    batch image, made with the current weights. Returns the loss per epoch."""
+    batch image, made with the current weights. Returns the loss per epoch.
+    With ``generator=None`` the randomness comes from torch's global RNG."""
     _check_training(model, images, labels)
     check_positive(eps, "eps")
     check_positive(alpha, "alpha")
@@ -154,10 +157,12 @@ def fast_training(
     α = 1.25 ε from a uniform random start in the ε-box, projected back onto the box.
 
     Single-step training can suddenly collapse — *catastrophic overfitting*: the model learns to mask
-    the FGSM direction and its PGD accuracy falls to ~0. After every epoch the PGD-10 accuracy on
-    ``check_set`` = (images, labels) (default: the first 256 training images) is measured; if it
-    falls by more than 20 points below its best, training stops and the best weights are restored.
+    the FGSM direction and its PGD accuracy falls to ~0. After every epoch the PGD-10 accuracy (L∞, a random
+    start, steps of ε/4) on ``check_set`` = (images, labels) (default: the first 256 training images)
+    is measured; if it falls by more than 20 points below its best, training stops and the best weights
+    are restored.
     Returns the loss per epoch.
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     labels = _check_training(model, images, labels)
     check_positive(eps, "eps")
@@ -207,7 +212,8 @@ def noise_training(
 ) -> list[float]:
     """Gaussian data augmentation, x + N(0, σ²) (not clipped), the base classifier of randomized smoothing
     (Cohen et al. 2019): a model that is accurate under noise makes a smoothed classifier that is
-    accurate and certifiable. Returns the loss per epoch."""
+    accurate and certifiable. Returns the loss per epoch.
+    With ``generator=None`` the randomness comes from torch's global RNG."""
     _check_training(model, images, labels)
     check_positive(sigma, "sigma")
 
@@ -236,7 +242,8 @@ def trades(
 ) -> list[float]:
     """TRADES (Zhang et al. 2019):  CE(f(x), y) + β · KL( p(x) ‖ p(x′) ),  with x′ maximising the KL term
     inside the ε-box by PGD from a small random start (0.001·N(0, 1), as in the paper). β trades clean
-    accuracy for robustness. Returns the loss per epoch."""
+    accuracy for robustness. Returns the loss per epoch.
+    With ``generator=None`` the randomness comes from torch's global RNG."""
     _check_training(model, images, labels)
     check_positive(eps, "eps")
     check_positive(alpha, "alpha")

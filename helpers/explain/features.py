@@ -8,7 +8,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_generator, check_images, check_int, check_model, check_positive, frozen
+from helpers._checks import (
+    check_generator,
+    check_images,
+    check_int,
+    check_model,
+    check_positive,
+    frozen,
+    own_generator,
+)
 from helpers.explain.cam import _capture, check_layer
 from helpers.training import model_device
 
@@ -54,6 +62,7 @@ def activation_maximization(
     ``blur_every`` steps a light Gaussian blur removes high-frequency noise (0 turns it off), and
     the image is kept in [0, 1]. One image per entry of ``channel``, all optimised together.
     Returns ``len(channel)×C×H×W`` on the model's device.
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     check_model(model)
     check_layer(model, layer)
@@ -71,7 +80,7 @@ def activation_maximization(
     check_generator(generator)
 
     device = model_device(model)
-    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    g = own_generator(generator)
     start = 0.5 + 0.01 * torch.randn((len(channels), *shape), generator=g)
     image = start.to(device).requires_grad_(True)
     optimiser = torch.optim.Adam([image], lr=lr)

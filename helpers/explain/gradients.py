@@ -152,6 +152,7 @@ def smoothgrad(
     ``method_kwargs``; the noisy images are not clipped to [0, 1], as in the paper. All n × N noisy
     images go through the model together, in chunks of ``batch_size`` images. ``noise_level=0``
     returns ``method`` exactly.
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     check_int(n, "n")
     check_positive(noise_level, "noise_level", allow_zero=True)

@@ -24,6 +24,7 @@ from helpers._checks import (
     check_positive,
     frozen,
     num_classes,
+    own_generator,
     shape_or_type,
 )
 
@@ -123,7 +124,7 @@ def _perturbation_curve(
     # the number of pixels changed after each step
     counts = torch.round(torch.linspace(0, pixels, steps + 1, device=x.device)).long()
     if fill == "road":  # the fill depends on which pixels are gone: impute every state up front
-        g = generator if generator is not None else torch.Generator().manual_seed(0)
+        g = own_generator(generator)
         later = ranks[:, None] >= counts[None, :, None]   # N × (steps + 1) × H·W: pixels not yet reached
         gone = (later if insert else ~later).view(n * (steps + 1), *x.shape[2:])
         states_x = _road_imputation(x.repeat_interleave(steps + 1, 0), gone, noise, g).view(n, steps + 1,
@@ -169,8 +170,8 @@ def deletion_curve(
     - ``"road"``: ROAD's noisy linear imputation (Rong et al. 2022, "A Consistent and Efficient Evaluation
       Strategy for Attribution Methods"): each removed pixel is the weighted mean of its 8 neighbours
       (a sparse linear system over the removed pixels), plus Gaussian noise of std ``noise`` drawn from
-      ``generator`` (seed 0 when None); it leaves no sharp boundary whose shape could itself inform the
-      model. Slower: one sparse solve per image and step."""
+      ``generator`` (torch's global RNG when None); it leaves no sharp boundary whose shape could itself
+      inform the model. Slower: one sparse solve per image and step."""
     return _perturbation_curve(model, x, target, attributions, steps=steps, fill=fill, sigma=sigma,
                                noise=noise, generator=generator, insert=False, batch_size=batch_size)
 
@@ -184,6 +185,7 @@ def insertion_curve(
     back the most relevant pixels first. Returns N×(steps + 1) target probabilities; a faithful
     explanation makes it rise fast (large ``auc``). ``fill``, ``sigma``, ``noise`` and ``generator``
     as in ``deletion_curve``; with ``"road"`` the pixels not yet inserted are imputed from those that are.
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     return _perturbation_curve(model, x, target, attributions, steps=steps, fill=fill, sigma=sigma,
                                noise=noise, generator=generator, insert=True, batch_size=batch_size)
@@ -199,13 +201,18 @@ def auc(curve: torch.Tensor) -> torch.Tensor:
     return torch.trapezoid(curve, dx=1.0 / (curve.shape[-1] - 1), dim=-1)
 
 
-def _check_masks(masks: object, maps: torch.Tensor, x_shape: tuple[int, ...]) -> torch.Tensor:
+def _check_masks(masks: object, maps: torch.Tensor, x_shape: tuple[int, ...], name: str = "masks",
+                 against: str = "attributions") -> torch.Tensor:
+    """Bool masks N×1×H×W, one per image of ``against`` (shape ``x_shape``), each marking a pixel."""
     expected = (x_shape[0], 1, *x_shape[2:])
+    if isinstance(masks, torch.Tensor) and masks.dim() == 4 and masks.shape[2:] != tuple(x_shape[2:]):
+        raise ValueError(f"{name} and {against} must have the same height × width; got {name} "
+                         f"{tuple(masks.shape)} and {against} {tuple(x_shape)}")
     if not isinstance(masks, torch.Tensor) or masks.dtype != torch.bool or masks.shape != expected:
         got = shape_or_type(masks, dtype=True)
-        raise ValueError(f"masks must be a bool tensor of shape {expected}; got {got}")
+        raise ValueError(f"{name} must be a bool tensor of shape {expected}; got {got}")
     if not masks.flatten(1).any(1).all():
-        raise ValueError("masks must mark at least one pixel in every image")
+        raise ValueError(f"{name} must mark at least one pixel in every image")
     return masks.to(maps.device).flatten(1)
 
 
@@ -369,6 +376,7 @@ def randomization_test(
     The model itself is never changed (a copy is randomised); for Grad-CAM, name the layer, which names
     the same layer in every copy: ``lambda m, x, t: grad_cam(m, x, t, layer="layer4.1.bn2")``.
     Returns {"trained": 1.0, "<index>: <layer>": similarity, …}.
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     check_model(model)
     check_images(x, model=model)
@@ -379,7 +387,7 @@ def randomization_test(
     check_generator(generator)
     shape = (x.shape[-2], x.shape[-1])
     if pixels is not None:
-        pixels = _check_masks(pixels, x.flatten(1), tuple(x.shape)).to(x.device)
+        pixels = _check_masks(pixels, x.flatten(1), tuple(x.shape), "pixels", "x").to(x.device)
         if similarity == "spearman" and bool((pixels.sum(1) < 2).any()):
             raise ValueError("pixels must mark at least 2 pixels in every image to rank them")
         if similarity == "ssim":
@@ -388,7 +396,7 @@ def randomization_test(
             if min(shape) < 7 or not bool(core.flatten(1).any(1).all()):
                 raise ValueError("pixels must mark, in every image, a pixel at least 3 pixels from the "
                                  "border (the centre of a 7×7 SSIM window)")
-    g = generator if generator is not None else torch.Generator().manual_seed(0)
+    g = own_generator(generator)
 
     def explain(m: nn.Module) -> torch.Tensor:
         maps = _check_maps(method(m, x, target), x, "method(model, x, target)")

@@ -165,6 +165,7 @@ def lime(
 
     ``segments`` is an int64 map H×W (one segmentation for all images) or N×H×W with ids 0 … S−1,
     e.g. from ``grid_segments``.
+    With ``generator=None`` the randomness comes from torch's global RNG.
     """
     check_int(n_samples, "n_samples", minimum=2)
     check_positive(kernel_width, "kernel_width")
