@@ -81,7 +81,7 @@ CASES: list[Case] = [
     Case("helpers.attacks.whitebox.pgd",
          lambda m, x, y, g: attacks.pgd(m, x, y, eps=0.5, alpha=0.1, steps=3, norm="2", restarts=2,
                                         generator=g)),
-    Case("helpers.attacks.apgd.apgd",
+    Case("helpers.attacks.auto_pgd.apgd",
          lambda m, x, y, g: attacks.apgd(m, x, y, eps=0.1, steps=4, loss="dlr", restarts=2, generator=g)),
     Case("helpers.attacks.evaluate.worst_case",
          lambda m, x, y, g: attacks.worst_case(m, x, y, {

@@ -163,3 +163,15 @@ def test_numpy_integers_are_ints():
     assert torch.equal(by_numpy, training.predict(model, x, batch_size=4))
     ig = integrated_gradients(model, x, y, steps=np.int64(4), batch_size=np.int32(5))
     assert torch.allclose(ig, integrated_gradients(model, x, y, steps=4, batch_size=5))
+
+
+def test_no_name_in_a_package_hides_one_of_its_modules():
+    """``import helpers.P.M as m`` binds attribute M of package P: a function re-exported under a module's
+    name would hide the module (as ``lrp``, ``spray`` and ``apgd`` once did)."""
+    hidden = []
+    for info in pkgutil.walk_packages(helpers.__path__, "helpers."):
+        parent, _, leaf = info.name.rpartition(".")
+        attribute = getattr(importlib.import_module(parent), leaf, None)
+        if attribute is not None and not inspect.ismodule(attribute):
+            hidden.append(info.name)
+    assert not hidden, f"these modules are hidden by a name in their package: {hidden}"

@@ -748,14 +748,14 @@ CALLS: dict[str, Call | Skip] = {
     ),
     "helpers.marking.main": CLI,
     # i19: APGD, worst-case evaluation, a learned denoiser and detector
-    "helpers.attacks.apgd.apgd": Call(
+    "helpers.attacks.auto_pgd.apgd": Call(
         lambda m, x, y, g: dict(
             model=m, x=x, y=y, eps=0.1, steps=3, norm="inf", loss="ce", restarts=1, rho=0.75, momentum=0.75,
             targeted=False, generator=g,
         )
     ),
-    "helpers.attacks.apgd.apgd_checkpoints": Call(lambda m, x, y, g: dict(steps=10), awkward=False),
-    "helpers.attacks.apgd.dlr_loss": Call(
+    "helpers.attacks.auto_pgd.apgd_checkpoints": Call(lambda m, x, y, g: dict(steps=10), awkward=False),
+    "helpers.attacks.auto_pgd.dlr_loss": Call(
         lambda m, x, y, g: dict(logits=torch.randn(len(y), CLASSES, generator=g), y=y, targeted=False),
         differentiable=True,
     ),

@@ -9,8 +9,8 @@ Beyond images: ``audio`` attacks waveforms under a loudness bound in dB, ``text`
 ``evaluate`` measures robust accuracy: the worst case per image over several attacks.
 """
 
-from helpers.attacks.apgd import apgd, apgd_checkpoints, dlr_loss
 from helpers.attacks.audio import db_radius, pgd_db
+from helpers.attacks.auto_pgd import apgd, apgd_checkpoints, dlr_loss
 from helpers.attacks.blackbox import (
     BlackBox,
     QueryBudgetExceeded,

@@ -17,7 +17,7 @@ from helpers._checks import (
     model_device,
     num_classes,
 )
-from helpers.attacks.apgd import apgd
+from helpers.attacks.auto_pgd import apgd
 from helpers.attacks.whitebox import pgd
 
 Attack = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
