@@ -119,14 +119,15 @@ HW6_SERVER_ENV = SERVER_ENV
 HW6_BASELINE_SEEDS = (0, 1, 2, 3, 4)  # the strong baseline's randomness, over which its pass line is taken
 
 
-# Recorded, not computed here: ``scripts/hw6_private_boxes.py`` on the practice box and on two private boxes
-# (the fmnist_blackbox recipe with seeds 101 and 102, trained 1 epoch instead of 8). Per box, its accuracy
-# with no attack, under the simple and medium baselines, the strong one's (lowest, highest) over
-# HW6_BASELINE_SEEDS, and the reference solution's (transferred examples, then + Square from them).
+# Recorded, not computed here: ``scripts/hw6_private_boxes.py`` on the practice box and on three private
+# boxes (the fmnist_blackbox recipe, 8 epochs, with seeds 101, 102 and 103). Per box, its accuracy with no
+# attack, under the simple and medium baselines, the strong one's (lowest, highest) over HW6_BASELINE_SEEDS,
+# and the reference solution's (transferred examples, then + Square from them).
 HW6_MEASURED = {
     "practice (the zoo's)": (0.930, 0.797, 0.727, (0.531, 0.578), (0.531, 0.336)),
-    "private, seed 101": (0.914, 0.828, 0.820, (0.742, 0.781), (0.742, 0.656)),
-    "private, seed 102": (0.914, 0.820, 0.820, (0.758, 0.773), (0.773, 0.680)),
+    "private, seed 101": (0.930, 0.781, 0.703, (0.578, 0.578), (0.578, 0.438)),
+    "private, seed 102": (0.938, 0.781, 0.727, (0.547, 0.578), (0.547, 0.359)),
+    "private, seed 103": (0.930, 0.773, 0.695, (0.578, 0.594), (0.578, 0.422)),
 }
 
 
