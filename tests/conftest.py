@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -72,43 +73,28 @@ def x() -> torch.Tensor:
 # `make test` runs pytest-xdist workers, one per core. A test file or a notebook is one unit of work, given
 # whole to one worker (nbval needs a notebook's cells in one kernel, and a file's module fixtures are built
 # once), except that each student-version run (test_student_versions.py) is a unit of its own. Units go out
-# longest first, so that no worker is left with a long one while the others idle. The lengths: seconds on
-# one thread, from `pytest --durations=0` (2026-11-27); a unit not listed is short. A stale figure only
-# costs time, never a result.
-SECONDS = {
-    "notebooks/10_proactive_defenses.ipynb": 150, "notebooks/09_passive_defenses.ipynb": 130,
-    "notebooks/07_black_box_attacks.ipynb": 120, "tests/test_browser.py": 120,
-    "notebooks/06_fgsm_and_iterative_attacks.ipynb": 100, "notebooks/04b_clever_hans.ipynb": 95,
-    "notebooks/08_real_world_attacks.ipynb": 85, "tests/test_zoo.py": 80, "tests/test_grading.py": 75,
-    "student/04b_clever_hans": 80, "student/04_hw5_explain_a_cnn": 70, "notebooks/hw6_attack.ipynb": 70,
-    "tests/test_nbgrader.py": 60, "notebooks/04_hw5_explain_a_cnn.ipynb": 58, "tests/test_release.py": 40,
-    "notebooks/05_attack_formulation.ipynb": 37, "tests/test_attacks_blackbox.py": 36,
-    "student/hw6_attack": 31, "notebooks/00_start_here.ipynb": 29, "tests/test_misuse.py": 25,
-    "notebooks/hw5_explain.ipynb": 23, "notebooks/08b_speech_and_text_attacks.ipynb": 21,
-    "notebooks/08c_a_real_face_detector.ipynb": 45,  # 95 s wall, 30 s of CPU, under heavy contention
-    "tests/test_attacks_apgd.py": 20, "tests/test_defenses_denoiser.py": 20,
-    "student/08b_speech_and_text_attacks": 19, "tests/test_readme.py": 120, "tests/test_hw6_server.py": 90,
-}
+# longest first, so that no worker is left with a long one while the others idle. Their lengths are those
+# of a measured `make test` run, written to tests/timings.json by scripts/record_test_timings.py; a unit
+# not listed is short. A stale figure only costs time, never a result.
+TIMINGS = Path(__file__).with_name("timings.json")
+SECONDS: dict[str, float] = json.loads(TIMINGS.read_text())["seconds"] if TIMINGS.exists() else {}
 # the units that execute whole notebooks, in a kernel, nbgrader or JupyterLab: `make quick` leaves them out
 STUDENT_RUNS = "tests/test_student_versions.py::test_student_version_"
 NOTEBOOK_RUNS = ("notebooks/", STUDENT_RUNS, "tests/test_browser.py", "tests/test_nbgrader.py",
                  "tests/test_readme.py")
 
 
-def _unit(nodeid: str) -> str:
-    return nodeid if nodeid.startswith(STUDENT_RUNS) else nodeid.split("::", 1)[0]
-
-
-def _seconds(unit: str) -> float:
-    if unit.startswith(STUDENT_RUNS):
-        unit = "student/" + unit.rsplit("[", 1)[-1].rstrip("]")
-    return SECONDS.get(unit, 0)
+def unit_of(nodeid: str) -> str:
+    """The unit a test belongs to: its file or notebook, or ``student/NAME`` for a student-version run."""
+    if nodeid.startswith(STUDENT_RUNS):
+        return "student/" + nodeid.rsplit("[", 1)[-1].rstrip("]")
+    return nodeid.split("::", 1)[0]
 
 
 def pytest_collection_modifyitems(config, items):
     """Longest unit first (a stable sort: a file's or a notebook's items keep their order); the units
     that run notebooks are marked ``notebooks``."""
-    items.sort(key=lambda item: -_seconds(_unit(item.nodeid)))
+    items.sort(key=lambda item: -SECONDS.get(unit_of(item.nodeid), 0))
     for item in items:
         if item.nodeid.startswith(NOTEBOOK_RUNS):
             item.add_marker(pytest.mark.notebooks)
@@ -132,7 +118,7 @@ class _Scheduling:
             """xdist's load-by-scope scheduling, with our units, handed out in the collection's order."""
 
             def _split_scope(self, nodeid: str) -> str:
-                return _unit(nodeid)
+                return unit_of(nodeid)
 
         config.option.loadscopereorder = False  # xdist would sort the units by their number of tests
         return LongestFirst(config, log)
