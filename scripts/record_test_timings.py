@@ -25,17 +25,14 @@ from tests.conftest import TIMINGS, unit_of  # noqa: E402
 
 
 def _nodeid(case: ET.Element) -> str:
-    """The pytest node id of a JUnit ``testcase``: ``file`` when pytest wrote it, else from ``classname``."""
-    name, classname = case.get("name", ""), case.get("classname", "")
-    path = case.get("file")
-    if path is None:  # classname is "tests.test_x" or "tests.test_x.TestClass"; notebooks keep their path
-        parts = classname.split(".")
-        if classname.endswith(".ipynb"):  # nbval's cells: "notebooks.NAME.ipynb"
-            path = classname[: -len(".ipynb")].replace(".", "/") + ".ipynb"
-        else:
-            module = [p for p in parts if not p[:1].isupper()]
-            path = "/".join(module) + ".py"
-    return f"{path}::{name}"
+    """The pytest node id of a JUnit ``testcase`` (pytest's default xunit2 report): its ``classname`` is
+    "tests.test_x" or "tests.test_x.TestClass", or "notebooks.NAME.ipynb" for nbval's cells."""
+    classname = case.get("classname", "")
+    if classname.endswith(".ipynb"):
+        path = classname[: -len(".ipynb")].replace(".", "/") + ".ipynb"
+    else:
+        path = "/".join(p for p in classname.split(".") if not p[:1].isupper()) + ".py"
+    return f"{path}::{case.get('name', '')}"
 
 
 def _cpu() -> str:
