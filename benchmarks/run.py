@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import bench_attacks, bench_course, bench_explain
+from benchmarks import bench_attacks, bench_course, bench_explain, bench_faces
 from benchmarks.harness import HEADER, Timing
 
 
@@ -38,6 +38,7 @@ def machine() -> str:
 
 def _section(device: torch.device) -> tuple[list[str], list[Timing]]:
     explain, attacks, course = bench_explain.run(device), bench_attacks.run(device), bench_course.run(device)
+    face = bench_faces.run(device)
     lines = [
         f"## Attribution on `{device}` (vs Captum and Zennit)",
         "",
@@ -55,8 +56,13 @@ def _section(device: torch.device) -> tuple[list[str], list[Timing]]:
         HEADER.replace("theirs", "plain loop / chunks of 1 000"),
         *(t.row() for t in course),
         "",
+        f"## The face detector of notebook 08c on `{device}` (timed alone)",
+        "",
+        HEADER.replace("theirs", "—"),
+        *(t.row() for t in face),
+        "",
     ]
-    return lines, explain + attacks + course
+    return lines, explain + attacks + course + face
 
 
 def _ms(seconds: float) -> str:
