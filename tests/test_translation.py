@@ -4,6 +4,8 @@ on tiny notebooks. A failure names the notebook and the cell."""
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
 from pathlib import Path
 
 import nbformat
@@ -288,3 +290,31 @@ def test_readmes_say_what_stays_english():
     cn = tr.README_CN.read_text(encoding="utf-8")
     for needed in ("代码里的注释", "输出都维持英文", "图保留英文标签", "LANG=zh_CN", "notebooks/zh-CN/00_"):
         assert needed in cn, needed
+
+
+def _make_n(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["make", "-n", *args], cwd=ROOT, env={**os.environ, "LANG": "C.UTF-8"},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_make_lab_lang_picks_the_edition_and_keeps_the_locale():
+    """What `make lab LANG=…` would run (make -n; tests/test_readme.py starts the real one): the edition's
+    folder, its JupyterLab settings and the [zh] extra; the locale is the one make was started with."""
+    for lang, folder in tr.FOLDERS.items():
+        plan = _make_n("lab", f"LANG={lang}").stdout
+        assert f"cd notebooks/{folder} &&" in plan and f"etc/jupyter-course-{lang}:" in plan, plan
+        assert (ROOT / f"etc/jupyter-course-{lang}/labconfig/default_setting_overrides.json").is_file()
+    plan = _make_n("lab", "LANG=en").stdout
+    assert "cd notebooks &&" in plan and "jupyter-course-zh" not in plan, plan
+    refused = _make_n("lab", "LANG=fr")
+    assert refused.returncode != 0 and "make lab knows LANG=en, LANG=zh_TW and LANG=zh_CN; got LANG=fr" in \
+        refused.stderr
+    # the recipe's shell sees the locale make was started with, not the course's language
+    script = "include Makefile\nshow-lang:\n\t@echo LANG=$${LANG-unset}\n"
+    done = subprocess.run(["make", "-s", "-f", "-", "show-lang", "LANG=zh_TW"], input=script, cwd=ROOT,
+                          env={**os.environ, "LANG": "C.UTF-8"}, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() in {"LANG=C.UTF-8", "LANG=unset"}, done.stdout + done.stderr  # unset: make 4.4
+    # elsewhere LANG keeps its meaning: `make test LANG=C` runs the tests in the C locale
+    done = subprocess.run(["make", "-s", "-f", "-", "show-lang", "LANG=C"], input=script, cwd=ROOT,
+                          env={**os.environ, "LANG": "C.UTF-8"}, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "LANG=C", done.stdout + done.stderr
