@@ -318,3 +318,20 @@ def test_make_lab_lang_picks_the_edition_and_keeps_the_locale():
     done = subprocess.run(["make", "-s", "-f", "-", "show-lang", "LANG=C"], input=script, cwd=ROOT,
                           env={**os.environ, "LANG": "C.UTF-8"}, capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "LANG=C", done.stdout + done.stderr
+
+
+def test_update_restores_the_layout_after_an_editor_wrapped_the_lines(tmp_path):
+    notebooks, i18n = tmp_path / "notebooks", tmp_path / "i18n"
+    notebooks.mkdir()
+    long = "A long paragraph " * 12 + "that an editor would wrap."
+    nbformat.write(_nb(md(long)), notebooks / "a.ipynb")
+    tr.update_catalogs(notebooks, i18n)
+    path = i18n / "zh_TW" / "a.po"
+    kept = path.read_text(encoding="utf-8")
+    wrapped = polib.pofile(str(path), wrapwidth=78)  # how Poedit and msgcat save by default
+    wrapped[0].msgstr = "很長的一段。" * 20
+    wrapped.save(str(path))
+    assert len(path.read_text(encoding="utf-8").splitlines()) > len(kept.splitlines()) + 2
+    assert tr.update_catalogs(notebooks, i18n)  # rewritten: the same entries, one line per source line
+    assert tr.read_catalog(path)[0].msgstr == "很長的一段。" * 20
+    assert len(path.read_text(encoding="utf-8").splitlines()) == len(kept.splitlines())
