@@ -43,8 +43,8 @@ README_CN_HEADER = ("<!-- Written by `python -m helpers.course.translation build
                     " (OpenCC tw2sp + i18n/zh_CN_overrides.tsv): edit that file, not this one. -->\n")
 # Shown above a cell whose English is kept because it has no current translation (then converted for zh_CN).
 UNTRANSLATED_NOTE = "> **尚未翻譯**：這一段還沒有與英文原文同步的翻譯，以下保留英文原文。\n\n"
-# The 0.2 of msgmerge: a vanished English cell at least this similar to a new one lends it its translation,
-# marked fuzzy with the old English beside it (difflib's ratio, 2·matches / total length).
+# msgmerge's fuzzy matching: a vanished English cell at least this similar to a new one (difflib's ratio,
+# 2·matching characters / both lengths) lends it its translation, marked fuzzy, the old English beside it.
 FUZZY_SIMILARITY = 0.6
 
 
