@@ -237,7 +237,7 @@ def differences(english: str, translated: str) -> list[str]:
 
 # -------------------------------------------------------------------------------- 繁體 → 简体 (zh_CN)
 # Never converted: fenced code, inline code, LaTeX, link targets, bare URLs, HTML tags and comments.
-PROTECTED = re.compile(r"```.*?```|~~~.*?~~~|`(?:[^`\n]|\n(?![ \t]*\n))+`|\$\$.+?\$\$|\$[^$\n]+\$|\]\([^)\s]*\)"
+PROTECTED = re.compile(rf"```.*?```|~~~.*?~~~|{INLINE_CODE.pattern}|{MATHS.pattern}|\]\([^)\s]*\)"
                        r"|https?://[^\s)>\]]+|<!--.*?-->|<[^>\n]+>", re.S)
 
 
