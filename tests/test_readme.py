@@ -7,6 +7,7 @@ Both use the environment the test runs in, which must be the repository's `.venv
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -17,6 +18,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from tests.servers import free_port, wait_for_page
@@ -31,26 +33,39 @@ pytestmark = [
 ]
 
 
-def test_make_lab_serves_the_course_without_the_instructors_extensions(tmp_path):
+@contextlib.contextmanager
+def _make_lab(tmp_path: Path, *make_args: str, env: dict[str, str] | None = None):
+    """`make lab` with ``make_args`` on a free port, as a newcomer starts it; yields (url, token, server,
+    log), the server answering, and stops it."""
     port, token = free_port(), os.urandom(16).hex()
     args = f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} --ServerApp.port_retries=0 " \
            f"--IdentityProvider.token={token} --LabApp.news_url=None"
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"), "HELPERS_DEVICE": "cpu"}
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"), "HELPERS_DEVICE": "cpu", **(env or {})}
     log = tmp_path / "lab.log"
     with log.open("w") as out:
-        lab = subprocess.Popen(["make", "-s", "lab", f"LAB_ARGS={args}"], cwd=ROOT, env=env, stdout=out,
-                               stderr=subprocess.STDOUT, start_new_session=True)
+        lab = subprocess.Popen(["make", "-s", "lab", f"LAB_ARGS={args}", *make_args], cwd=ROOT, env=env,
+                               stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
     try:
-        page = wait_for_page(f"http://127.0.0.1:{port}/lab/tree/00_start_here.ipynb?token={token}", lab,
-                             what="make lab", timeout=120)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents/00_start_here.ipynb?token={token}",
-                                    timeout=10) as response:
-            assert json.load(response)["name"] == "00_start_here.ipynb"  # served from notebooks/
+        wait_for_page(f"{url}/api/status?token={token}", lab, what="make lab", timeout=120)
+        yield url, token, lab, log
     finally:
         if lab.poll() is None:
             os.killpg(lab.pid, signal.SIGTERM)
             lab.wait(timeout=30)
+
+
+def _get(url: str, token: str, path: str) -> dict:
+    with urllib.request.urlopen(f"{url}{path}?token={token}", timeout=10) as response:
+        return json.load(response)
+
+
+def test_make_lab_serves_the_course_without_the_instructors_extensions(tmp_path):
+    with _make_lab(tmp_path) as (url, token, lab, log):
+        page = wait_for_page(f"{url}/lab/tree/00_start_here.ipynb?token={token}", lab, what="make lab",
+                             timeout=60)
+        assert _get(url, token, "/api/contents/00_start_here.ipynb")["name"] == "00_start_here.ipynb"
     text = log.read_text()
     config = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
                                   page, re.S).group(1))
@@ -58,6 +73,26 @@ def test_make_lab_serves_the_course_without_the_instructors_extensions(tmp_path)
     assert "nbgrader" not in text.lower(), text
     if os.geteuid() == 0:
         assert "adding --allow-root" in text, text
+
+
+def test_make_lab_in_chinese_serves_the_translation_with_jupyterlabs_menus_in_chinese(tmp_path):
+    """`make lab LANG=zh_TW`: notebooks/zh-TW, JupyterLab's interface language zh_TW with its language pack
+    installed, and the locale of JupyterLab (and so of its kernels) left as it was."""
+    import psutil
+
+    with _make_lab(tmp_path, "LANG=zh_TW", env={"LANG": "C.UTF-8"}) as (url, token, lab, log):
+        served = _get(url, token, "/api/contents/00_start_here.ipynb")["content"]
+        translation = _get(url, token, "/lab/api/settings/@jupyterlab/translation-extension:plugin")
+        languages = _get(url, token, "/lab/api/translations/")["data"]
+        pack = _get(url, token, "/lab/api/translations/zh_TW")["data"]
+        server = [p for p in psutil.Process(lab.pid).children(recursive=True) if "jupyterlab" in p.cmdline()]
+        locales = {p.environ().get("LANG") for p in server}
+    edition = nbformat.read(ROOT / "notebooks" / "zh-TW" / "00_start_here.ipynb", as_version=4)
+    assert served["cells"][0]["source"] == edition.cells[0].source  # served from notebooks/zh-TW
+    assert translation["schema"]["properties"]["locale"]["default"] == "zh_TW", translation["schema"]
+    assert "zh_TW" in languages and "zh_CN" in languages, languages  # the [zh] extra is installed
+    assert any(domain.get("", {}).get("language") == "zh-TW" for domain in pack.values()), list(pack)[:5]
+    assert server and locales == {"C.UTF-8"}, (locales, log.read_text())  # not LANG=zh_TW
 
 
 def _instructor_block() -> str:

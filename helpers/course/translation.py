@@ -1,0 +1,386 @@
+"""The course in Chinese: gettext catalogs of the notebooks' Markdown, and the notebooks built from them.
+
+English is the source. ``i18n/zh_TW/NB.po`` holds one entry per distinct Markdown cell of
+``notebooks/NB.ipynb`` (msgid: the English cell; msgstr: its 繁體中文 translation; ``#: NB.ipynb:K``: the
+cells it stands for). The 简体中文 edition is derived from it by :func:`to_mainland`: OpenCC's
+Taiwan-to-mainland phrase conversion (``tw2sp``) with the reviewed overrides of ``i18n/zh_CN_overrides.tsv``.
+A translated notebook is the English one with every Markdown cell replaced by its translation; code cells,
+outputs and metadata (nbgrader's included) are copied, never re-executed.
+
+    python -m helpers.course.translation update   # after an English edit: new cells in, changed ones fuzzy
+    python -m helpers.course.translation build    # notebooks/zh-TW/, notebooks/zh-CN/, README.zh-CN.md
+    python -m helpers.course.translation check    # exit 1, naming notebook and cell, where out of step
+
+A cell with no current translation (new, or its English changed since it was translated) is never passed
+off as translated: the build keeps its English under a visible note, lists it, and ``check`` (and
+``tests/test_translation.py``) fail on it. :func:`translate_notebook` alone refuses it unless asked to keep
+the English (``helpers.release`` can translate a notebook strictly).
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import difflib
+import functools
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import polib
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+I18N = ROOT / "i18n"
+SOURCE_LANG = "zh_TW"  # the translated catalogs; zh_CN is derived from them
+FOLDERS = {"zh_TW": "zh-TW", "zh_CN": "zh-CN"}  # catalog language → notebooks/<folder>/
+OVERRIDES = I18N / "zh_CN_overrides.tsv"
+README_TW, README_CN = ROOT / "README.zh-TW.md", ROOT / "README.zh-CN.md"
+README_CN_HEADER = ("<!-- Written by `python -m helpers.course.translation build` from README.zh-TW.md"
+                    " (OpenCC tw2sp + i18n/zh_CN_overrides.tsv): edit that file, not this one. -->\n")
+# Shown above a cell whose English is kept because it has no current translation (then converted for zh_CN).
+UNTRANSLATED_NOTE = "> **尚未翻譯**：這一段還沒有與英文原文同步的翻譯，以下保留英文原文。\n\n"
+# msgmerge's fuzzy matching: a vanished English cell at least this similar to a new one (difflib's ratio,
+# 2·matching characters / both lengths) lends it its translation, marked fuzzy, the old English beside it.
+FUZZY_SIMILARITY = 0.6
+
+
+class TranslationError(ValueError):
+    """A notebook cell without a current translation, or a catalog or table that cannot be read."""
+
+
+# ------------------------------------------------------------------------------------------ catalogs
+def markdown_cells(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
+    """(index, text) of every Markdown cell with text: what the catalogs translate."""
+    return [(k, cell.source) for k, cell in enumerate(nb.cells)
+            if cell.cell_type == "markdown" and cell.source.strip()]
+
+
+def catalog_path(name: str, lang: str = SOURCE_LANG, i18n: Path = I18N) -> Path:
+    """``i18n/<lang>/<stem>.po`` for the notebook ``name`` (``"06_fgsm_and_iterative_attacks.ipynb"``)."""
+    return i18n / lang / f"{Path(name).stem}.po"
+
+
+def _new_catalog(name: str, lang: str) -> polib.POFile:
+    po = polib.POFile(wrapwidth=0)
+    po.metadata = {"Project-Id-Version": f"xai-course {Path(name).stem}", "Language": lang,
+                   "MIME-Version": "1.0", "Content-Type": "text/plain; charset=UTF-8",
+                   "Content-Transfer-Encoding": "8bit"}
+    return po
+
+
+def update_catalog(nb: nbformat.NotebookNode, po: polib.POFile | None, name: str,
+                   lang: str = SOURCE_LANG) -> polib.POFile:
+    """The catalog of notebook ``name`` brought in step with its English, as ``msgmerge`` would.
+
+    One entry per distinct Markdown text, in cell order, its occurrences ``name:K``. An entry whose msgid is
+    still a cell keeps its translation. A new cell gets an empty entry, unless a vanished entry is at least
+    ``FUZZY_SIMILARITY`` alike (the same cell edited): then it starts from that translation, flagged
+    ``fuzzy``, the old English kept as its previous msgid (``#| msgid``) so that a translator sees what
+    changed. Vanished entries with a translation nobody inherited stay at the end, obsolete (``#~``).
+    ``po`` (``None`` for a new notebook) is not modified.
+    """
+    old = [copy.deepcopy(e) for e in po] if po is not None else []
+    current = {e.msgid: e for e in old if not e.obsolete}
+    obsolete = {e.msgid: e for e in old if e.obsolete}
+    texts: dict[str, list[tuple[str, str]]] = {}
+    for k, text in markdown_cells(nb):
+        texts.setdefault(text, []).append((name, str(k)))
+    vanished = [e for e in old if e.msgid not in texts and e.msgstr]
+    out = _new_catalog(name, lang)
+    if po is not None:
+        out.metadata = dict(po.metadata)
+        out.header = po.header
+    for text, occurrences in texts.items():
+        entry = current.get(text) or obsolete.get(text)
+        if entry is None:
+            entry = polib.POEntry(msgid=text, msgstr="")
+            similar = _most_similar(text, vanished)
+            if similar is not None:
+                vanished.remove(similar)
+                entry.msgstr, entry.flags = similar.msgstr, ["fuzzy"]
+                entry.previous_msgid = similar.previous_msgid or similar.msgid
+        entry.obsolete, entry.occurrences = False, occurrences
+        out.append(entry)
+    for entry in vanished:
+        entry.obsolete, entry.occurrences = True, []
+        out.append(entry)
+    return out
+
+
+def _most_similar(text: str, candidates: list[polib.POEntry]) -> polib.POEntry | None:
+    scored = [(difflib.SequenceMatcher(None, text, e.msgid, autojunk=False).ratio(), i)
+              for i, e in enumerate(candidates)]
+    best = max(scored, default=None)
+    return candidates[best[1]] if best and best[0] >= FUZZY_SIMILARITY else None
+
+
+def read_catalog(path: Path) -> polib.POFile:
+    """The catalog at ``path`` (``wrapwidth=0``: one msgid line per source line, as the files are kept)."""
+    try:
+        return polib.pofile(str(path), wrapwidth=0)
+    except (OSError, ValueError) as error:
+        raise TranslationError(f"cannot read the catalog {path}: {error}") from error
+
+
+def update_catalogs(notebooks: Path = NOTEBOOKS, i18n: Path = I18N) -> list[str]:
+    """Run :func:`update_catalog` over every ``notebooks/*.ipynb``; return one line per catalog changed."""
+    changed = []
+    for path in sorted(notebooks.glob("*.ipynb")):
+        target = catalog_path(path.name, i18n=i18n)
+        before = read_catalog(target) if target.exists() else None
+        after = update_catalog(nbformat.read(path, as_version=4), before, path.name)
+        # also when only the layout differs (a PO editor that wraps lines): one msgid line per source line
+        if before is None or target.read_text(encoding="utf-8") != str(after):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            after.save(str(target))
+            live = [e for e in after if not e.obsolete]
+            changed.append(f"{target}: {len(live)} entries, {sum(not e.msgstr for e in live)} untranslated, "
+                           f"{sum('fuzzy' in e.flags for e in live)} fuzzy, "
+                           f"{sum(e.obsolete for e in after)} obsolete")
+    return changed
+
+
+def translations(po: polib.POFile) -> dict[str, str]:
+    """English → translation for the catalog's current entries (translated, not fuzzy, not obsolete)."""
+    return {e.msgid: e.msgstr for e in po if e.msgstr and not e.obsolete and "fuzzy" not in e.flags}
+
+
+def gaps(nb: nbformat.NotebookNode, po: polib.POFile) -> list[tuple[int, str]]:
+    """(cell, why) for every Markdown cell of ``nb`` that has no current translation in ``po``."""
+    entries = {e.msgid: e for e in po if not e.obsolete}
+    found = []
+    for k, text in markdown_cells(nb):
+        entry = entries.get(text)
+        if entry is None:
+            found.append((k, "no entry in the catalog (new or changed English: run `update`)"))
+        elif "fuzzy" in entry.flags:
+            found.append((k, "fuzzy: its English changed since it was translated (see the entry's #| msgid)"))
+        elif not entry.msgstr:
+            found.append((k, "not translated yet"))
+    return found
+
+
+# ---------------------------------------------------------------------------------------- notebooks
+def translate_notebook(nb: nbformat.NotebookNode, translated: Mapping[str, str], *, name: str = "notebook",
+                       keep_english: bool = False, note: str = UNTRANSLATED_NOTE) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose Markdown cells are replaced by ``translated[english]``; all else is copied.
+
+    ``translated`` maps an English Markdown cell to its translation (:func:`translations` of a catalog, or
+    :func:`edition` for either language). A cell missing from it raises :class:`TranslationError` naming
+    ``name`` and every such cell, unless ``keep_english``: then the cell keeps its English below ``note``
+    (the zh_CN edition passes it converted). ``nb`` is not modified.
+    """
+    missing = [k for k, text in markdown_cells(nb) if not translated.get(text)]
+    if missing and not keep_english:
+        raise TranslationError(f"{name}: no current translation of the Markdown cell(s) "
+                               f"{', '.join(map(str, missing))}")
+    out = copy.deepcopy(nb)
+    for k, text in markdown_cells(nb):
+        out.cells[k].source = translated.get(text) or note + text
+    return out
+
+
+def edition(po: polib.POFile, lang: str) -> dict[str, str]:
+    """English → text of the ``lang`` edition: the catalog's translations, converted for ``zh_CN``."""
+    if lang not in FOLDERS:
+        raise ValueError(f"lang must be one of {sorted(FOLDERS)}; got {lang!r}")
+    current = translations(po)
+    return current if lang == SOURCE_LANG else {en: to_mainland(text) for en, text in current.items()}
+
+
+def code_and_outputs_differ(english: nbformat.NotebookNode, translated: nbformat.NotebookNode) -> list[str]:
+    """Where ``translated`` differs from ``english`` in anything but Markdown text: cells (their kind,
+    code, outputs, metadata, attachments) and the notebook's metadata. Empty when only prose differs."""
+    problems = []
+    if english.metadata != translated.metadata:
+        problems.append("the notebook's metadata differ")
+    if len(english.cells) != len(translated.cells):
+        return problems + [f"{len(translated.cells)} cells, the English has {len(english.cells)}"]
+    for k, (a, b) in enumerate(zip(english.cells, translated.cells)):
+        if a.cell_type == "markdown" and b.cell_type == "markdown":
+            a, b = {**a, "source": ""}, {**b, "source": ""}
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                problems.append(f"cell {k}: its {key} differs from the English")
+    return problems
+
+
+# ---------------------------------------------------------------------------- what a translation keeps
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+INLINE_CODE = re.compile(r"`(?:[^`\n]|\n(?![ \t]*\n))+`")  # a code span may wrap, not span a paragraph
+MATHS = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$", re.S)
+LINK_TARGET = re.compile(r"\]\(([^)\s]+)\)")
+HEADING = re.compile(r"^(#+) ", re.M)
+MARKER = re.compile(r"^\s*(### (?:BEGIN|END) (?:SOLUTION|HIDDEN TESTS)|YOUR ANSWER HERE)\s*$", re.M)
+
+
+def differences(english: str, translated: str) -> list[str]:
+    """What ``translated`` lost or gained against ``english``: numbers (outside code and maths), inline
+    code, maths, link targets, heading levels and nbgrader's marker lines, each compared as a multiset."""
+    prose = (lambda text: INLINE_CODE.sub("", MATHS.sub("", text)))
+    found = []
+    for label, pattern, strip in (("numbers", NUMBER, prose), ("inline code", INLINE_CODE, None),
+                                  ("maths", MATHS, None), ("link targets", LINK_TARGET, None),
+                                  ("heading levels", HEADING, None), ("nbgrader markers", MARKER, None)):
+        a = sorted(pattern.findall(strip(english) if strip else english))
+        b = sorted(pattern.findall(strip(translated) if strip else translated))
+        if a != b:
+            missing = sorted({x for x in a if a.count(x) > b.count(x)})
+            extra = sorted({x for x in b if b.count(x) > a.count(x)})
+            found.append(f"{label} differ from the English: missing {missing}, extra {extra}")
+    return found
+
+
+# -------------------------------------------------------------------------------- 繁體 → 简体 (zh_CN)
+# Never converted: fenced code, inline code, LaTeX, link targets, bare URLs, HTML tags and comments.
+PROTECTED = re.compile(rf"```.*?```|~~~.*?~~~|{INLINE_CODE.pattern}|{MATHS.pattern}|\]\([^)\s]*\)"
+                       r"|https?://[^\s)>\]]+|<!--.*?-->|<[^>\n]+>", re.S)
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """The reviewed corrections to OpenCC: zh_TW phrase → zh_CN phrase, the longest phrase first."""
+
+    table: dict[str, str]
+    reasons: dict[str, str]
+
+    @functools.cached_property
+    def pattern(self) -> re.Pattern[str] | None:
+        phrases = sorted(self.table, key=lambda p: (-len(p), p))
+        return re.compile("|".join(map(re.escape, phrases))) if phrases else None
+
+
+def read_overrides(path: Path = OVERRIDES) -> Overrides:
+    """The table at ``path``: a header line, then ``zh_TW<TAB>zh_CN<TAB>reason`` rows, each one filled."""
+    table, reasons = {}, {}
+    with path.open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t"))
+    if not rows or rows[0] != ["zh_TW", "zh_CN", "reason"]:
+        raise TranslationError(f"{path}: the first line must be the header zh_TW, zh_CN, reason")
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) != 3 or not all(cell.strip() for cell in row):
+            raise TranslationError(f"{path}, line {line}: expected zh_TW, zh_CN and a reason; got {row}")
+        if row[0] in table:
+            raise TranslationError(f"{path}, line {line}: {row[0]!r} is listed twice")
+        table[row[0]], reasons[row[0]] = row[1], row[2]
+    return Overrides(table, reasons)
+
+
+@functools.cache
+def _opencc():
+    import opencc
+
+    return opencc.OpenCC("tw2sp")
+
+
+@functools.cache
+def _default_overrides() -> Overrides:
+    return read_overrides()
+
+
+def to_mainland(text: str, overrides: Overrides | None = None) -> str:
+    """``text`` in 繁體中文 (Taiwan) → 简体中文 (mainland usage).
+
+    OpenCC's ``tw2sp`` (characters, variants and Taiwan → mainland phrases: 程式 → 程序, 資料 → 数据)
+    converts the prose; an override phrase (``i18n/zh_CN_overrides.tsv``, longest first) takes precedence
+    over it where it occurs. Code, LaTeX, URLs and HTML (``PROTECTED``) are copied untouched.
+    """
+    overrides = _default_overrides() if overrides is None else overrides
+    return _outside(PROTECTED, text, lambda prose: _outside(overrides.pattern, prose, _opencc().convert,
+                                                            lambda phrase: overrides.table[phrase]))
+
+
+def _outside(pattern: re.Pattern[str] | None, text: str, convert, keep=lambda span: span) -> str:
+    """``convert`` applied to the stretches of ``text`` between matches of ``pattern``, ``keep`` to those."""
+    if pattern is None:
+        return convert(text) if text else text
+    pieces, last = [], 0
+    for match in pattern.finditer(text):
+        pieces += [convert(text[last:match.start()]) if match.start() > last else "", keep(match.group(0))]
+        last = match.end()
+    pieces.append(convert(text[last:]) if last < len(text) else "")
+    return "".join(pieces)
+
+
+# --------------------------------------------------------------------------------------- the build
+def built(notebooks: Path = NOTEBOOKS, i18n: Path = I18N) -> tuple[dict[Path, str], list[str]]:
+    """What the build writes (path → text) and the cells it kept in English, one line each."""
+    files, kept = {}, []
+    for path in sorted(notebooks.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        target = catalog_path(path.name, i18n=i18n)
+        po = read_catalog(target) if target.exists() else _new_catalog(path.name, SOURCE_LANG)
+        kept += [f"{path.name}, cell {k}: {why}" for k, why in gaps(nb, po)]
+        for lang, folder in FOLDERS.items():
+            note = UNTRANSLATED_NOTE if lang == SOURCE_LANG else to_mainland(UNTRANSLATED_NOTE)
+            out = translate_notebook(nb, edition(po, lang), name=path.name, keep_english=True, note=note)
+            files[notebooks / folder / path.name] = nbformat.writes(out) + "\n"
+    readme = notebooks.parent / README_TW.name
+    if readme.exists():  # its links to the zh-TW notebooks lead to the zh-CN ones
+        text = to_mainland(readme.read_text("utf-8")).replace("](notebooks/zh-TW/", "](notebooks/zh-CN/")
+        files[readme.with_name(README_CN.name)] = README_CN_HEADER + text
+    return files, kept
+
+
+def build(notebooks: Path = NOTEBOOKS, i18n: Path = I18N) -> list[str]:
+    """Write ``notebooks/zh-TW/``, ``notebooks/zh-CN/`` and ``README.zh-CN.md``; return the cells kept in
+    English (no current translation), which ``check`` and the tests fail on."""
+    files, kept = built(notebooks, i18n)
+    for folder in FOLDERS.values():  # a notebook removed from English goes from the editions too
+        for stale in set((notebooks / folder).glob("*.ipynb")) - set(files):
+            stale.unlink()
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text("utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+    return kept
+
+
+def check(notebooks: Path = NOTEBOOKS, i18n: Path = I18N) -> list[str]:
+    """Everything out of step, one line each naming the file and cell; empty when the editions are current."""
+    problems = []
+    for path in sorted(notebooks.glob("*.ipynb")):
+        target = catalog_path(path.name, i18n=i18n)
+        nb = nbformat.read(path, as_version=4)
+        po = read_catalog(target) if target.exists() else None
+        if po is None or str(update_catalog(nb, po, path.name)) != str(po):
+            problems.append(f"{target}: not in step with {path.name} (run `update`)")
+        po = po if po is not None else _new_catalog(path.name, SOURCE_LANG)
+        problems += [f"{path.name}, cell {k}: {why}" for k, why in gaps(nb, po)]
+        for e in po:
+            if e.msgstr and not e.obsolete and "fuzzy" not in e.flags:
+                problems += [f"{target}, {e.occurrences[0][0]} cell {e.occurrences[0][1]}: {d}"
+                             for d in differences(e.msgid, e.msgstr)]
+    files, _ = built(notebooks, i18n)
+    for out, text in files.items():
+        if not out.exists() or out.read_text("utf-8") != text:
+            problems.append(f"{out.relative_to(notebooks.parent)}: not what the build writes (run `build`)")
+    return problems
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] not in {"update", "build", "check"}:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if argv[0] == "update":
+        print("\n".join(update_catalogs()) or "every catalog is in step with its notebook")
+        return 0
+    if argv[0] == "build":
+        kept = build()
+        print(f"wrote notebooks/{'/, notebooks/'.join(FOLDERS.values())}/ and {README_CN.name}")
+        if kept:
+            print(f"{len(kept)} Markdown cells kept in English, with a note (no current translation):",
+                  *kept, sep="\n  ", file=sys.stderr)
+        return 0
+    problems = check()
+    print("\n".join(problems) or "the Chinese editions are in step with the English",
+          file=sys.stderr if problems else sys.stdout)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
