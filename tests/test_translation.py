@@ -258,7 +258,7 @@ def test_build_update_and_check_on_a_tiny_course(tmp_path):
     assert tr.build(notebooks, i18n) == []
     assert tr.check(notebooks, i18n) == []
     cn = nbformat.read(notebooks / "zh-CN" / "a.ipynb", as_version=4)
-    assert cn.cells[0].source == "# 开始\n\n一张 28×28 像素的图片，默认的数据。"
+    assert cn.cells[0].source == "# 开始\n\n一张 28×28 像素的图像，默认的数据。"  # 圖片 → 图像: an override
     # the English changes: the catalog goes stale, then the translation fuzzy, and the check names the cell
     nb.cells[0].source = "# Start\n\nAn image of 32×32 pixels."
     nbformat.write(nb, notebooks / "a.ipynb")
