@@ -1,5 +1,5 @@
-"""helpers.marking: the committed notebooks carry exactly the metadata it writes; points agree everywhere;
-the hidden tests catch an answer fitted to the visible ones."""
+"""helpers.course.marking: the committed notebooks carry exactly the metadata it writes; points agree
+everywhere; the hidden tests catch an answer fitted to the visible ones."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import nbformat
 import pytest
 import torch
 
-from helpers import grading, marking
-from helpers import release as rel
+from helpers.course import grading, marking
+from helpers.course import release as rel
 
 SOURCES = sorted(rel.NOTEBOOKS_DIR.glob("*.ipynb"))
 HEADING_POINTS = re.compile(r"^#+ .*\((\d+) points?\b", re.MULTILINE)
@@ -19,7 +19,7 @@ HEADING_POINTS = re.compile(r"^#+ .*\((\d+) points?\b", re.MULTILINE)
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_committed_notebooks_are_what_the_tool_writes(source):
     """Fails after a merge that lost or changed metadata: run
-    `python -m helpers.marking notebooks/*.ipynb`."""
+    `python -m helpers.course.marking notebooks/*.ipynb`."""
     text = source.read_text(encoding="utf-8")
     assert nbformat.writes(marking.annotate(nbformat.reads(text, as_version=4), source.name)) + "\n" == text
     assert marking.main(["--check", str(source)]) == 0

@@ -1,4 +1,4 @@
-"""Homework 6's private black box, answering from another process: ``python -m helpers.hw6_server``.
+"""Homework 6's private black box, answering from another process: ``python -m helpers.course.hw6_server``.
 
 In one Python process a black box is black only by agreement: whoever holds the object can reach the
 model behind it and its counter. At grading the instructor therefore starts this server with the private
@@ -7,8 +7,8 @@ their path. The server keeps the query count and refuses a query that would exce
 reads the count and the reference figures (clean accuracy, the baselines on the private box) from it.
 Start one server per graded notebook: its budget is one student's.
 
-    python -m helpers.hw6_server --checkpoint PATH --port 0          # prints the address to export
-    python -m helpers.hw6_server --checkpoint - --socket /tmp/hw6.sock < PATH
+    python -m helpers.course.hw6_server --checkpoint PATH --port 0          # prints the address to export
+    python -m helpers.course.hw6_server --checkpoint - --socket /tmp/hw6.sock < PATH
 
 A process's command line is public on most systems: ``--checkpoint -`` reads the weights from standard
 input, so that the path appears nowhere. The process boundary keeps the weights out of the kernel's
@@ -195,12 +195,12 @@ def load_private(checkpoint: str) -> nn.Module:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m helpers.hw6_server``: serve a private checkpoint until interrupted."""
-    from helpers import homework  # the homework's images and baselines (homework imports this module)
+    """``python -m helpers.course.hw6_server``: serve a private checkpoint until interrupted."""
+    from helpers.course import homework  # the homework's images and baselines (homework imports this module)
 
-    parser = argparse.ArgumentParser(prog="python -m helpers.hw6_server", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m helpers.course.hw6_server", description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, help="the private fmnist_blackbox weights (- : stdin)")
-    parser.add_argument("--budget", type=int, default=homework.HW6_QUERIES * len(homework._hw6_images()[0]),
+    parser.add_argument("--budget", type=int, default=homework.HW6_QUERIES * len(homework.hw6_images()[0]),
                         help="queries allowed in all (default: %(default)s)")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--port", type=int, help="serve on 127.0.0.1:PORT (0: any free port)")
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     model = load_private(args.checkpoint)
 
-    x, y = homework._hw6_images()
+    x, y = homework.hw6_images()
     with torch.no_grad():  # the judge's reference figures, on the private box
         clean = (model(x).argmax(1) == y).float().mean().item()
     figures = {"clean": clean, "baselines": homework.hw6_baselines(model)}
@@ -287,7 +287,7 @@ class RemoteBlackBox(BlackBox):
         except (ConnectionRefusedError, FileNotFoundError):
             raise ConnectionError(
                 f"no homework 6 black box answers at {self.address} (${SERVER_ENV}). The private box runs in "
-                f"a server the instructor starts: `python -m helpers.hw6_server --checkpoint PATH --port 0` "
+                f"a server the instructor starts: `python -m helpers.course.hw6_server --checkpoint PATH --port 0` "
                 f"prints the address to export as {SERVER_ENV}; to practise on the zoo's box, unset "
                 f"{SERVER_ENV} and restart the kernel"
             ) from None

@@ -1,13 +1,13 @@
 """Checks for the notebooks' exercises: a clear pass, or what was expected and what came.
 
-    from helpers import grading
+    from helpers.course import grading
     grading.check("saliency", my_saliency)        # an exercise whose answer is a function
     grading.check("hw5_most_faithful", answer)    # a homework question whose answer is a value
     grading.judge(x_adv)                          # homework 6: a submission against the baselines
 
 A function exercise runs the student's function on a few small inputs and compares it with the
 library's reference (shape, dtype, values within a tolerance). A homework question compares the
-student's value with the answer key in ``helpers.homework`` — without printing the key. A failure
+student's value with the answer key in ``helpers.course.homework`` — without printing the key. A failure
 raises ``ExerciseFailed`` (``judge``: ``SubmissionRejected``), which a notebook shows as one line —
 never a traceback from the checker.
 """
@@ -21,11 +21,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers import attacks, explain, homework
+from helpers import attacks, explain
+from helpers.course import homework
 from helpers._checks import check_bool
 from helpers.audio import relative_db
 from helpers.explain.cam import cam_from_gradients
-from helpers.hw6_server import RemoteBlackBox
+from helpers.course.hw6_server import RemoteBlackBox
 from helpers.models import Normalize
 
 
@@ -501,7 +502,7 @@ def judge(x_adv: Any, *, show: bool = True) -> Judgement:
     query count, the budget and the reference figures then come from that process — else the zoo's
     practice box; the baselines are measured on the same box. Returns (and prints, with ``show``) the
     accuracy on the submission next to the baselines' and the pass lines."""
-    x, y = (t.cpu() for t in homework._hw6_images())
+    x, y = (t.cpu() for t in homework.hw6_images())
     if not isinstance(x_adv, torch.Tensor):
         raise SubmissionRejected(f"x_adv must be a torch.Tensor of shape {tuple(x.shape)}, "
                                  f"got {type(x_adv).__name__}")
@@ -548,7 +549,7 @@ def judge_points(report: Judgement) -> float:
     """Homework 6's automatic points (nbgrader's partial credit, the last value of the hidden test cell):
     ``marking.POINTS["judge"]`` times the share of the baselines the submission beats — and nothing, with
     the reason printed, for a judgement made after more queries than the budget allows."""
-    from helpers.marking import POINTS
+    from helpers.course.marking import POINTS
 
     if not isinstance(report, Judgement):
         raise TypeError(f"report must be the Judgement grading.judge returns; got {type(report).__name__}")

@@ -1,7 +1,7 @@
-"""What each exercise is worth, and the nbgrader cell metadata that says so (``python -m helpers.marking``).
+"""What each exercise is worth, and the nbgrader cell metadata that says so (``python -m helpers.course.marking``).
 
-    python -m helpers.marking notebooks/*.ipynb           # write the metadata and points lines in place
-    python -m helpers.marking --check notebooks/*.ipynb   # exit 1 if a notebook differs from that
+    python -m helpers.course.marking notebooks/*.ipynb           # write the metadata and points lines in place
+    python -m helpers.course.marking --check notebooks/*.ipynb   # exit 1 if a notebook differs from that
 
 The points live in one table, ``POINTS``; everything else is read off the cells, in order:
 
@@ -57,7 +57,7 @@ class MarkingError(ValueError):
 
 def _points(table: Mapping[str, int], key: str, where: str) -> int:
     if key not in table:
-        raise MarkingError(f"{where}: no points for {key!r} — add it to POINTS in helpers/marking.py")
+        raise MarkingError(f"{where}: no points for {key!r} — add it to POINTS in helpers/course/marking.py")
     return table[key]
 
 
@@ -189,7 +189,7 @@ def lock_for_students(nb: nbformat.NotebookNode) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.marking", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m helpers.course.marking", description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", help="notebooks to annotate in place")
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if one would change")
     args = parser.parse_args(argv)
@@ -211,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     for name in stale:
         print(f"{name}: {verb}")
     return 1 if args.check and stale else 0
+
+
+__all__ = ["POINTS", "MarkingError", "annotate", "checksum", "lock_for_students", "main", "roles", "total_line"]
 
 
 if __name__ == "__main__":

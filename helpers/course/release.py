@@ -1,6 +1,6 @@
 """Make a teaching release: student notebooks generated from the solutions (``make release``).
 
-    python -m helpers.release --out DIR [--execute]
+    python -m helpers.course.release --out DIR [--execute]
 
 The instructor keeps one set of notebooks, with solutions, in ``notebooks/``. For each of them the
 release writes to ``DIR``:
@@ -15,7 +15,7 @@ release writes to ``DIR``:
   reproduces with nbval (``--execute`` runs it again instead);
 - ``student/NAME.html`` and ``solution/NAME.html`` — nbconvert's HTML rendering of both.
 
-Both versions carry the nbgrader cell metadata of ``helpers.marking`` (points, solution, test and read-only
+Both versions carry the nbgrader cell metadata of ``helpers.course.marking`` (points, solution, test and read-only
 cells), and the student version what ``nbgrader generate_assignment`` adds to it (locks and checksums), so
 that it is the notebook nbgrader would hand out — except for the outputs of untouched cells, which nbgrader
 clears — and a student's copy can be autograded with nbgrader. The release
@@ -34,9 +34,9 @@ from pathlib import Path
 
 import nbformat
 
-from helpers import marking
+from helpers.course import marking
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -118,7 +118,7 @@ def split_cell(source: str, cell_type: str, where: str) -> tuple[str, list[Block
 def student_version(nb: nbformat.NotebookNode, name: str,
                     points: Mapping[str, int] = marking.POINTS) -> tuple[nbformat.NotebookNode, list[int]]:
     """The student notebook made from solution notebook ``nb`` (left untouched) and the indices of the
-    cells whose source changed; ``points``: what each exercise is worth (``helpers.marking``)."""
+    cells whose source changed; ``points``: what each exercise is worth (``helpers.course.marking``)."""
     if not isinstance(nb, nbformat.NotebookNode) or "cells" not in nb:
         raise TypeError(f"nb must be a notebook read with nbformat.read; got {type(nb).__name__}")
     if not isinstance(name, str):
@@ -224,7 +224,7 @@ def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: 
     for path in sources:
         solution, student, _ = made[path.name]
         if execute:
-            from helpers._notebooks import execute_node
+            from helpers.course.execute import execute_node
 
             execute_node(solution, path.parent)
         for kind, nb in (("student", student), ("solution", solution)):
@@ -236,7 +236,7 @@ def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.release", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m helpers.course.release", description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="folder to write the release to (not inside notebooks/)")
     parser.add_argument("--notebooks", default=str(NOTEBOOKS_DIR),
                         help="the solution notebooks (default: %(default)s)")
@@ -254,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {what}")
     print(f"release written to {Path(args.out).resolve()}/student and /solution")
     return 0
+
+
+__all__ = ["NOTEBOOKS_DIR", "Block", "ReleaseError", "main", "release", "split_cell", "student_version"]
 
 
 if __name__ == "__main__":
