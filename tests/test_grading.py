@@ -3,6 +3,7 @@ import torch
 
 from helpers import explain
 from helpers.course import grading
+from helpers.course.exercises import QUESTIONS
 
 
 def test_reference_answers_pass(capsys):
@@ -107,9 +108,9 @@ def test_homework_questions_accept_the_key_and_never_reveal_it(capsys):
     from helpers.course import homework
 
     key = homework.hw5_reference()
-    for question in grading.QUESTIONS:
+    for question in QUESTIONS:
         grading.check(question, key[question])
-    assert capsys.readouterr().out.count("✔") == len(grading.QUESTIONS)
+    assert capsys.readouterr().out.count("✔") == len(QUESTIONS)
 
     wrong = next(m for m in homework.HW5_METHODS if m != key["hw5_most_faithful"])
     with pytest.raises(grading.ExerciseFailed, match="is not the answer") as failure:

@@ -441,8 +441,8 @@ CALLS: dict[str, Call | Skip] = {
         )
     ),
     # teaching tools
-    "helpers.course.grading.Exercise": RECORD,
-    "helpers.course.grading.Question": RECORD,
+    "helpers.course.exercises.Exercise": RECORD,
+    "helpers.course.exercises.Question": RECORD,
     "helpers.course.grading.Judgement": RECORD,
     "helpers.course.grading.Judgement.beaten": RECORD,
     "helpers.course.grading.check": Call(

@@ -12,6 +12,9 @@ notebooks use ``grading`` and ``homework``; the instructor's commands are module
 
 Modules (each one's ``__all__`` is what the others may use of it; none reaches for another's ``_names``):
 
+- ``exercises``: what the notebooks check, one entry per task: ``EXERCISES`` (per function exercise its
+  reference, its visible and its hidden test cases, its tolerance and its points) and ``QUESTIONS``
+  (homework 5's value questions, with their points).
 - ``grading``: ``check`` (an exercise or a question), ``judge`` and ``judge_points`` (homework 6).
 - ``homework``: the homework notebooks' fixed data, answer key and baselines.
 - ``hw6_server``: homework 6's private black box, served from another process, and its client.
@@ -23,4 +26,4 @@ This file imports none of them: ``python -m helpers.course.release`` must find i
 imported, and a notebook that checks an exercise need not load the release's nbconvert.
 """
 
-__all__ = ["execute", "grading", "homework", "hw6_server", "marking", "release"]
+__all__ = ["exercises", "execute", "grading", "homework", "hw6_server", "marking", "release"]

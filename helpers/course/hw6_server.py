@@ -198,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m helpers.course.hw6_server``: serve a private checkpoint until interrupted."""
     from helpers.course import homework  # the homework's images and baselines (homework imports this module)
 
-    parser = argparse.ArgumentParser(prog="python -m helpers.course.hw6_server", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m helpers.course.hw6_server",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, help="the private fmnist_blackbox weights (- : stdin)")
     parser.add_argument("--budget", type=int, default=homework.HW6_QUERIES * len(homework.hw6_images()[0]),
                         help="queries allowed in all (default: %(default)s)")
@@ -287,9 +288,9 @@ class RemoteBlackBox(BlackBox):
         except (ConnectionRefusedError, FileNotFoundError):
             raise ConnectionError(
                 f"no homework 6 black box answers at {self.address} (${SERVER_ENV}). The private box runs in "
-                f"a server the instructor starts: `python -m helpers.course.hw6_server --checkpoint PATH --port 0` "
-                f"prints the address to export as {SERVER_ENV}; to practise on the zoo's box, unset "
-                f"{SERVER_ENV} and restart the kernel"
+                "a server the instructor starts: `python -m helpers.course.hw6_server --checkpoint PATH "
+                f"--port 0` prints the address to export as {SERVER_ENV}; to practise on the zoo's box, "
+                f"unset {SERVER_ENV} and restart the kernel"
             ) from None
         except (OSError, json.JSONDecodeError) as error:
             raise ConnectionError(f"the homework 6 black box at {self.address} did not answer: "

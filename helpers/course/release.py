@@ -15,12 +15,12 @@ release writes to ``DIR``:
   reproduces with nbval (``--execute`` runs it again instead);
 - ``student/NAME.html`` and ``solution/NAME.html`` — nbconvert's HTML rendering of both.
 
-Both versions carry the nbgrader cell metadata of ``helpers.course.marking`` (points, solution, test and read-only
-cells), and the student version what ``nbgrader generate_assignment`` adds to it (locks and checksums), so
-that it is the notebook nbgrader would hand out — except for the outputs of untouched cells, which nbgrader
-clears — and a student's copy can be autograded with nbgrader. The release
-never writes into ``notebooks/``; a marker without its partner, or one inside another block, is an error
-naming the notebook and the cell; running it twice gives byte-identical files.
+Both versions carry the nbgrader cell metadata of ``helpers.course.marking`` (points, solution, test and
+read-only cells), and the student version what ``nbgrader generate_assignment`` adds to it (locks and
+checksums), so that it is the notebook nbgrader would hand out — except for the outputs of untouched cells,
+which nbgrader clears — and a student's copy can be autograded with nbgrader. The release never writes
+into ``notebooks/``; a marker without its partner, or one inside another block, is an error naming the
+notebook and the cell; running it twice gives byte-identical files.
 """
 
 from __future__ import annotations
@@ -236,7 +236,8 @@ def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.course.release", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m helpers.course.release",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="folder to write the release to (not inside notebooks/)")
     parser.add_argument("--notebooks", default=str(NOTEBOOKS_DIR),
                         help="the solution notebooks (default: %(default)s)")
