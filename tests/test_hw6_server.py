@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from helpers.attacks import QueryBudgetExceeded
-from helpers.course import homework, hw6_server
+from helpers.course import homework, hw6_client, hw6_server
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET = 600
@@ -181,7 +181,7 @@ def test_a_malformed_request_gets_a_clear_error_and_the_server_keeps_serving(ser
 
 def test_the_client_checks_before_sending_and_maps_refusals(server, monkeypatch):
     address, _ = server
-    box = hw6_server.RemoteBlackBox(address)
+    box = hw6_client.RemoteBlackBox(address)
     x = homework.hw6_images()[0][:2]
     with pytest.raises(TypeError, match=r"x must be a float32 tensor.*x\.float\(\)"):
         box(x.double())
@@ -191,7 +191,7 @@ def test_the_client_checks_before_sending_and_maps_refusals(server, monkeypatch)
         box(torch.rand(2, 3, 28, 28))
     with pytest.raises(AttributeError):
         box.budget = 10**9
-    monkeypatch.setattr(hw6_server.RemoteBlackBox, "_check_images", lambda self, x, name="x": x)
+    monkeypatch.setattr(hw6_client.RemoteBlackBox, "_check_images", lambda self, x, name="x": x)
     with pytest.raises(ValueError, match=r"refused the query: .*must lie in \[0, 1\]"):
         box(x * 255)  # past the client's check, the server refuses too
 
@@ -241,7 +241,7 @@ def test_a_unix_socket_server_answers_like_the_tcp_one(tmp_path):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        remote = hw6_server.RemoteBlackBox(hw6_server.address(server))
+        remote = hw6_client.RemoteBlackBox(hw6_server.address(server))
         x = homework.hw6_images()[0][:4]
         local = zoo.load("fmnist_blackbox", device="cpu")
         with torch.no_grad():

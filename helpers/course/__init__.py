@@ -17,7 +17,8 @@ Modules (each one's ``__all__`` is what the others may use of it; none reaches f
   (homework 5's value questions, with their points).
 - ``grading``: ``check`` (an exercise or a question), ``judge`` and ``judge_points`` (homework 6).
 - ``homework``: the homework notebooks' fixed data, answer key and baselines.
-- ``hw6_server``: homework 6's private black box, served from another process, and its client.
+- ``hw6_server``: homework 6's private black box, served from another process;
+- ``hw6_client``: ``RemoteBlackBox``, that box seen from a student's kernel (an address and nothing else).
 - ``marking``: ``POINTS`` and the nbgrader cell metadata read off the cells.
 - ``execute``: run a notebook in a fresh kernel and save its outputs (``make notebooks``).
 - ``release``: solution notebooks → student notebooks (``make release``).
@@ -26,4 +27,4 @@ This file imports none of them: ``python -m helpers.course.release`` must find i
 imported, and a notebook that checks an exercise need not load the release's nbconvert.
 """
 
-__all__ = ["exercises", "execute", "grading", "homework", "hw6_server", "marking", "release"]
+__all__ = ["exercises", "execute", "grading", "homework", "hw6_client", "hw6_server", "marking", "release"]

@@ -14,6 +14,7 @@ never a traceback from the checker.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from helpers import attacks
 from helpers._checks import check_bool
 from helpers.course import homework
 from helpers.course.exercises import EXERCISES, QUESTIONS, Exercise, Question
-from helpers.course.hw6_server import RemoteBlackBox
+from helpers.course.hw6_client import RemoteBlackBox
 from helpers.course.marking import POINTS
 
 
@@ -46,33 +47,54 @@ def _compare(got: Any, expected: Any, spec: Exercise | Question, where: str = ""
     """None when ``got`` matches ``expected``; otherwise what differs. For an exercise (a reference
     function's result) the message shows the expected value; for a homework ``Question`` it never shows
     the key's value."""
-    reveal, at = isinstance(spec, Exercise), f" at {where}" if where else ""
-    tolerance = f"(rtol={spec.rtol:g}, atol={spec.atol:g})"
+    at = f" at {where}" if where else ""
     if isinstance(expected, dict):
-        if not isinstance(got, dict):
-            return f"expected a dict with keys {sorted(expected)}, got {type(got).__name__}"
-        if set(got) != set(expected):
-            missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
-            return f"the dict's keys differ: missing {missing}, unexpected {extra}"
-        problems = (_compare(got[key], expected[key], spec, repr(key)) for key in expected)
-        return next((problem for problem in problems if problem is not None), None)
+        return _compare_dicts(got, expected, spec)
     if isinstance(expected, str):
-        if not isinstance(got, str):
-            return f"expected a name (str){at}, got {type(got).__name__}"
-        if spec.choices and got not in spec.choices:
-            return f"{got!r} is not one of {list(spec.choices)}"
-        return None if got == expected else f"{got!r} is not the answer — look at your measurements again"
+        return _compare_names(got, expected, spec, at)
     if isinstance(expected, float):
-        if isinstance(got, torch.Tensor) and got.numel() == 1:
-            got = got.item()
-        if isinstance(got, bool) or not isinstance(got, (int, float)):
-            return f"expected a number{at}, got {type(got).__name__}"
-        if abs(got - expected) <= spec.atol + spec.rtol * abs(expected):
-            return None
-        if reveal:
-            return f"expected {expected:.6g}, got {got:.6g}"
-        return (f"{got:.6g}{at} differs from the reference by more than the tolerance "
-                f"{tolerance} — check the prescribed settings")
+        return _compare_numbers(got, expected, spec, at)
+    return _compare_tensors(got, expected, spec, at)
+
+
+def _beyond_tolerance(what: str, spec: Exercise | Question) -> str:
+    """What a homework question's check says of a wrong value: that it is off, never by how much."""
+    return (f"{what} from the reference by more than the tolerance (rtol={spec.rtol:g}, atol={spec.atol:g}) "
+            "— check the prescribed settings")
+
+
+def _compare_dicts(got: Any, expected: dict, spec: Exercise | Question) -> str | None:
+    if not isinstance(got, dict):
+        return f"expected a dict with keys {sorted(expected)}, got {type(got).__name__}"
+    if set(got) != set(expected):
+        missing, extra = sorted(set(expected) - set(got)), sorted(set(got) - set(expected))
+        return f"the dict's keys differ: missing {missing}, unexpected {extra}"
+    problems = (_compare(got[key], expected[key], spec, repr(key)) for key in expected)
+    return next((problem for problem in problems if problem is not None), None)
+
+
+def _compare_names(got: Any, expected: str, spec: Exercise | Question, at: str) -> str | None:
+    if not isinstance(got, str):
+        return f"expected a name (str){at}, got {type(got).__name__}"
+    if isinstance(spec, Question) and spec.choices and got not in spec.choices:
+        return f"{got!r} is not one of {list(spec.choices)}"
+    return None if got == expected else f"{got!r} is not the answer — look at your measurements again"
+
+
+def _compare_numbers(got: Any, expected: float, spec: Exercise | Question, at: str) -> str | None:
+    if isinstance(got, torch.Tensor) and got.numel() == 1:
+        got = got.item()
+    if isinstance(got, bool) or not isinstance(got, (int, float)):
+        return f"expected a number{at}, got {type(got).__name__}"
+    if abs(got - expected) <= spec.atol + spec.rtol * abs(expected):
+        return None
+    if isinstance(spec, Exercise):
+        return f"expected {expected:.6g}, got {got:.6g}"
+    return _beyond_tolerance(f"{got:.6g}{at} differs", spec)
+
+
+def _compare_tensors(got: Any, expected: torch.Tensor, spec: Exercise | Question, at: str) -> str | None:
+    reveal = isinstance(spec, Exercise)
     if not isinstance(got, torch.Tensor):
         return f"expected a torch.Tensor{at}, got {type(got).__name__}"
     if got.shape != expected.shape:
@@ -86,13 +108,12 @@ def _compare(got: Any, expected: Any, spec: Exercise | Question, where: str = ""
     got = got.detach().cpu()
     if torch.allclose(got, expected, rtol=spec.rtol, atol=spec.atol):
         return None
-    if reveal:
-        worst = (got - expected).abs().flatten().argmax()
-        return (f"values differ (tolerance rtol={spec.rtol:g}, atol={spec.atol:g}): "
-                f"at flat index {int(worst)} expected {float(expected.flatten()[worst]):.6g}, "
-                f"got {float(got.flatten()[worst]):.6g}")
-    return (f"the values{at} differ from the reference by more than the tolerance "
-            f"{tolerance} — check the prescribed settings")
+    if not reveal:
+        return _beyond_tolerance(f"the values{at} differ", spec)
+    worst = (got - expected).abs().flatten().argmax()
+    return (f"values differ (tolerance rtol={spec.rtol:g}, atol={spec.atol:g}): "
+            f"at flat index {int(worst)} expected {float(expected.flatten()[worst]):.6g}, "
+            f"got {float(got.flatten()[worst]):.6g}")
 
 
 def _check_question(question_id: str, answer: Any) -> None:
@@ -106,12 +127,51 @@ def _check_question(question_id: str, answer: Any) -> None:
     print(f"✔ {question_id}: {question.title} — correct")
 
 
+def _copies(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """Fresh copies of a test's arguments (tensors cloned, generators at the same state), so that neither
+    the reference nor the student's function sees what the other did to them."""
+    return tuple(map(_clone, args)), {k: _clone(v) for k, v in kwargs.items()}
+
+
+def _problem(exercise_id: str, exercise: Exercise, answer: Callable, args: tuple, kwargs: dict,
+             test: str) -> str | None:
+    """What is wrong with ``answer`` on one test of the exercise (None: nothing). Raises ``ExerciseFailed``
+    where the student's function itself raised; ``test`` names the test ("hidden test 2")."""
+    reference_args, reference_kwargs = _copies(args, kwargs)
+    expected = exercise.reference(*reference_args, **reference_kwargs)
+    inputs, options = _copies(args, kwargs)
+    try:
+        got = answer(*inputs, **options)
+    except NotImplementedError:
+        raise ExerciseFailed(f"{exercise_id}: not implemented yet — "
+                             "replace `raise NotImplementedError()`") from None
+    except Exception as error:  # the student's code failed: say how, without our traceback
+        raise ExerciseFailed(f"{exercise_id}, {test}: your function raised "
+                             f"{type(error).__name__}: {error}") from None
+    if exercise.measure is not None:
+        expected = exercise.measure(expected, *args)
+        try:
+            got = exercise.measure(got, *inputs)
+        except (TypeError, ValueError) as failure:  # the measure's word on what is wrong
+            return str(failure)
+    problem = _compare(got, expected, exercise)
+    if problem is None and any(
+        isinstance(a, torch.Tensor) and not torch.equal(a, b) for a, b in zip(inputs, args)
+    ):
+        problem = "your function modified its input tensor in place"
+    if problem is not None and exercise.mistake is not None and isinstance(got, torch.Tensor):
+        mistake_args, mistake_kwargs = _copies(args, kwargs)
+        if _compare(got, exercise.mistake(*mistake_args, **mistake_kwargs), exercise) is None:
+            problem = f"{problem} — {exercise.hint}"
+    return problem
+
+
 def check(exercise_id: str, answer: Any, *, hidden: bool = False) -> None:
     """Check ``answer`` to exercise ``exercise_id``; print ✔ on success, raise ``ExerciseFailed`` otherwise.
 
-    For a function exercise (``EXERCISES``) ``answer`` is the student's function; for a homework
-    question (``QUESTIONS``) it is the value asked for. With ``hidden`` a function exercise runs its hidden
-    tests (its entry's ``hidden`` cases) instead, and prints nothing when they pass."""
+    For a function exercise (``exercises.EXERCISES``) ``answer`` is the student's function; for a homework
+    question (``exercises.QUESTIONS``) it is the value asked for. With ``hidden`` a function exercise runs its
+    hidden tests (its entry's ``hidden`` cases) instead, and prints nothing when they pass."""
     if not isinstance(exercise_id, str):
         raise ExerciseFailed("exercise_id must be a str such as 'saliency'; got "
                              f"{type(exercise_id).__name__}")
@@ -130,31 +190,7 @@ def check(exercise_id: str, answer: Any, *, hidden: bool = False) -> None:
     cases = exercise.hidden() if hidden else exercise.cases()
     kind = "hidden test" if hidden else "test"
     for number, (args, kwargs) in enumerate(cases, start=1):
-        expected = exercise.reference(*map(_clone, args), **{k: _clone(v) for k, v in kwargs.items()})
-        inputs = tuple(map(_clone, args))
-        try:
-            got = answer(*inputs, **{k: _clone(v) for k, v in kwargs.items()})
-        except NotImplementedError:
-            raise ExerciseFailed(f"{exercise_id}: not implemented yet — "
-                                 "replace `raise NotImplementedError()`") from None
-        except Exception as error:  # the student's code failed: say how, without our traceback
-            raise ExerciseFailed(f"{exercise_id}, {kind} {number}: your function raised "
-                                 f"{type(error).__name__}: {error}") from None
-        if exercise.measure is not None:
-            expected = exercise.measure(expected, *args)
-            try:
-                got = exercise.measure(got, *inputs)
-            except (TypeError, ValueError) as failure:  # the measure's word on what is wrong
-                raise ExerciseFailed(f"{exercise_id}, {kind} {number} of {len(cases)}: {failure}") from None
-        problem = _compare(got, expected, exercise)
-        if problem is None and any(
-            isinstance(a, torch.Tensor) and not torch.equal(a, b) for a, b in zip(inputs, args)
-        ):
-            problem = "your function modified its input tensor in place"
-        if problem is not None and exercise.mistake is not None and isinstance(got, torch.Tensor):
-            mistaken = exercise.mistake(*map(_clone, args), **{k: _clone(v) for k, v in kwargs.items()})
-            if _compare(got, mistaken, exercise) is None:
-                problem = f"{problem} — {exercise.hint}"
+        problem = _problem(exercise_id, exercise, answer, args, kwargs, f"{kind} {number}")
         if problem is not None:
             raise ExerciseFailed(f"{exercise_id}, {kind} {number} of {len(cases)}: {problem}")
     if not hidden:

@@ -23,7 +23,7 @@ from torch import nn
 from helpers import zoo
 from helpers._checks import check_images, check_labels, check_model, num_classes
 from helpers.attacks import BlackBox, ensemble, fgsm, ifgsm, mifgsm
-from helpers.course.hw6_server import SERVER_ENV, RemoteBlackBox
+from helpers.course.hw6_client import SERVER_ENV, RemoteBlackBox
 from helpers.data import fashion_mnist, shapes_split
 from helpers.explain import (
     auc,

@@ -35,6 +35,7 @@ from pathlib import Path
 import nbformat
 
 from helpers.course import marking
+from helpers.course.execute import execute_node
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 
@@ -184,6 +185,23 @@ def _check_out(out: Path, notebooks: Path) -> Path:
     return out
 
 
+def _prepare_folders(out: Path, notebooks: Path, expected: set[str]) -> None:
+    """Make ``out/student`` and ``out/solution``, after checking that neither resolves into ``notebooks``,
+    and remove from them any notebook or HTML file not in ``expected``: a notebook removed from the course
+    leaves nothing behind."""
+    for kind in ("student", "solution"):
+        folder = out / kind
+        if _inside(folder.resolve(), notebooks.resolve()):
+            raise ReleaseError(f"{folder} resolves to {folder.resolve()}, inside {notebooks.resolve()}: "
+                               "the release never writes into the source notebooks (is it a symlink?)")
+    for kind in ("student", "solution"):
+        folder = out / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.iterdir():
+            if stale.suffix in (".ipynb", ".html") and stale.name not in expected:
+                stale.unlink()
+
+
 def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: bool = False,
             html: bool = True, points: Mapping[str, int] = marking.POINTS) -> dict[str, list[int]]:
     """Write the student and solution versions (and their HTML) of every notebook in ``notebooks`` to
@@ -207,25 +225,11 @@ def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: 
         solution = marking.annotate(nbformat.read(path, as_version=4), path.name, points)
         made[path.name] = (solution, *student_version(solution, path.name, points))
 
-    for kind in ("student", "solution"):
-        folder = out / kind
-        if _inside(folder.resolve(), notebooks.resolve()):
-            raise ReleaseError(f"{folder} resolves to {folder.resolve()}, inside {notebooks.resolve()}: "
-                               "the release never writes into the source notebooks (is it a symlink?)")
-    for kind in ("student", "solution"):
-        folder = out / kind
-        folder.mkdir(parents=True, exist_ok=True)
-        expected = {p.name for p in sources}
-        if html:
-            expected |= {p.with_suffix(".html").name for p in sources}
-        for stale in folder.iterdir():  # a notebook removed from the course leaves nothing behind
-            if stale.suffix in (".ipynb", ".html") and stale.name not in expected:
-                stale.unlink()
+    expected = {p.name for p in sources} | ({p.with_suffix(".html").name for p in sources} if html else set())
+    _prepare_folders(out, notebooks, expected)
     for path in sources:
         solution, student, _ = made[path.name]
         if execute:
-            from helpers.course.execute import execute_node
-
             execute_node(solution, path.parent)
         for kind, nb in (("student", student), ("solution", solution)):
             target = out / kind / path.name
