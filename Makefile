@@ -6,8 +6,8 @@
 #   make test       make setup, then run the unit tests and nbval over every notebook (JOBS=n workers)
 #   make quick      the unit and oracle tests only, no notebook executed: a maintainer's 2-to-4-minute loop
 #   make formgrader open JupyterLab with nbgrader's formgrader in the course folder COURSE=DIR
-#   make notebooks  annotate every notebook for nbgrader (helpers.marking), re-execute it in place, save its outputs,
-#                   then bring the translation catalogs in step and rebuild the Chinese editions (notebooks/zh-*)
+#   make notebooks  annotate every notebook for nbgrader (helpers.course.marking), re-execute it in place, save its
+#                   outputs, then bring the translation catalogs in step and rebuild the Chinese editions (notebooks/zh-*)
 #   make zoo        retrain every zoo model from its recipe and re-measure MODELS.md
 #   make bench      time the library against Captum, Zennit and torchattacks (benchmarks/RESULTS.md)
 #   make release    write the student notebooks, the executed solutions and their HTML to release/
@@ -110,8 +110,8 @@ quick: setup
 	$(NB_ENV) $(PY) -m pytest -n $(JOBS) --dist loadfile tests -m "not notebooks"
 
 notebooks: setup
-	$(PY) -m helpers.marking notebooks/*.ipynb
-	$(NB_ENV) $(PY) -m helpers._notebooks notebooks/*.ipynb
+	$(PY) -m helpers.course.marking notebooks/*.ipynb
+	$(NB_ENV) $(PY) -m helpers.course.execute notebooks/*.ipynb
 	$(PY) -m helpers.course.translation update
 	$(PY) -m helpers.course.translation build
 
@@ -123,7 +123,7 @@ bench: setup
 	$(PY) -m benchmarks.run
 
 release: setup
-	$(PY) -m helpers.release --out release
+	$(PY) -m helpers.course.release --out release
 
 wheel: setup
 	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation --no-index -w dist .

@@ -136,7 +136,7 @@ def run_notebooks() -> list[tuple[str, float, float]]:
     """(name, seconds, peak MiB of the kernel) for every notebook, each in a fresh kernel on the CPU."""
     import os
 
-    from helpers._notebooks import execute_node
+    from helpers.course.execute import execute_node
 
     os.environ["HELPERS_DEVICE"] = "cpu"
     rows = []

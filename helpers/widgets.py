@@ -56,8 +56,8 @@ class Explorer(widgets.VBox):
 
     In a live kernel (JupyterLab) it is an ordinary widget, and moving a control redraws the picture. Its
     display also carries the picture as a PNG and a text line of the current settings, which are what is
-    shown where no kernel runs: nbconvert's HTML (``helpers.release``), GitHub, and nbval's comparison —
-    stable from run to run, unlike the widget's random model id.
+    shown where no kernel runs: nbconvert's HTML (``helpers.course.release``), GitHub, and nbval's
+    comparison — stable from run to run, unlike the widget's random model id.
     """
 
     def __init__(self, title: str, controls: list[widgets.Widget], picture: widgets.Image) -> None:

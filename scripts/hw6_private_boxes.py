@@ -16,14 +16,15 @@ import sys
 
 import torch
 
-from helpers import homework, zoo
+from helpers import zoo
 from helpers.attacks import BlackBox, ensemble, mifgsm, square_attack
-from helpers.hw6_server import load_private
+from helpers.course import homework
+from helpers.course.hw6_server import load_private
 
 
 def reference(victim: torch.nn.Module) -> tuple[float, float, int]:
     """The reference solution against ``victim``: (accuracy after transfer, after Square, queries spent)."""
-    x, y = homework._hw6_images()
+    x, y = homework.hw6_images()
     eps = homework.HW6_EPS
     box = BlackBox(victim, budget=homework.HW6_QUERIES * len(x))
     box(x)  # the notebook's first judge
@@ -44,7 +45,7 @@ def reference(victim: torch.nn.Module) -> tuple[float, float, int]:
 
 def main(paths: list[str]) -> None:
     torch.set_num_threads(1)
-    x, y = homework._hw6_images()
+    x, y = homework.hw6_images()
     for path in paths:
         victim = zoo.load("fmnist_blackbox", device="cpu") if path == "practice" else load_private(path)
         with torch.no_grad():

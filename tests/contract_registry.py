@@ -16,7 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from helpers import attacks, defenses, explain, homework, training, widgets
+from helpers import attacks, defenses, explain, training, widgets
+from helpers.course import homework
 from helpers.models import fashion_denoiser
 
 
@@ -57,7 +58,7 @@ CASES: list[Case] = [
     Case("helpers.widgets.epsilon_explorer",
          lambda m, x, y, g: widgets.epsilon_explorer(m, x, y, attack="PGD (20 steps)")),
     Case("helpers.explain.cam.grad_cam", lambda m, x, y, g: explain.grad_cam(m, x, y, layer=m[2])),
-    Case("helpers.homework.hw5_explain", lambda m, x, y, g: homework.hw5_explain(m, x, y, m[2])),
+    Case("helpers.course.homework.hw5_explain", lambda m, x, y, g: homework.hw5_explain(m, x, y, m[2])),
     Case("helpers.explain.perturbation.occlusion",
          lambda m, x, y, g: explain.occlusion(m, x, y, window=4, stride=3, batch_size=7)),
     Case("helpers.explain.perturbation.lime",

@@ -175,3 +175,35 @@ def test_no_name_in_a_package_hides_one_of_its_modules():
         if attribute is not None and not inspect.ismodule(attribute):
             hidden.append(info.name)
     assert not hidden, f"these modules are hidden by a name in their package: {hidden}"
+
+
+def test_course_modules_use_one_another_through_their_public_names():
+    """``helpers.course``'s modules use one another only through the names each lists in ``__all__`` (and
+    the package's ``__init__`` lists its modules): no module reaches for another's ``_private`` name."""
+    import ast
+
+    import helpers.course as course
+
+    package = importlib.import_module("helpers.course")
+    modules = {name: importlib.import_module(f"helpers.course.{name}") for name in course.__all__}
+    assert sorted(modules) == sorted(info.name for info in pkgutil.iter_modules(package.__path__))
+    wrong = []
+    for name, module in modules.items():
+        tree = ast.parse(inspect.getsource(module))
+        bound = {}  # local name -> the course module it stands for
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "helpers.course":
+                for alias in node.names:
+                    if alias.name not in modules:
+                        wrong.append(f"{name}: from helpers.course import {alias.name}")
+                    bound[alias.asname or alias.name] = alias.name
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("helpers.course."):
+                other = node.module.rsplit(".", 1)[-1]
+                wrong += [f"{name}: from {node.module} import {alias.name}" for alias in node.names
+                          if alias.name not in modules[other].__all__]
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)):
+                continue
+            if node.value.id in bound and node.attr not in modules[bound[node.value.id]].__all__:
+                wrong.append(f"{name}: {node.value.id}.{node.attr}")
+    assert not wrong, f"names used across helpers.course that are not in the other module's __all__: {wrong}"

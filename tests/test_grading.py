@@ -1,7 +1,9 @@
 import pytest
 import torch
 
-from helpers import explain, grading
+from helpers import explain
+from helpers.course import grading
+from helpers.course.exercises import QUESTIONS
 
 
 def test_reference_answers_pass(capsys):
@@ -100,15 +102,15 @@ def test_attack_exercises():
                                                                                   alpha=alpha, steps=steps))
 
 
-# ---- homework questions (value answers checked against helpers.homework's key) -------------------
+# ---- homework questions (value answers checked against helpers.course.homework's key) -------------------
 
 def test_homework_questions_accept_the_key_and_never_reveal_it(capsys):
-    from helpers import homework
+    from helpers.course import homework
 
     key = homework.hw5_reference()
-    for question in grading.QUESTIONS:
+    for question in QUESTIONS:
         grading.check(question, key[question])
-    assert capsys.readouterr().out.count("✔") == len(grading.QUESTIONS)
+    assert capsys.readouterr().out.count("✔") == len(QUESTIONS)
 
     wrong = next(m for m in homework.HW5_METHODS if m != key["hw5_most_faithful"])
     with pytest.raises(grading.ExerciseFailed, match="is not the answer") as failure:
@@ -137,13 +139,13 @@ def test_homework_questions_accept_the_key_and_never_reveal_it(capsys):
 
 @pytest.fixture(scope="module")
 def hw6():
-    from helpers import homework
+    from helpers.course import homework
 
-    return homework._hw6_images()
+    return homework.hw6_images()
 
 
 def test_judge_accepts_a_valid_submission_after_the_uint8_round_trip(hw6, capsys):
-    from helpers import homework
+    from helpers.course import homework
 
     x, _ = hw6
     verdict = grading.judge(x.clone())
@@ -181,13 +183,13 @@ def test_judge_rejects_broken_submissions_clearly(hw6, make, message):
 
 
 def test_judge_baselines_are_reproducible_and_ordered():
-    from helpers import homework
+    from helpers.course import homework
 
     first = dict(homework.hw6_baselines())
     again = homework.hw6_baselines(None, homework.HW6_BASELINE_SEEDS[:1])  # not cached: computed anew
     assert again == {"simple": first["simple"], "medium": first["medium"], "strong": first["strong"][:1]}
     assert [len(first[k]) for k in ("simple", "medium", "strong")] == [1, 1, len(homework.HW6_BASELINE_SEEDS)]
-    verdict = grading.judge(homework._hw6_images()[0], show=False)
+    verdict = grading.judge(homework.hw6_images()[0], show=False)
     lines = verdict.pass_lines
     strong = lines["strong"]
     assert verdict.clean_accuracy > lines["simple"] > lines["medium"] > max(first["strong"]) >= strong
@@ -201,7 +203,7 @@ def test_judge_baselines_are_reproducible_and_ordered():
 
 
 def test_hw6_budget_is_per_session_and_cannot_be_reset():
-    from helpers import homework
+    from helpers.course import homework
 
     data = homework.hw6_data()
     before = data.blackbox.queries
@@ -221,7 +223,7 @@ def test_hw6_budget_is_per_session_and_cannot_be_reset():
 def test_a_judgement_over_the_budget_earns_nothing(capsys):
     import dataclasses
 
-    from helpers import homework
+    from helpers.course import homework
 
     budget = homework.HW6_QUERIES * 128
     report = grading.Judgement(accuracy=0.1, clean_accuracy=0.9, baselines={"simple": [0.8], "strong": [0.5]},

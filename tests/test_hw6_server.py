@@ -1,4 +1,4 @@
-"""Homework 6's private black box served from another process (``helpers.hw6_server``), end to end: the
+"""Homework 6's private black box served from another process (``helpers.course.hw6_server``), end to end: the
 instructor's server holds the weights, the count and the budget; a student's process holds an address."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from helpers import homework, hw6_server
 from helpers.attacks import QueryBudgetExceeded
+from helpers.course import homework, hw6_client, hw6_server
 
 ROOT = Path(__file__).resolve().parents[1]
 BUDGET = 600
@@ -51,7 +51,7 @@ def server(tmp_path_factory):
     weights = _private_checkpoint(path)
     with path.open("rb") as checkpoint:
         process = subprocess.Popen(
-            [sys.executable, "-m", "helpers.hw6_server", "--checkpoint", "-", "--port", "0",
+            [sys.executable, "-m", "helpers.course.hw6_server", "--checkpoint", "-", "--port", "0",
              "--budget", str(BUDGET)],
             stdin=checkpoint, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(),
             cwd=ROOT,
@@ -86,7 +86,7 @@ def _query(shape, values: torch.Tensor | None = None, dtype: str = "float32", cu
 STUDENT = textwrap.dedent("""
     import gc, json, os, sys
     import torch
-    from helpers import grading, homework
+    from helpers.course import grading, homework
     from helpers.attacks import QueryBudgetExceeded, square_attack
 
     found = {}
@@ -139,7 +139,7 @@ def test_a_student_process_gets_answers_but_no_weights_and_no_way_around_the_bud
     assert found["no_model"] and found["answers"] == [PRIVATE_CLASS] * 4  # the private box answers
     assert not found["budget_set"] and not found["queries_set"]  # read-only on the student's side
     private, queries, budget, clean, accuracy, strong = found["verdict"]
-    x, y = homework._hw6_images()
+    x, y = homework.hw6_images()
     share = (y == PRIVATE_CLASS).float().mean().item()
     assert private and budget == BUDGET and queries == 4 + 128  # the grader's count is the server's
     assert clean == pytest.approx(share) and accuracy == pytest.approx(share)
@@ -181,8 +181,8 @@ def test_a_malformed_request_gets_a_clear_error_and_the_server_keeps_serving(ser
 
 def test_the_client_checks_before_sending_and_maps_refusals(server, monkeypatch):
     address, _ = server
-    box = hw6_server.RemoteBlackBox(address)
-    x = homework._hw6_images()[0][:2]
+    box = hw6_client.RemoteBlackBox(address)
+    x = homework.hw6_images()[0][:2]
     with pytest.raises(TypeError, match=r"x must be a float32 tensor.*x\.float\(\)"):
         box(x.double())
     with pytest.raises(ValueError, match=r"x must lie in \[0, 1\]"):
@@ -191,7 +191,7 @@ def test_the_client_checks_before_sending_and_maps_refusals(server, monkeypatch)
         box(torch.rand(2, 3, 28, 28))
     with pytest.raises(AttributeError):
         box.budget = 10**9
-    monkeypatch.setattr(hw6_server.RemoteBlackBox, "_check_images", lambda self, x, name="x": x)
+    monkeypatch.setattr(hw6_client.RemoteBlackBox, "_check_images", lambda self, x, name="x": x)
     with pytest.raises(ValueError, match=r"refused the query: .*must lie in \[0, 1\]"):
         box(x * 255)  # past the client's check, the server refuses too
 
@@ -201,7 +201,7 @@ def test_a_student_without_a_server_is_told_how_to_start_it(tmp_path, monkeypatc
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
     monkeypatch.setenv(homework.HW6_SERVER_ENV, f"127.0.0.1:{port}")
-    with pytest.raises(ConnectionError, match=r"python -m helpers.hw6_server --checkpoint PATH"):
+    with pytest.raises(ConnectionError, match=r"python -m helpers.course.hw6_server --checkpoint PATH"):
         homework.hw6_data()
     monkeypatch.setenv(homework.HW6_SERVER_ENV, f"unix:{tmp_path / 'no.sock'}")
     with pytest.raises(ConnectionError, match="unset HELPERS_HW6_SERVER"):
@@ -241,14 +241,14 @@ def test_a_unix_socket_server_answers_like_the_tcp_one(tmp_path):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        remote = hw6_server.RemoteBlackBox(hw6_server.address(server))
-        x = homework._hw6_images()[0][:4]
+        remote = hw6_client.RemoteBlackBox(hw6_server.address(server))
+        x = homework.hw6_images()[0][:4]
         local = zoo.load("fmnist_blackbox", device="cpu")
         with torch.no_grad():
             assert torch.allclose(remote(x), local(x).softmax(1), atol=1e-6)
         assert remote.queries == 4 and remote.budget == 10
         with pytest.raises(QueryBudgetExceeded, match="4 of 10 queries are spent"):
-            remote(homework._hw6_images()[0][:7])
+            remote(homework.hw6_images()[0][:7])
     finally:
         server.shutdown()
         server.server_close()

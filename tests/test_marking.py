@@ -1,5 +1,5 @@
-"""helpers.marking: the committed notebooks carry exactly the metadata it writes; points agree everywhere;
-the hidden tests catch an answer fitted to the visible ones."""
+"""helpers.course.marking: the committed notebooks carry exactly the metadata it writes; points agree
+everywhere; the hidden tests catch an answer fitted to the visible ones."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import nbformat
 import pytest
 import torch
 
-from helpers import grading, marking
-from helpers import release as rel
+from helpers.course import grading, marking
+from helpers.course import release as rel
+from helpers.course.exercises import EXERCISES, QUESTIONS
 
 SOURCES = sorted(rel.NOTEBOOKS_DIR.glob("*.ipynb"))
 HEADING_POINTS = re.compile(r"^#+ .*\((\d+) points?\b", re.MULTILINE)
@@ -19,7 +20,7 @@ HEADING_POINTS = re.compile(r"^#+ .*\((\d+) points?\b", re.MULTILINE)
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
 def test_committed_notebooks_are_what_the_tool_writes(source):
     """Fails after a merge that lost or changed metadata: run
-    `python -m helpers.marking notebooks/*.ipynb`."""
+    `python -m helpers.course.marking notebooks/*.ipynb`."""
     text = source.read_text(encoding="utf-8")
     assert nbformat.writes(marking.annotate(nbformat.reads(text, as_version=4), source.name)) + "\n" == text
     assert marking.main(["--check", str(source)]) == 0
@@ -144,7 +145,7 @@ def test_release_checksums_are_nbgraders():
 
 def _fitted(exercise_id: str):
     """An answer right on the visible tests only: it looks each visible input up and returns the reference."""
-    exercise = grading.EXERCISES[exercise_id]
+    exercise = EXERCISES[exercise_id]
     known = [args for args, _ in exercise.cases()]
 
     def answer(*args, **kwargs):
@@ -157,17 +158,25 @@ def _fitted(exercise_id: str):
     return answer
 
 
-@pytest.mark.parametrize("exercise_id", sorted(grading.EXERCISES))
+@pytest.mark.parametrize("exercise_id", sorted(EXERCISES))
 def test_hidden_tests_catch_an_answer_fitted_to_the_visible_ones(exercise_id, capsys):
-    assert set(grading.HIDDEN_CASES) == set(grading.EXERCISES)
     fitted = _fitted(exercise_id)
     grading.check(exercise_id, fitted)  # passes what the student sees
     with pytest.raises(grading.ExerciseFailed, match="hidden test"):
         grading.check(exercise_id, fitted, hidden=True)
-    reference = grading.EXERCISES[exercise_id].reference
+    reference = EXERCISES[exercise_id].reference
     capsys.readouterr()
     grading.check(exercise_id, reference, hidden=True)  # the reference passes, silently
     assert capsys.readouterr().out == ""
+
+
+def test_each_task_is_one_entry_whose_points_marking_reads():
+    """An exercise or a question is one entry of ``exercises`` (its cases, hidden cases and points in it):
+    the names do not clash, and POINTS holds each entry's points."""
+    assert not set(EXERCISES) & set(QUESTIONS)
+    for table in (EXERCISES, QUESTIONS):
+        assert all(marking.POINTS[name] == task.points for name, task in table.items())
+    assert all(exercise.cases() and exercise.hidden() for exercise in EXERCISES.values())
 
 
 def test_hidden_is_refused_for_a_question():

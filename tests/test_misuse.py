@@ -441,45 +441,51 @@ CALLS: dict[str, Call | Skip] = {
         )
     ),
     # teaching tools
-    "helpers.grading.Exercise": RECORD,
-    "helpers.grading.Question": RECORD,
-    "helpers.grading.Judgement": RECORD,
-    "helpers.grading.Judgement.beaten": RECORD,
-    "helpers.grading.check": Call(
+    "helpers.course.exercises.Exercise": RECORD,
+    "helpers.course.exercises.Question": RECORD,
+    "helpers.course.grading.Judgement": RECORD,
+    "helpers.course.grading.Judgement.beaten": RECORD,
+    "helpers.course.grading.check": Call(
         lambda m, x, y, g: dict(exercise_id="pointing_game", answer=explain.pointing_game), awkward=False
     ),
-    "helpers.grading.judge": Skip(
+    "helpers.course.grading.judge": Skip(
         "homework 6's judge: checked by tests/test_grading.py on the homework's images"
     ),
-    "helpers.homework.HW5Data": RECORD,
-    "helpers.homework.HW6Data": RECORD,
-    "helpers.homework.hw5_data": NO_ARGS,
-    "helpers.homework.hw5_reference": NO_ARGS,
-    "helpers.homework.hw6_data": NO_ARGS,
-    "helpers.homework.hw6_baselines": Skip(
+    "helpers.course.homework.HW5Data": RECORD,
+    "helpers.course.homework.HW6Data": RECORD,
+    "helpers.course.homework.hw5_data": NO_ARGS,
+    "helpers.course.homework.hw5_reference": NO_ARGS,
+    "helpers.course.homework.hw6_data": NO_ARGS,
+    "helpers.course.homework.hw6_baselines": Skip(
         "attacks the homework's 128 images: tests/test_grading.py runs it"
     ),
-    "helpers.homework.hw6_pass_lines": Skip("the minimum of hw6_baselines: tests/test_grading.py checks it"),
-    "helpers.homework.hw5_explain": Call(lambda m, x, y, g: dict(model=m, x=x, y=y, cam_layer=m[2])),
-    "helpers.homework.to_uint8_and_back": Call(lambda m, x, y, g: dict(x=x)),
-    "helpers.release.Block": RECORD,
-    "helpers.release.split_cell": Call(
+    "helpers.course.homework.hw6_pass_lines": Skip(
+        "the minimum of hw6_baselines: tests/test_grading.py checks it"
+    ),
+    "helpers.course.homework.hw6_images": NO_ARGS,
+    "helpers.course.homework.hw5_explain": Call(lambda m, x, y, g: dict(model=m, x=x, y=y, cam_layer=m[2])),
+    "helpers.course.homework.to_uint8_and_back": Call(lambda m, x, y, g: dict(x=x)),
+    "helpers.course.release.Block": RECORD,
+    "helpers.course.release.split_cell": Call(
         lambda m, x, y, g: dict(
             source="### BEGIN SOLUTION\nx = 1\n### END SOLUTION", cell_type="code", where="a.ipynb, cell 0"
         ),
         awkward=False,
     ),
-    "helpers.release.student_version": Call(
+    "helpers.course.release.student_version": Call(
         lambda m, x, y, g: dict(
             nb=nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")]), name="a"
         ),
         awkward=False,
     ),
-    "helpers.release.release": Call(
+    "helpers.course.release.release": Call(
         lambda m, x, y, g: dict(out=_tmp() / "out", notebooks=_tiny_notebooks(_tmp()), html=False),
         awkward=False,
     ),
-    "helpers.release.main": CLI,
+    "helpers.course.release.main": CLI,
+    "helpers.course.execute.execute": Skip("runs a notebook in a kernel: make notebooks"),
+    "helpers.course.execute.execute_node": Skip("runs a notebook in a kernel: tests/test_release.py"),
+    "helpers.course.execute.main": CLI,
     "helpers.viz.show_images": Call(lambda m, x, y, g: dict(images=x[:2], ncols=2, size=1.0)),
     "helpers.viz.show_heatmaps": Call(lambda m, x, y, g: dict(images=x[:2], maps=x[:2], ncols=2, size=1.0)),
     "helpers.viz.show_attributions": Call(
@@ -721,9 +727,9 @@ CALLS: dict[str, Call | Skip] = {
         lambda m, x, y, g: dict(clusters=torch.tensor([0, 0, 1, 1]), truth=torch.tensor([1, 1, 0, 2]))
     ),
     # teaching tools (new)
-    "helpers.grading.judge_points": Call(
+    "helpers.course.grading.judge_points": Call(
         lambda m, x, y, g: dict(
-            report=helpers.grading.Judgement(
+            report=helpers.course.grading.Judgement(
                 accuracy=0.2,
                 clean_accuracy=0.9,
                 baselines={"fgsm": [0.5, 0.45], "pgd": [0.1, 0.12]},
@@ -732,21 +738,26 @@ CALLS: dict[str, Call | Skip] = {
         ),
         awkward=False,
     ),
-    "helpers.marking.roles": Call(lambda m, x, y, g: dict(nb=_notebook(), name="a.ipynb"), awkward=False),
-    "helpers.marking.annotate": Call(lambda m, x, y, g: dict(nb=_notebook(), name="a.ipynb"), awkward=False),
-    "helpers.marking.checksum": Call(
-        lambda m, x, y, g: dict(cell=helpers.marking.annotate(_notebook(), "a.ipynb").cells[1]), awkward=False
+    "helpers.course.marking.roles": Call(
+        lambda m, x, y, g: dict(nb=_notebook(), name="a.ipynb"), awkward=False
     ),
-    "helpers.marking.total_line": Call(
+    "helpers.course.marking.annotate": Call(
+        lambda m, x, y, g: dict(nb=_notebook(), name="a.ipynb"), awkward=False
+    ),
+    "helpers.course.marking.checksum": Call(
+        lambda m, x, y, g: dict(cell=helpers.course.marking.annotate(_notebook(), "a.ipynb").cells[1]),
+        awkward=False,
+    ),
+    "helpers.course.marking.total_line": Call(
         lambda m, x, y, g: dict(
-            found=helpers.marking.roles(_notebook(), "a.ipynb"), cells=_notebook().cells
+            found=helpers.course.marking.roles(_notebook(), "a.ipynb"), cells=_notebook().cells
         ),
         awkward=False,
     ),
-    "helpers.marking.lock_for_students": Call(
-        lambda m, x, y, g: dict(nb=helpers.marking.annotate(_notebook(), "a.ipynb")), awkward=False
+    "helpers.course.marking.lock_for_students": Call(
+        lambda m, x, y, g: dict(nb=helpers.course.marking.annotate(_notebook(), "a.ipynb")), awkward=False
     ),
-    "helpers.marking.main": CLI,
+    "helpers.course.marking.main": CLI,
     # i19: APGD, worst-case evaluation, a learned denoiser and detector
     "helpers.attacks.auto_pgd.apgd": Call(
         lambda m, x, y, g: dict(
@@ -802,19 +813,20 @@ CALLS: dict[str, Call | Skip] = {
         ),
         awkward=False,
     ),
-    "helpers.grading.Judgement.pass_lines": RECORD,
-    "helpers.homework.HW6BlackBox": Call(lambda m, x, y, g: dict(model=m, output="probs", budget=100)),
-    "helpers.homework.hw6_blackbox": NO_ARGS,
-    "helpers.homework.hw6_figures": Skip("the judge's reference figures: tests/test_grading.py and "
+    "helpers.course.grading.Judgement.pass_lines": RECORD,
+    "helpers.course.homework.HW6BlackBox": Call(lambda m, x, y, g: dict(model=m, output="probs", budget=100)),
+    "helpers.course.homework.hw6_blackbox": NO_ARGS,
+    "helpers.course.homework.hw6_figures": Skip("the judge's reference figures: tests/test_grading.py and "
                                          "tests/test_hw6_server.py"),
     "helpers.attacks.blackbox.BlackBox.budget": RECORD,
     "helpers.attacks.blackbox.BlackBox.queries": RECORD,
     # homework 6's server: a socket protocol, misused message by message in tests/test_hw6_server.py
-    **{f"helpers.hw6_server.{name}": Skip("a server and its client: tests/test_hw6_server.py feeds it "
+    **{f"helpers.course.hw6_server.{name}": Skip("a server and its client: tests/test_hw6_server.py feeds it "
                                            "malformed messages, images and addresses")
-       for name in ("PrivateBox", "PrivateBox.status", "PrivateBox.answer", "RemoteBlackBox",
-                    "RemoteBlackBox.__call__", "RemoteBlackBox.budget", "RemoteBlackBox.queries",
-                    "RemoteBlackBox.figures", "address", "load_private", "main", "make_server")},
+       for name in ("PrivateBox", "PrivateBox.status", "PrivateBox.answer", "address", "load_private", "main",
+                    "make_server")},
+    **{f"helpers.course.hw6_client.RemoteBlackBox{member}": Skip("the server's client: see above")
+       for member in ("", ".__call__", ".budget", ".queries", ".figures")},
     "helpers.models.ResidualDenoiser": Call(
         lambda m, x, y, g: dict(body=nn.Conv2d(1, 1, 3, padding=1)), awkward=False
     ),
@@ -867,7 +879,7 @@ EXTRA: list[tuple[str, str, Callable[[nn.Module, torch.Tensor, torch.Tensor, tor
     ("helpers.defenses.filters.gaussian_blur", "sigma", lambda m, x, y, g: 10.0),
     ("helpers.zoo.load", "name", lambda m, x, y, g: ["fmnist_cnn"]),
     ("helpers.zoo.load", "device", lambda m, x, y, g: "banana"),
-    ("helpers.grading.check", "exercise_id", lambda m, x, y, g: ["fgsm"]),
+    ("helpers.course.grading.check", "exercise_id", lambda m, x, y, g: ["fgsm"]),
     ("helpers.attacks.whitebox.fgsm", "targeted", lambda m, x, y, g: "False"),
     ("helpers.attacks.blackbox.ensemble", "models", lambda m, x, y, g: []),
     ("helpers.attacks.blackbox.ensemble", "models", lambda m, x, y, g: m),
@@ -1518,7 +1530,7 @@ def test_a_checkpoint_that_is_not_plain_weights_gets_the_projects_refusal(tmp_pa
 
 
 def test_release_never_writes_through_a_symlink_into_the_notebooks(tmp_path):
-    from helpers import release
+    from helpers.course import release
 
     notebooks = _tiny_notebooks(tmp_path)
     before = (notebooks / "a.ipynb").read_bytes()
@@ -1532,7 +1544,7 @@ def test_release_never_writes_through_a_symlink_into_the_notebooks(tmp_path):
 
 @pytest.mark.parametrize("marker", ["### Begin Solution", "### end SOLUTION", "## BEGIN HIDDEN TESTS"])
 def test_release_refuses_a_mis_cased_marker_naming_notebook_and_cell(tmp_path, marker):
-    from helpers import release
+    from helpers.course import release
 
     folder = tmp_path / "nbs"
     folder.mkdir()

@@ -1,8 +1,8 @@
 """The real nbgrader on the course: generate_assignment with its default settings, and autograde's scores.
 
-A temporary course holds one assignment of two small notebooks annotated by ``helpers.marking``: an exercise
-notebook (the FGSM exercise) and a homework notebook (the saliency exercise and a written answer). Three
-students submit it: the solution, the blank student version, and a half-done one whose FGSM is right and
+A temporary course holds one assignment of two small notebooks annotated by ``helpers.course.marking``: an
+exercise notebook (the FGSM exercise) and a homework notebook (the saliency exercise and a written answer).
+Three students submit it: the solution, the blank student version, and a half-done one whose FGSM is right and
 whose saliency is fitted to the visible tests only (the hidden tests catch it).
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import marking
-from helpers import release as rel
+from helpers.course import marking
+from helpers.course import release as rel
 
 pytest.importorskip("nbgrader")
 
@@ -38,7 +38,8 @@ SALIENCY_FITTED = """def my_saliency(model, x, target):
     if len(x) in (2, 3):
         return explain.saliency(model, x, target)
     return torch.zeros_like(x)"""
-IMPORTS = "import torch\nimport torch.nn.functional as F\n\nfrom helpers import explain, grading"
+IMPORTS = ("import torch\nimport torch.nn.functional as F\n\n"
+           "from helpers import explain\nfrom helpers.course import grading")
 
 
 def _check(name: str, function: str) -> str:
@@ -146,8 +147,9 @@ def test_a_half_done_submission_gets_exactly_the_right_exercises_points(graded):
 
 
 def test_nbgrader_and_the_release_make_the_same_student_notebooks(tmp_path):
-    """generate_assignment on the course's real notebooks, with default settings, writes what helpers.release
-    writes: the same cells, sources and metadata (nbgrader also clears the outputs the release keeps)."""
+    """generate_assignment on the course's real notebooks, with default settings, writes what
+    helpers.course.release writes: the same cells, sources and metadata (nbgrader also clears the outputs
+    the release keeps)."""
     course = tmp_path / "course"
     (course / "source" / "all").mkdir(parents=True)
     for path in rel.NOTEBOOKS_DIR.glob("*.ipynb"):

@@ -121,7 +121,7 @@ def test_the_instructors_nbgrader_block_runs_as_written(tmp_path):
     with (course / "grades.csv").open() as f:
         rows = list(csv.DictReader(f))
     (row,) = rows
-    from helpers.marking import POINTS
+    from helpers.course.marking import POINTS
 
     automatic = sum(v for k, v in POINTS.items() if k.startswith("hw5_") and "/" not in k)
     written = sum(v for k, v in POINTS.items() if k.startswith("hw5_explain/answer"))

@@ -1,4 +1,4 @@
-"""The teaching release (helpers.release): student versions, solutions, HTML, and its refusals."""
+"""The teaching release (helpers.course.release): student versions, solutions, HTML, and its refusals."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers import release as rel
+from helpers.course import release as rel
 
 SOURCES = sorted(rel.NOTEBOOKS_DIR.glob("*.ipynb"))
 WITH_EXERCISES = [p for p in SOURCES if "### BEGIN SOLUTION" in p.read_text(encoding="utf-8")]

@@ -1,5 +1,5 @@
-"""Each notebook as a student receives it (``helpers.release.student_version``): run, it fails only where
-the student has work to do.
+"""Each notebook as a student receives it (``helpers.course.release.student_version``): run, it fails only
+where the student has work to do.
 
 Executed in a fresh kernel up to its last exercise: the only errors are NotImplementedError in the stubbed
 cells and ExerciseFailed in the check cells (each of which fails: no ✔ before the work is done); every
@@ -20,8 +20,8 @@ import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 from nbclient import NotebookClient
 
-from helpers import marking
-from helpers import release as rel
+from helpers.course import marking
+from helpers.course import release as rel
 
 WITH_EXERCISES = [p for p in sorted(rel.NOTEBOOKS_DIR.glob("*.ipynb"))
                   if "### BEGIN SOLUTION" in p.read_text(encoding="utf-8")]

@@ -51,7 +51,7 @@ class BlackBox:
     query that would exceed it raises ``QueryBudgetExceeded`` and is not answered. ``budget`` and
     ``queries`` are read-only: the counter only goes up. (In one Python process this is a guard against
     mistakes, not a wall: whoever holds the object can reach the model. A box that must stay black
-    answers from another process — ``helpers.hw6_server``.)
+    answers from another process — ``helpers.course.hw6_server``.)
     """
 
     def __init__(self, model: nn.Module, *, output: str = "probs", budget: int | None = None) -> None:

@@ -14,7 +14,7 @@ outputs and metadata (nbgrader's included) are copied, never re-executed.
 A cell with no current translation (new, or its English changed since it was translated) is never passed
 off as translated: the build keeps its English under a visible note, lists it, and ``check`` (and
 ``tests/test_translation.py``) fail on it. :func:`translate_notebook` alone refuses it unless asked to keep
-the English (``helpers.release`` can translate a notebook strictly).
+the English (``helpers.course.release`` can translate a notebook strictly).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from torch import nn
 from helpers import zoo
 from helpers._checks import check_images, check_labels, check_model, num_classes
 from helpers.attacks import BlackBox, ensemble, fgsm, ifgsm, mifgsm
+from helpers.course.hw6_client import SERVER_ENV, RemoteBlackBox
 from helpers.data import fashion_mnist, shapes_split
 from helpers.explain import (
     auc,
@@ -34,7 +35,6 @@ from helpers.explain import (
     saliency,
     smoothgrad,
 )
-from helpers.hw6_server import SERVER_ENV, RemoteBlackBox
 from helpers.runtime import device
 
 HW5_METHODS = ("saliency", "SmoothGrad", "integrated gradients", "LRP ε-γ-box", "Grad-CAM")
@@ -113,7 +113,7 @@ class HW6Data:
 
 # An instructor grades against a private black box that students never had: a checkpoint of the
 # fmnist_blackbox architecture trained with another seed (``python -m helpers.zoo train fmnist_blackbox
-# --seed S --out PATH``), served from another process (``python -m helpers.hw6_server --checkpoint PATH
+# --seed S --out PATH``), served from another process (``python -m helpers.course.hw6_server --checkpoint PATH
 # --port 0``), whose address this environment variable gives. Without it the zoo's practice box is used.
 HW6_SERVER_ENV = SERVER_ENV
 HW6_BASELINE_SEEDS = (0, 1, 2, 3, 4)  # the strong baseline's randomness, over which its pass line is taken
@@ -131,7 +131,8 @@ HW6_MEASURED = {
 }
 
 
-def _hw6_images() -> tuple[torch.Tensor, torch.Tensor]:
+def hw6_images() -> tuple[torch.Tensor, torch.Tensor]:
+    """Homework 6's 128 images and their labels, on the CPU: a fixed slice of Fashion-MNIST's test split."""
     images, labels = fashion_mnist("test")
     return images[1000:1128], labels[1000:1128]  # not the images the lecture notebooks attack
 
@@ -159,7 +160,7 @@ class HW6BlackBox(BlackBox):
 
 @functools.cache
 def _hw6_practice_box() -> HW6BlackBox:
-    return HW6BlackBox(_hw6_practice_victim(), budget=HW6_QUERIES * len(_hw6_images()[0]))
+    return HW6BlackBox(_hw6_practice_victim(), budget=HW6_QUERIES * len(hw6_images()[0]))
 
 
 def hw6_blackbox() -> BlackBox:
@@ -167,7 +168,7 @@ def hw6_blackbox() -> BlackBox:
     address (the model, the count and the budget live in the server's process), else the practice box."""
     if os.environ.get("HELPERS_HW6_BLACKBOX"):
         raise RuntimeError("$HELPERS_HW6_BLACKBOX is no longer read: a private box inside the student's "
-                           "process is not black. Serve it instead — `python -m helpers.hw6_server "
+                           "process is not black. Serve it instead — `python -m helpers.course.hw6_server "
                            f"--checkpoint PATH --port 0` — and set ${HW6_SERVER_ENV} to the address it prints"
                            )
     address = os.environ.get(HW6_SERVER_ENV)
@@ -178,7 +179,7 @@ def hw6_data() -> HW6Data:
     """Homework 6's images, on ``runtime.device()``, and the black box. Calling it again gives the same
     counter: the budget is for the whole session (at grading, for the server's whole life)."""
     dev = device()
-    x, y = _hw6_images()
+    x, y = hw6_images()
     return HW6Data(x.to(dev), y.to(dev), HW6_EPS, hw6_blackbox())
 
 
@@ -190,7 +191,7 @@ def hw6_figures(blackbox: BlackBox) -> tuple[float, dict[str, list[float]]]:
         figures = blackbox.figures()
         baselines = {k: [float(v) for v in runs] for k, runs in figures["baselines"].items()}
         return float(figures["clean"]), baselines
-    x, y = _hw6_images()
+    x, y = hw6_images()
     with torch.no_grad():
         clean = (_hw6_practice_victim()(x).argmax(1) == y).float().mean().item()
     return clean, {k: list(v) for k, v in hw6_baselines().items()}
@@ -212,7 +213,7 @@ def hw6_baselines(victim: nn.Module | None = None,
     one). FGSM and
     I-FGSM are deterministic: one figure each; the strong baseline's random input diversity is drawn once
     per seed in ``seeds``, one figure each."""
-    x, y = _hw6_images()
+    x, y = hw6_images()
     proxy = zoo.load("fmnist_proxy", device="cpu")
     both = ensemble([proxy, zoo.load("fmnist_cnn", device="cpu")])
     victim = _hw6_practice_victim() if victim is None else victim
@@ -241,4 +242,4 @@ def hw6_pass_lines(victim: nn.Module | None = None) -> dict[str, float]:
 __all__ = ["HW5_METHODS", "HW6_EPS", "HW6_LEVELS", "HW6_QUERIES", "HW6_SERVER_ENV", "HW6_BASELINE_SEEDS",
            "HW6_MEASURED",
            "HW6BlackBox", "hw5_data", "hw5_explain", "hw5_reference", "hw6_baselines", "hw6_blackbox",
-           "hw6_data", "hw6_figures", "hw6_pass_lines", "to_uint8_and_back"]
+           "hw6_data", "hw6_figures", "hw6_images", "hw6_pass_lines", "to_uint8_and_back"]

@@ -1,9 +1,11 @@
-"""What each exercise is worth, and the nbgrader cell metadata that says so (``python -m helpers.marking``).
+"""What each exercise is worth, and the nbgrader cell metadata that says so.
 
-    python -m helpers.marking notebooks/*.ipynb           # write the metadata and points lines in place
-    python -m helpers.marking --check notebooks/*.ipynb   # exit 1 if a notebook differs from that
+    python -m helpers.course.marking notebooks/*.ipynb          # write the metadata and points lines in place
+    python -m helpers.course.marking --check notebooks/*.ipynb  # exit 1 if a notebook differs from that
 
-The points live in one table, ``POINTS``; everything else is read off the cells, in order:
+The points live in one table, ``POINTS``: each exercise's and homework question's from its entry in
+``exercises``, the written answers' and homework 6's judge's here. Everything else is read off the cells, in
+order:
 
 - a code cell with ``### BEGIN SOLUTION`` is a **solution** cell (``solution: true``): the student's to edit;
 - the next code cell calling ``grading.check("name", …)`` or ``grading.judge(…)`` is its **test** cell
@@ -31,21 +33,19 @@ from pathlib import Path
 
 import nbformat
 
+from helpers.course.exercises import EXERCISES, QUESTIONS
+
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 CHECK = re.compile(r"""\bgrading\.check\(\s*["'](\w+)["']""")
 JUDGE = re.compile(r"\bgrading\.judge\(")
 TOTAL_LINE = re.compile(r"\n*^\*\*Points:\*\* .*\Z", re.MULTILINE)  # the first Markdown cell's last line
 SCHEMA_VERSION = 3  # nbgrader's cell-metadata schema
 
+# What each graded cell is worth. An exercise's or a homework question's points are in its entry in
+# ``exercises``; the written answers and homework 6's judge (a third per baseline beaten) are not exercises.
 POINTS: dict[str, int] = {
-    # function exercises of the lecture notebooks (grading.EXERCISES)
-    "saliency": 1, "smoothgrad": 1, "lrp_epsilon_step": 1, "grad_cam": 1, "pointing_game": 1,
-    "fgsm": 1, "ifgsm": 1, "tag_mass": 1, "rrr_penalty": 1, "relative_db": 1, "flip_gain": 1,
-    # homework 5's questions (grading.QUESTIONS) and written answer
-    "hw5_explanations": 2, "hw5_deletion": 1, "hw5_most_faithful": 1,
-    "hw5_pointing": 1, "hw5_worst_pointer": 1,
+    **{name: task.points for table in (EXERCISES, QUESTIONS) for name, task in table.items()},
     "hw5_explain/answer_1": 2,
-    # homework 6: the submission (grading.judge; a third per baseline beaten) and the written answer
     "judge": 6,
     "hw6_attack/answer_1": 2,
 }
@@ -57,7 +57,9 @@ class MarkingError(ValueError):
 
 def _points(table: Mapping[str, int], key: str, where: str) -> int:
     if key not in table:
-        raise MarkingError(f"{where}: no points for {key!r} — add it to POINTS in helpers/marking.py")
+        raise MarkingError(f"{where}: no points for {key!r} — an exercise or a question gets its points in "
+                           "its entry in helpers/course/exercises.py, another graded cell in POINTS "
+                           "(helpers/course/marking.py)")
     return table[key]
 
 
@@ -189,7 +191,8 @@ def lock_for_students(nb: nbformat.NotebookNode) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.marking", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m helpers.course.marking",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", help="notebooks to annotate in place")
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if one would change")
     args = parser.parse_args(argv)
@@ -211,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in stale:
         print(f"{name}: {verb}")
     return 1 if args.check and stale else 0
+
+
+__all__ = ["POINTS", "MarkingError", "annotate", "checksum", "lock_for_students", "main", "roles",
+           "total_line"]
 
 
 if __name__ == "__main__":

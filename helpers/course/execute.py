@@ -1,6 +1,6 @@
 """Re-execute notebooks in place and save their outputs (``make notebooks``).
 
-    python -m helpers._notebooks notebooks/*.ipynb
+    python -m helpers.course.execute notebooks/*.ipynb
 
 Each notebook runs top to bottom in a fresh kernel of the current environment, from the
 notebook's own folder; execution timestamps are dropped so that a re-run changes only what the
@@ -45,6 +45,9 @@ def main(paths: list[str]) -> int:
         seconds = execute(Path(name))
         print(f"{name}: {seconds:.1f} s")
     return 0
+
+
+__all__ = ["execute", "execute_node", "main"]
 
 
 if __name__ == "__main__":

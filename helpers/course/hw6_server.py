@@ -1,4 +1,4 @@
-"""Homework 6's private black box, answering from another process: ``python -m helpers.hw6_server``.
+"""Homework 6's private black box, answering from another process: ``python -m helpers.course.hw6_server``.
 
 In one Python process a black box is black only by agreement: whoever holds the object can reach the
 model behind it and its counter. At grading the instructor therefore starts this server with the private
@@ -7,8 +7,8 @@ their path. The server keeps the query count and refuses a query that would exce
 reads the count and the reference figures (clean accuracy, the baselines on the private box) from it.
 Start one server per graded notebook: its budget is one student's.
 
-    python -m helpers.hw6_server --checkpoint PATH --port 0          # prints the address to export
-    python -m helpers.hw6_server --checkpoint - --socket /tmp/hw6.sock < PATH
+    python -m helpers.course.hw6_server --checkpoint PATH --port 0          # prints the address to export
+    python -m helpers.course.hw6_server --checkpoint - --socket /tmp/hw6.sock < PATH
 
 A process's command line is public on most systems: ``--checkpoint -`` reads the weights from standard
 input, so that the path appears nowhere. The process boundary keeps the weights out of the kernel's
@@ -19,7 +19,8 @@ The protocol, one request per connection: a line of JSON, ``{"op": "query", "sha
 "dtype": "float32"}`` followed by the N·784 pixels as little-endian float32, or ``{"op": "status"}`` or
 ``{"op": "figures"}``; the answer is a line of JSON, ``{"ok": true, …}`` (for a query followed by the
 N×10 probabilities, float32), or ``{"ok": false, "kind": "input" | "budget" | "server", "error": …}``.
-Nothing received is unpickled: a query is numbers only, checked before it reaches the model.
+Nothing received is unpickled: a query is numbers only, checked before it reaches the model. The
+students' side of the protocol is ``hw6_client.RemoteBlackBox``.
 """
 
 from __future__ import annotations
@@ -37,12 +38,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers._checks import check_images, check_labels, check_model, num_classes
-from helpers.attacks.blackbox import BlackBox, QueryBudgetExceeded
+from helpers._checks import check_images, check_model, num_classes
+from helpers.course import homework
+from helpers.course.hw6_client import IMAGE_SHAPE, SERVER_ENV
 from helpers.models import fashion_blackbox
 
-SERVER_ENV = "HELPERS_HW6_SERVER"  # the address students' kernels use: "127.0.0.1:PORT" or "unix:PATH"
-IMAGE_SHAPE = (1, 28, 28)
 MAX_IMAGES = 10_000  # per query: a bound on what one message may make the server read
 MAX_HEADER = 4096  # bytes in the JSON line
 
@@ -55,8 +55,6 @@ class Refused(ValueError):
         super().__init__(message)
         self.kind = kind
 
-
-# ---------------------------------------------------------------------------------------- the server side
 
 class PrivateBox:
     """The server's state: the private model, its budget, the queries answered so far and the reference
@@ -195,12 +193,11 @@ def load_private(checkpoint: str) -> nn.Module:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m helpers.hw6_server``: serve a private checkpoint until interrupted."""
-    from helpers import homework  # the homework's images and baselines (homework imports this module)
-
-    parser = argparse.ArgumentParser(prog="python -m helpers.hw6_server", description=__doc__.splitlines()[0])
+    """``python -m helpers.course.hw6_server``: serve a private checkpoint until interrupted."""
+    parser = argparse.ArgumentParser(prog="python -m helpers.course.hw6_server",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", required=True, help="the private fmnist_blackbox weights (- : stdin)")
-    parser.add_argument("--budget", type=int, default=homework.HW6_QUERIES * len(homework._hw6_images()[0]),
+    parser.add_argument("--budget", type=int, default=homework.HW6_QUERIES * len(homework.hw6_images()[0]),
                         help="queries allowed in all (default: %(default)s)")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--port", type=int, help="serve on 127.0.0.1:PORT (0: any free port)")
@@ -211,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     model = load_private(args.checkpoint)
 
-    x, y = homework._hw6_images()
+    x, y = homework.hw6_images()
     with torch.no_grad():  # the judge's reference figures, on the private box
         clean = (model(x).argmax(1) == y).float().mean().item()
     figures = {"clean": clean, "baselines": homework.hw6_baselines(model)}
@@ -229,101 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-# ---------------------------------------------------------------------------------------- the client side
-
-class RemoteBlackBox(BlackBox):
-    """The private box seen from a student's kernel: an address and nothing else. It answers like a
-    ``BlackBox(output="probs")`` — so ``simba`` and ``square_attack`` take it — but every answer, the query
-    count and the budget come from the server, which alone enforces the budget."""
-
-    def __init__(self, address: str) -> None:
-        if not isinstance(address, str) or not address:
-            raise TypeError(f"address must be a str ('127.0.0.1:PORT' or 'unix:PATH'); got {address!r}")
-        self.address = address
-        self.output = "probs"
-        self._model = None  # type: ignore[assignment]  # there is none on this side
-        self._classes = int(self._request({"op": "status"})[0]["classes"])
-
-    @property
-    def budget(self) -> int:
-        """The server's budget."""
-        return int(self._request({"op": "status"})[0]["budget"])
-
-    @property
-    def queries(self) -> int:
-        """The queries the server has answered."""
-        return int(self._request({"op": "status"})[0]["queries"])
-
-    def figures(self) -> dict[str, Any]:
-        """The reference figures the server computed on its private box: ``clean`` accuracy and
-        ``baselines`` (as ``homework.hw6_baselines``)."""
-        return self._request({"op": "figures"})[0]
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        self._check_images(x)
-        header = {"op": "query", "shape": list(x.shape), "dtype": "float32"}
-        reply, payload = self._request(header, x.detach().cpu().contiguous().numpy().astype("<f4").tobytes())
-        probs = np.frombuffer(payload, dtype="<f4").astype(np.float32).reshape(reply["shape"])
-        return torch.from_numpy(probs).to(x.device)
-
-    def _check_images(self, x: object, name: str = "x") -> torch.Tensor:
-        x = check_images(x, name)
-        if x.dtype != torch.float32:
-            raise TypeError(f"{name} must be a float32 tensor; got dtype {x.dtype} — "
-                            f"convert it with {name}.float()")
-        if tuple(x.shape[1:]) != IMAGE_SHAPE:
-            raise ValueError(f"{name} must have shape N×1×28×28; got {tuple(x.shape)}")
-        return x
-
-    def _check_labels(self, y: object, x: torch.Tensor, name: str = "y") -> torch.Tensor:
-        return check_labels(y, x.shape[0], name, num_classes=self._classes).to(x.device)
-
-    def _request(self, header: dict[str, Any], payload: bytes = b"") -> tuple[dict[str, Any], bytes]:
-        try:
-            with _connect(self.address) as sock:
-                sock.sendall(json.dumps(header).encode() + b"\n" + payload)
-                with sock.makefile("rb") as stream:
-                    reply, rest = json.loads(stream.readline()), stream.read()
-        except (ConnectionRefusedError, FileNotFoundError):
-            raise ConnectionError(
-                f"no homework 6 black box answers at {self.address} (${SERVER_ENV}). The private box runs in "
-                f"a server the instructor starts: `python -m helpers.hw6_server --checkpoint PATH --port 0` "
-                f"prints the address to export as {SERVER_ENV}; to practise on the zoo's box, unset "
-                f"{SERVER_ENV} and restart the kernel"
-            ) from None
-        except (OSError, json.JSONDecodeError) as error:
-            raise ConnectionError(f"the homework 6 black box at {self.address} did not answer: "
-                                  f"{error}") from None
-        if not reply.get("ok"):
-            kind, message = reply.get("kind"), reply.get("error", "refused")
-            if kind == "budget":
-                raise QueryBudgetExceeded(message)
-            if kind == "input":
-                raise ValueError(f"the black box refused the query: {message}")
-            raise RuntimeError(f"the black box failed: {message}")
-        return reply, rest
-
-
-def _connect(where: str) -> socket.socket:
-    if where.startswith("unix:"):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        target: Any = where[len("unix:"):]
-    else:
-        host, sep, port = where.rpartition(":")
-        if not sep or not port.isdigit():
-            raise ValueError(f"${SERVER_ENV} must be 'HOST:PORT' or 'unix:PATH'; got {where!r}")
-        sock, target = socket.socket(socket.AF_INET, socket.SOCK_STREAM), (host, int(port))
-    sock.settimeout(60)
-    try:
-        sock.connect(target)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-__all__ = ["SERVER_ENV", "PrivateBox", "RemoteBlackBox", "Refused", "address", "load_private", "main",
-           "make_server"]
+__all__ = ["PrivateBox", "Refused", "address", "load_private", "main", "make_server"]
 
 if __name__ == "__main__":
     sys.exit(main())

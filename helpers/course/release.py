@@ -1,6 +1,6 @@
 """Make a teaching release: student notebooks generated from the solutions (``make release``).
 
-    python -m helpers.release --out DIR [--execute]
+    python -m helpers.course.release --out DIR [--execute]
 
 The instructor keeps one set of notebooks, with solutions, in ``notebooks/``. For each of them the
 release writes to ``DIR``:
@@ -15,12 +15,12 @@ release writes to ``DIR``:
   reproduces with nbval (``--execute`` runs it again instead);
 - ``student/NAME.html`` and ``solution/NAME.html`` — nbconvert's HTML rendering of both.
 
-Both versions carry the nbgrader cell metadata of ``helpers.marking`` (points, solution, test and read-only
-cells), and the student version what ``nbgrader generate_assignment`` adds to it (locks and checksums), so
-that it is the notebook nbgrader would hand out — except for the outputs of untouched cells, which nbgrader
-clears — and a student's copy can be autograded with nbgrader. The release
-never writes into ``notebooks/``; a marker without its partner, or one inside another block, is an error
-naming the notebook and the cell; running it twice gives byte-identical files.
+Both versions carry the nbgrader cell metadata of ``helpers.course.marking`` (points, solution, test and
+read-only cells), and the student version what ``nbgrader generate_assignment`` adds to it (locks and
+checksums), so that it is the notebook nbgrader would hand out — except for the outputs of untouched cells,
+which nbgrader clears — and a student's copy can be autograded with nbgrader. The release never writes
+into ``notebooks/``; a marker without its partner, or one inside another block, is an error naming the
+notebook and the cell; running it twice gives byte-identical files.
 """
 
 from __future__ import annotations
@@ -34,9 +34,10 @@ from pathlib import Path
 
 import nbformat
 
-from helpers import marking
+from helpers.course import marking
+from helpers.course.execute import execute_node
 
-NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -118,7 +119,7 @@ def split_cell(source: str, cell_type: str, where: str) -> tuple[str, list[Block
 def student_version(nb: nbformat.NotebookNode, name: str,
                     points: Mapping[str, int] = marking.POINTS) -> tuple[nbformat.NotebookNode, list[int]]:
     """The student notebook made from solution notebook ``nb`` (left untouched) and the indices of the
-    cells whose source changed; ``points``: what each exercise is worth (``helpers.marking``)."""
+    cells whose source changed; ``points``: what each exercise is worth (``helpers.course.marking``)."""
     if not isinstance(nb, nbformat.NotebookNode) or "cells" not in nb:
         raise TypeError(f"nb must be a notebook read with nbformat.read; got {type(nb).__name__}")
     if not isinstance(name, str):
@@ -184,6 +185,23 @@ def _check_out(out: Path, notebooks: Path) -> Path:
     return out
 
 
+def _prepare_folders(out: Path, notebooks: Path, expected: set[str]) -> None:
+    """Make ``out/student`` and ``out/solution``, after checking that neither resolves into ``notebooks``,
+    and remove from them any notebook or HTML file not in ``expected``: a notebook removed from the course
+    leaves nothing behind."""
+    for kind in ("student", "solution"):
+        folder = out / kind
+        if _inside(folder.resolve(), notebooks.resolve()):
+            raise ReleaseError(f"{folder} resolves to {folder.resolve()}, inside {notebooks.resolve()}: "
+                               "the release never writes into the source notebooks (is it a symlink?)")
+    for kind in ("student", "solution"):
+        folder = out / kind
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.iterdir():
+            if stale.suffix in (".ipynb", ".html") and stale.name not in expected:
+                stale.unlink()
+
+
 def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: bool = False,
             html: bool = True, points: Mapping[str, int] = marking.POINTS) -> dict[str, list[int]]:
     """Write the student and solution versions (and their HTML) of every notebook in ``notebooks`` to
@@ -207,25 +225,11 @@ def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: 
         solution = marking.annotate(nbformat.read(path, as_version=4), path.name, points)
         made[path.name] = (solution, *student_version(solution, path.name, points))
 
-    for kind in ("student", "solution"):
-        folder = out / kind
-        if _inside(folder.resolve(), notebooks.resolve()):
-            raise ReleaseError(f"{folder} resolves to {folder.resolve()}, inside {notebooks.resolve()}: "
-                               "the release never writes into the source notebooks (is it a symlink?)")
-    for kind in ("student", "solution"):
-        folder = out / kind
-        folder.mkdir(parents=True, exist_ok=True)
-        expected = {p.name for p in sources}
-        if html:
-            expected |= {p.with_suffix(".html").name for p in sources}
-        for stale in folder.iterdir():  # a notebook removed from the course leaves nothing behind
-            if stale.suffix in (".ipynb", ".html") and stale.name not in expected:
-                stale.unlink()
+    expected = {p.name for p in sources} | ({p.with_suffix(".html").name for p in sources} if html else set())
+    _prepare_folders(out, notebooks, expected)
     for path in sources:
         solution, student, _ = made[path.name]
         if execute:
-            from helpers._notebooks import execute_node
-
             execute_node(solution, path.parent)
         for kind, nb in (("student", student), ("solution", solution)):
             target = out / kind / path.name
@@ -236,7 +240,8 @@ def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.release", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m helpers.course.release",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="folder to write the release to (not inside notebooks/)")
     parser.add_argument("--notebooks", default=str(NOTEBOOKS_DIR),
                         help="the solution notebooks (default: %(default)s)")
@@ -254,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {what}")
     print(f"release written to {Path(args.out).resolve()}/student and /solution")
     return 0
+
+
+__all__ = ["NOTEBOOKS_DIR", "Block", "ReleaseError", "main", "release", "split_cell", "student_version"]
 
 
 if __name__ == "__main__":
