@@ -25,7 +25,12 @@ ZH_STAMP := $(VENV)/.installed-zh-$(HASH)
 PIP    := -m pip install --quiet --disable-pip-version-check -c constraints.txt
 # Notebook outputs are compared exactly, so tests and committed outputs use the CPU and one thread per
 # process: another thread count adds in another order, and a model trained in a notebook comes out different.
+# The instruction set is pinned for the same reason: on a CPU with AVX-512, PyTorch's own kernels, oneDNN's
+# convolutions and MKL's products pick wider kernels that round differently (03 printed 1.9e-06 for 3.8e-06,
+# hw6 spent other query counts); at AVX2 every x86-64 machine of the last ten years computes what the
+# committed outputs show. (A CPU without AVX2, or an ARM one, ignores these and may differ in the last digit.)
 NB_ENV := HELPERS_DEVICE=cpu OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_CBWR=AVX2 \
 	MPLBACKEND=module://matplotlib_inline.backend_inline PYTHONHASHSEED=0
 # make test runs that many pytest workers (pytest-xdist), each test file or notebook on one worker
 # (nbval needs a notebook's cells in one kernel), the longest first (tests/conftest.py schedules them).
