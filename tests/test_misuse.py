@@ -386,35 +386,39 @@ CALLS: dict[str, Call | Skip] = {
             epsilon=0.1,
         )
     ),
-    "helpers.explain.metrics.deletion_curve": Call(
+    "helpers.explain.metrics.faithfulness.deletion_curve": Call(
         lambda m, x, y, g: dict(
             model=m, x=x, target=y, attributions=torch.rand_like(x), steps=3, fill=0.0, sigma=1.0, noise=0.01,
             generator=g, batch_size=5
         )
     ),
-    "helpers.explain.metrics.insertion_curve": Call(
+    "helpers.explain.metrics.faithfulness.insertion_curve": Call(
         lambda m, x, y, g: dict(
             model=m, x=x, target=y, attributions=torch.rand_like(x), steps=3, fill=0.0, sigma=1.0, noise=0.01,
             generator=g, batch_size=5
         )
     ),
-    "helpers.explain.metrics.auc": Call(lambda m, x, y, g: dict(curve=torch.rand(3, 5, generator=g))),
-    "helpers.explain.metrics.pointing_game": Call(
+    "helpers.explain.metrics.faithfulness.auc": Call(
+        lambda m, x, y, g: dict(curve=torch.rand(3, 5, generator=g))
+    ),
+    "helpers.explain.metrics.localisation.pointing_game": Call(
         lambda m, x, y, g: dict(attributions=x, masks=torch.ones(len(x), 1, 12, 12, dtype=torch.bool),
                                 tolerance=1.0)
     ),
-    "helpers.explain.metrics.relevance_mass": Call(
+    "helpers.explain.metrics.localisation.relevance_mass": Call(
         lambda m, x, y, g: dict(attributions=x, masks=torch.ones(len(x), 1, 12, 12, dtype=torch.bool))
     ),
-    "helpers.explain.metrics.roughness": Call(lambda m, x, y, g: dict(attributions=x, signed=True)),
-    "helpers.explain.metrics.spearman": Call(
+    "helpers.explain.metrics.localisation.roughness": Call(
+        lambda m, x, y, g: dict(attributions=x, signed=True)
+    ),
+    "helpers.explain.metrics.sanity.spearman": Call(
         lambda m, x, y, g: dict(a=torch.rand(3, 6, generator=g), b=torch.rand(3, 6, generator=g))
     ),
-    "helpers.explain.metrics.ssim_map": Call(
+    "helpers.explain.metrics.sanity.ssim_map": Call(
         lambda m, x, y, g: dict(a=torch.rand(2, 8, 8, generator=g), b=torch.rand(2, 8, 8, generator=g),
                                 data_range=1.0, window=7)
     ),
-    "helpers.explain.metrics.randomization_test": Call(
+    "helpers.explain.metrics.sanity.randomization_test": Call(
         lambda m, x, y, g: dict(
             model=m, x=x, target=y, method=explain.saliency, order="independent", absolute=True,
             pixels=torch.ones(len(x), 1, 12, 12, dtype=torch.bool), similarity="ssim", generator=g
@@ -850,17 +854,17 @@ EXTRA: list[tuple[str, str, Callable[[nn.Module, torch.Tensor, torch.Tensor, tor
     ),
     ("helpers.explain.gradients.integrated_gradients", "baseline", lambda m, x, y, g: 2.0),
     (
-        "helpers.explain.metrics.relevance_mass",
+        "helpers.explain.metrics.localisation.relevance_mass",
         "attributions",
         lambda m, x, y, g: torch.full_like(x, float("nan")),
     ),
     (
-        "helpers.explain.metrics.pointing_game",
+        "helpers.explain.metrics.localisation.pointing_game",
         "attributions",
         lambda m, x, y, g: torch.full_like(x, float("inf")),
     ),
     (
-        "helpers.explain.metrics.deletion_curve",
+        "helpers.explain.metrics.faithfulness.deletion_curve",
         "attributions",
         lambda m, x, y, g: torch.full_like(x, float("nan")),
     ),
@@ -879,7 +883,7 @@ def _public_callables() -> dict[str, Any]:
     """Every public function, class and public method of a class defined in ``helpers``."""
     found = {}
     for info in pkgutil.walk_packages(helpers.__path__, "helpers."):
-        if info.name.rsplit(".", 1)[-1].startswith("_"):
+        if any(part.startswith("_") for part in info.name.split(".")):  # private, or in a private package
             continue
         module = importlib.import_module(info.name)
         for name, obj in vars(module).items():
