@@ -271,9 +271,9 @@ CALLS: dict[str, Call | Skip] = {
         lambda m, x, y, g: dict(model=m, x_adv=x, y=y, batch_size=4)
     ),
     # data, models, runtime
-    "helpers.data.fashion_mnist": Call(lambda m, x, y, g: dict(split="test"), awkward=False),
-    "helpers.data.shapes": Call(lambda m, x, y, g: dict(n=2, size=16, seed=0), awkward=False),
-    "helpers.data.shapes_split": Call(lambda m, x, y, g: dict(split="test", n=2), awkward=False),
+    "helpers.data.fashion.fashion_mnist": Call(lambda m, x, y, g: dict(split="test"), awkward=False),
+    "helpers.data.synthetic.shapes": Call(lambda m, x, y, g: dict(n=2, size=16, seed=0), awkward=False),
+    "helpers.data.synthetic.shapes_split": Call(lambda m, x, y, g: dict(split="test", n=2), awkward=False),
     "helpers.models.Normalize": Call(lambda m, x, y, g: dict(mean=(0.5,), std=(0.25,)), awkward=False),
     "helpers.models.fashion_cnn": NO_ARGS,
     "helpers.models.fashion_blackbox": NO_ARGS,
@@ -587,17 +587,19 @@ CALLS: dict[str, Call | Skip] = {
         inputs="tokens",
     ),
     # data, models, training (new)
-    "helpers.data.add_tag": Call(lambda m, x, y, g: dict(images=x)),
-    "helpers.data.tag_mask": Call(lambda m, x, y, g: dict(size=12), awkward=False),
-    "helpers.data.tagged_fashion_mnist": Call(
+    "helpers.data.fashion.add_tag": Call(lambda m, x, y, g: dict(images=x)),
+    "helpers.data.fashion.tag_mask": Call(lambda m, x, y, g: dict(size=12), awkward=False),
+    "helpers.data.fashion.tagged_fashion_mnist": Call(
         lambda m, x, y, g: dict(split="test", tags="shortcut", classes=(6,), fraction=0.9, seed=0),
         awkward=False,
     ),
-    "helpers.data.spoken_digits": Call(
+    "helpers.data.speech_text.spoken_digits": Call(
         lambda m, x, y, g: dict(split="test", with_settings=False), awkward=False
     ),
-    "helpers.data.words": Call(lambda m, x, y, g: dict(split="test", as_strings=False), awkward=False),
-    "helpers.data.photo": Call(lambda m, x, y, g: dict(name="coffee"), awkward=False),
+    "helpers.data.speech_text.words": Call(
+        lambda m, x, y, g: dict(split="test", as_strings=False), awkward=False
+    ),
+    "helpers.data.photos.photo": Call(lambda m, x, y, g: dict(name="coffee"), awkward=False),
     "helpers.explain.perturbation.superpixels": Call(lambda m, x, y, g: dict(images=x, n_segments=4)),
     # the face detector: photos need ≥ 20 pixels a side, so these calls bring their own (awkward=False)
     "helpers.attacks.glasses.glasses_mask": Call(
