@@ -634,26 +634,30 @@ CALLS: dict[str, Call | Skip] = {
         awkward=False,
     ),
     "helpers.attacks.glasses.astronaut_glasses": NO_ARGS,
-    "helpers.faces.FaceDetector": Call(
+    "helpers.faces.cascade.FaceDetector": Call(
         lambda m, x, y, g: dict(networks=helpers.faces.mtcnn()), awkward=False
     ),
-    "helpers.faces.detect": Call(lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g)),
-                                 awkward=False),
-    "helpers.faces.face_score": Call(lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g)),
-                                     awkward=False),
-    "helpers.faces.cascade_loss": Call(
+    "helpers.faces.cascade.detect": Call(
+        lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g)), awkward=False
+    ),
+    "helpers.faces.cascade.face_score": Call(
+        lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g)), awkward=False
+    ),
+    "helpers.faces.cascade.cascade_loss": Call(
         lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g), margin=0.1), awkward=False
     ),
-    "helpers.faces.pyramid": Call(
+    "helpers.faces.cascade.pyramid": Call(
         lambda m, x, y, g: dict(height=100, width=80, min_face_size=20, factor=0.709), awkward=False
     ),
-    "helpers.faces.mtcnn": Call(lambda m, x, y, g: dict(device="cpu"), awkward=False),
-    "helpers.faces.classifier": Call(lambda m, x, y, g: dict(net=helpers.faces.mtcnn().onet), awkward=False),
-    "helpers.faces.PNet": NO_ARGS,
-    "helpers.faces.RNet": NO_ARGS,
-    "helpers.faces.ONet": NO_ARGS,
-    "helpers.faces.Faces": RECORD,
-    "helpers.faces.Networks": RECORD,
+    "helpers.faces.networks.mtcnn": Call(lambda m, x, y, g: dict(device="cpu"), awkward=False),
+    "helpers.faces.networks.classifier": Call(
+        lambda m, x, y, g: dict(net=helpers.faces.mtcnn().onet), awkward=False
+    ),
+    "helpers.faces.networks.PNet": NO_ARGS,
+    "helpers.faces.networks.RNet": NO_ARGS,
+    "helpers.faces.networks.ONet": NO_ARGS,
+    "helpers.faces.cascade.Faces": RECORD,
+    "helpers.faces.networks.Networks": RECORD,
     "helpers.models.ResidualBlock": Call(
         lambda m, x, y, g: dict(channels_in=4, channels_out=8, stride=2), awkward=False
     ),
