@@ -151,21 +151,24 @@ def check_tensor(
     name: str,
     *,
     what: str = "",
-    dtype: str | torch.dtype | tuple[torch.dtype, ...] = "float",
+    dtype: str | torch.dtype | tuple[torch.dtype, ...] | None = "float",
     dims: int | tuple[int, ...] | None = None,
     shape: tuple[int | None, ...] | None = None,
     finite: bool = True,
     low: float | None = None,
     high: float | None = None,
 ) -> torch.Tensor:
-    """A tensor argument other than images: ``dtype`` ``"float"`` (any floating dtype), a dtype or a tuple of
-    them; ``dims`` its number of dimensions (one or a tuple of those allowed); ``shape`` its exact shape,
-    ``None`` for a free dimension; finite values (for a floating tensor, unless ``finite=False``), every one
-    in [``low``, ``high``] where given. ``what`` describes it in the messages ("feature map N×K×h×w")."""
+    """A tensor argument other than images, checked in one place: its ``dtype`` (``"float"``: any floating
+    dtype; a dtype or a tuple of them; None: any), its number of dimensions ``dims`` (one, or a tuple of those
+    allowed) or its exact ``shape`` (``None`` for a free dimension), finite values (a floating tensor, unless
+    ``finite=False``) and every value in [``low``, ``high``] where given. ``what`` describes it in the
+    messages (``"feature map N×K×h×w"``), each of which names the argument."""
     about = f" {what}" if what else ""
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor{about}; got {type(value).__name__}")
-    if dtype == "float":
+    if dtype is None:
+        fits, wanted = True, "a tensor"
+    elif dtype == "float":
         fits, wanted = value.is_floating_point(), "a floating-point tensor"
     else:
         allowed = dtype if isinstance(dtype, tuple) else (dtype,)
@@ -182,7 +185,8 @@ def check_tensor(
     bounded = low is not None or high is not None
     if value.numel() == 0 or not (bounded or (finite and value.is_floating_point())):
         return value
-    lo, hi = (float(v) for v in torch.aminmax(value.detach()))  # one pass; NaN and ±inf reach the extremes
+    values = value.detach().to(torch.uint8) if value.dtype == torch.bool else value.detach()
+    lo, hi = (float(v) for v in torch.aminmax(values))  # one pass; NaN and ±inf reach the extremes
     if finite and not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"{name} contains NaN or infinite values")
     if (low is not None and lo < low) or (high is not None and hi > high):
