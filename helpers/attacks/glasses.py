@@ -23,6 +23,7 @@ from helpers._checks import (
     check_int,
     check_number,
     check_positive,
+    check_tensor,
     own_generator,
     read_sums,
     shape_or_type,
@@ -156,8 +157,7 @@ def photograph(images: torch.Tensor, change: dict[str, torch.Tensor]) -> torch.T
 
 def _check_frame(frame: object, mask: object) -> None:
     """A frame C×H×W in [0, 1] and its bool mask H×W."""
-    if not isinstance(frame, torch.Tensor) or frame.dim() != 3:
-        raise ValueError(f"frame must be a tensor C×H×W; got {shape_or_type(frame)}")
+    check_tensor(frame, "frame", what="C×H×W", dims=3, finite=False)  # its values: check_images
     check_images(frame[None], "frame")
     _check_mask(mask, frame[None])
 
