@@ -166,11 +166,18 @@ def apply_patch(
         raise ValueError(f"patch must be shaped like one image {tuple(images.shape[1:])}; got {got}")
     check_images(patch[None], "patch")
     _check_mask(mask, images)
+    if transform is not None:
+        _check_transform(transform, images.shape[0])
+    return _paste(images, patch, mask, transform)
+
+
+def _paste(images: torch.Tensor, patch: torch.Tensor, mask: torch.Tensor,
+           transform: dict[str, torch.Tensor] | None) -> torch.Tensor:
+    """``apply_patch`` without its checks, for the patch attack's inner loop."""
     n = images.shape[0]
     p = patch.to(images).expand(n, -1, -1, -1)
     m = mask.to(images).expand(n, 1, -1, -1)
     if transform is not None:
-        _check_transform(transform, n)
         p, m = _warp(p, transform), _warp(m, transform)
     pasted = images * (1 - m) + p * m
     if transform is not None:
@@ -223,7 +230,7 @@ def adversarial_patch(
             size = (min(batch_size, images.shape[0]),)
             pick = torch.randint(0, images.shape[0], size, generator=g).to(images.device)
             change = random_transforms(len(pick), generator=g, **transform_ranges) if eot else None
-            scene = apply_patch(images[pick], torch.sigmoid(logit), mask, change)
+            scene = _paste(images[pick], torch.sigmoid(logit), mask, change)
             loss = -F.log_softmax(model(scene), 1)[:, goal[0]].mean()
             optimiser.zero_grad()
             loss.backward()

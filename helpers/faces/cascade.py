@@ -230,7 +230,13 @@ def cascade_loss(images: torch.Tensor, *, margin: float = 0.1, networks: Network
     (Kaziakhmedov et al. 2019 attack MTCNN's stages together in the same spirit).
     """
     margin = check_number(margin, "margin", low=0.0, high=1.0)
-    nets, min_face_size, thresholds, factor = _checked(images, networks, min_face_size, thresholds, factor)
+    return _cascade_loss(images, margin, *_checked(images, networks, min_face_size, thresholds, factor))
+
+
+def _cascade_loss(images: torch.Tensor, margin: float, nets: Networks, min_face_size: float,
+                  thresholds: tuple[float, float, float], factor: float) -> torch.Tensor:
+    """``cascade_loss`` without its checks, for an attack's inner loop (``_checked`` gives the cascade's
+    arguments)."""
     t1, t2, t3 = thresholds
     losses = []
     for image in images:
