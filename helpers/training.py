@@ -98,7 +98,17 @@ def train(
         check_callable(epoch_end, "epoch_end", "(epoch, model) -> bool")
     check_generator(generator)
     check_bool(progress, "progress")
-    generator = own_generator(generator)
+    return _fit(model, images, labels, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
+                loss_fn=loss_fn, epoch_end=epoch_end, generator=own_generator(generator), progress=progress,
+                outputs=outputs)
+
+
+def _fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, epochs: int, lr: float,
+         batch_size: int, weight_decay: float, loss_fn: LossFn,
+         epoch_end: Callable[[int, nn.Module], bool] | None, generator: torch.Generator, progress: bool,
+         outputs: str) -> list[float]:
+    """``train`` without its checks (``generator`` a generator object), for a loop that trains again and
+    again on data it made itself (the T-round adversarial training)."""
     device = model_device(model)
     steps_per_epoch = math.ceil(images.shape[0] / batch_size)
     optimiser, schedule = _adam(model, lr, weight_decay, epochs * steps_per_epoch)

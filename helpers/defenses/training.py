@@ -35,7 +35,7 @@ from helpers._checks import (
 )
 from helpers.attacks._core import loss_gradient, pgd_steps
 from helpers.attacks.norms import clip_box, project_linf
-from helpers.training import _accuracy, model_device, train
+from helpers.training import _accuracy, _cross_entropy, _fit, model_device, train
 
 Attack = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -91,8 +91,9 @@ def adversarial_training(
                                   images, labels, batch_size=attack_batch_size).to(images.device)
             history.append({"fooled before training": 1.0 - _accuracy(model, adversarial, labels)})
             data, targets = torch.cat([data, adversarial]), torch.cat([targets, labels])
-            train(model, data, targets, epochs=epochs_per_round, lr=lr, batch_size=batch_size, generator=g,
-                  progress=progress)
+            _fit(model, data, targets, epochs=epochs_per_round, lr=lr, batch_size=batch_size,
+                 weight_decay=0.0, loss_fn=_cross_entropy, epoch_end=None, generator=g, progress=progress,
+                 outputs="logits")
             if on_round is not None:
                 history[-1].update(on_round(len(history), model))
     return history
