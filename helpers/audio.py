@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from helpers._checks import check_int, check_positive, check_waveforms, shape_or_type
+from helpers._checks import check_int, check_positive, check_tensor, check_waveforms
 
 
 def hz_to_mel(f: torch.Tensor) -> torch.Tensor:
@@ -103,25 +103,19 @@ def log_mel(x: torch.Tensor, sample_rate: int = 8000, **options) -> torch.Tensor
 def db(v: torch.Tensor) -> torch.Tensor:
     """Loudness in decibels per clip, dB(v) = 20 · log10 max_t |v_t| (Carlini & Wagner 2018); −∞ for
     silence."""
-    if not isinstance(v, torch.Tensor) or not v.is_floating_point() or v.dim() != 2:
-        raise TypeError("v must be a floating-point tensor N×T of waveforms; "
-                        f"got {shape_or_type(v, dtype=True)}")
+    check_tensor(v, "v", what="N×T of waveforms", dims=2, finite=False)  # silence is −∞ dB
     return 20 * torch.log10(v.detach().abs().amax(dim=1))
 
 
 def relative_db(delta: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """How loud a perturbation is relative to its clip, dB_x(δ) = dB(δ) − dB(x) (Carlini & Wagner 2018):
     −20 dB means a peak one tenth of the clip's, −40 dB one hundredth. −∞ for δ = 0."""
-    for name, value in (("delta", delta), ("x", x)):
-        if not isinstance(value, torch.Tensor) or not value.is_floating_point() or value.dim() != 2:
-            raise TypeError(f"{name} must be a floating-point tensor N×T of waveforms; "
-                            f"got {shape_or_type(value, dtype=True)}")
+    check_tensor(delta, "delta", what="N×T of waveforms", dims=2)
+    check_tensor(x, "x", what="N×T of waveforms", dims=2, finite=False)  # its values: check_waveforms
     if delta.shape != x.shape:
         raise ValueError(f"delta and x must have the same shape; "
                          f"got {tuple(delta.shape)} and {tuple(x.shape)}")
     check_waveforms(x)
-    if not bool(torch.isfinite(delta.detach()).all()):
-        raise ValueError("delta contains NaN or infinite values")
     return db(delta) - db(x)
 
 

@@ -88,12 +88,7 @@ def train(
     ``loss_fn`` uses the labels with a classifier of its own: the caller checks them against that
     classifier).
     """
-    check_model(model)
-    check_inputs(images, "images", inputs, model)
-    if check_choice(outputs, "outputs", ("logits", "images")) == "logits":
-        labels = check_labels(labels, images.shape[0], "labels", num_classes=num_classes(model, images))
-    else:
-        labels = check_labels(labels, images.shape[0], "labels")
+    labels = _check_train(model, images, labels, inputs, outputs)
     check_int(epochs, "epochs")
     check_positive(lr, "lr")
     check_int(batch_size, "batch_size")
@@ -103,15 +98,20 @@ def train(
         check_callable(epoch_end, "epoch_end", "(epoch, model) -> bool")
     check_generator(generator)
     check_bool(progress, "progress")
-    generator = own_generator(generator)
+    return _fit(model, images, labels, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay,
+                loss_fn=loss_fn, epoch_end=epoch_end, generator=own_generator(generator), progress=progress,
+                outputs=outputs)
 
+
+def _fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, *, epochs: int, lr: float,
+         batch_size: int, weight_decay: float, loss_fn: LossFn,
+         epoch_end: Callable[[int, nn.Module], bool] | None, generator: torch.Generator, progress: bool,
+         outputs: str) -> list[float]:
+    """``train`` without its checks (``generator`` a generator object), for a loop that trains again and
+    again on data it made itself (the T-round adversarial training)."""
     device = model_device(model)
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("model has no trainable parameters: every parameter has requires_grad=False")
-    optimiser = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
     steps_per_epoch = math.ceil(images.shape[0] / batch_size)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, epochs * steps_per_epoch)
+    optimiser, schedule = _adam(model, lr, weight_decay, epochs * steps_per_epoch)
     history: list[float] = []
     bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, desc="train", unit="batch")
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -125,15 +125,9 @@ def train(
                 for epoch in range(epochs):
                     order = torch.randperm(images.shape[0], generator=generator)
                     total = 0.0
-                    for start in range(0, images.shape[0], batch_size):
-                        batch = order[start : start + batch_size]
+                    for batch in order.split(batch_size):  # shuffled: a step each, not `batched`
                         xb, yb = images[batch].to(device), labels[batch].to(device)
-                        loss = _check_loss(loss_fn(model, xb, yb), epoch)
-                        optimiser.zero_grad(set_to_none=True)
-                        loss.backward()
-                        optimiser.step()
-                        schedule.step()
-                        total += loss.item() * len(batch)
+                        total += _step(model, xb, yb, loss_fn, optimiser, schedule, epoch) * len(batch)
                         bar.update(1)
                     history.append(total / images.shape[0])
                     bar.set_postfix(epoch=epoch + 1, loss=f"{history[-1]:.4f}")
@@ -143,6 +137,37 @@ def train(
                 bar.close()
                 optimiser.zero_grad(set_to_none=True)
     return history
+
+
+def _check_train(model: object, images: object, labels: object, inputs: str, outputs: str) -> torch.Tensor:
+    """``train``'s model, data and labels: the labels within the model's classes when it returns logits."""
+    check_model(model)
+    check_inputs(images, "images", inputs, model)
+    if check_choice(outputs, "outputs", ("logits", "images")) == "logits":
+        return check_labels(labels, images.shape[0], "labels", num_classes=num_classes(model, images))
+    return check_labels(labels, images.shape[0], "labels")
+
+
+def _adam(model: nn.Module, lr: float, weight_decay: float,
+          steps: int) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """Adam on the trainable parameters, its learning rate on a cosine from ``lr`` down to 0 in ``steps``."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameters: every parameter has requires_grad=False")
+    optimiser = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    return optimiser, torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, steps)
+
+
+def _step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn,
+          optimiser: torch.optim.Optimizer,
+          schedule: torch.optim.lr_scheduler.LRScheduler, epoch: int) -> float:
+    """One step of Adam on the batch loss, the learning rate moved along its schedule; returns the loss."""
+    loss = _check_loss(loss_fn(model, x, y), epoch)
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+    schedule.step()
+    return loss.item()
 
 
 def _check_loss(loss: object, epoch: int) -> torch.Tensor:
@@ -165,6 +190,11 @@ def predict(
     check_model(model)
     check_inputs(images, "images", inputs, model)
     check_int(batch_size, "batch_size")
+    return _predict(model, images, batch_size)
+
+
+def _predict(model: nn.Module, images: torch.Tensor, batch_size: int = EVAL_BATCH) -> torch.Tensor:
+    """``predict`` without its checks, for the library's composed functions (the model not yet frozen)."""
     device = model_device(model)
     with torch.no_grad(), frozen(model):
         out = batched(lambda chunk: model(chunk.to(device)), images, batch_size=batch_size)
@@ -183,9 +213,21 @@ def accuracy(
     ``train``."""
     check_model(model)
     labels = check_labels(labels, check_inputs(images, "images", inputs, model).shape[0], "labels")
-    logits = predict(model, images, batch_size=batch_size, inputs=inputs)
+    check_int(batch_size, "batch_size")
+    logits = _predict(model, images, batch_size)
     check_labels(labels, images.shape[0], "labels", num_classes=logits.shape[1])
+    return _hits(logits, labels)
+
+
+def _hits(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The share of rows whose arg-max is the label."""
     return (logits.argmax(1) == labels.to(logits.device)).float().mean().item()
+
+
+def _accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor,
+              batch_size: int = EVAL_BATCH) -> float:
+    """``accuracy`` without its checks, for the library's composed functions."""
+    return _hits(_predict(model, images, batch_size), labels)
 
 
 __all__ = ["train", "predict", "accuracy", "model_device", "check_inputs"]

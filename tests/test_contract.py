@@ -22,7 +22,7 @@ def _public_model_functions() -> set[str]:
     """Qualified names of public functions of helpers whose arguments include a model and images."""
     found = set()
     for info in pkgutil.walk_packages(helpers.__path__, "helpers."):
-        if info.name.rsplit(".", 1)[-1].startswith("_"):
+        if any(part.startswith("_") for part in info.name.split(".")):  # private, or in a private package
             continue
         module = importlib.import_module(info.name)
         for name, obj in vars(module).items():

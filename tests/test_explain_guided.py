@@ -90,7 +90,7 @@ def test_rrr_leaves_the_input_and_model_alone():
 
 @pytest.mark.parametrize("kwargs, error, message", [
     ({"mask": torch.ones(1, 1, 5, 5)}, ValueError, "mask must be N×C×H×W"),
-    ({"mask": torch.full((1, 1, 12, 12), 2.0)}, ValueError, r"mask must hold values in \[0, 1\]"),
+    ({"mask": torch.full((1, 1, 12, 12), 2.0)}, ValueError, r"mask must lie in \[0, 1\]"),
     ({"weight": -1.0}, ValueError, "weight must be ≥ 0"),
     ({"weight": float("inf")}, ValueError, "weight must be a finite number"),
 ])
@@ -141,7 +141,7 @@ def test_purity():
 @pytest.mark.parametrize("maps, kwargs, message", [
     (torch.rand(2, 1, 8, 8), {}, "at least 3 maps"),
     (torch.full((5, 1, 8, 8), float("nan")), {}, "NaN"),
-    (torch.rand(5, 8, 8), {}, "maps must be a floating tensor"),
+    (torch.rand(5, 8, 8), {}, "maps must have 4 dimensions"),
     (torch.rand(5, 1, 8, 8), {"neighbours": 5}, "neighbours must be <"),
     (torch.rand(5, 1, 8, 8), {"neighbours": 2, "n_clusters": 5}, "n_clusters must be <"),
     (torch.rand(5, 1, 8, 8), {"neighbours": 2, "pool": 9}, "pool must be ≤"),

@@ -24,7 +24,8 @@ from helpers.explain import (
     saliency,
     smoothgrad,
 )
-from helpers.explain.metrics import _road_imputation, spearman, ssim_map
+from helpers.explain.metrics import spearman, ssim_map
+from helpers.explain.metrics.faithfulness import _road_imputation
 
 
 def masks_and_maps():

@@ -271,9 +271,9 @@ CALLS: dict[str, Call | Skip] = {
         lambda m, x, y, g: dict(model=m, x_adv=x, y=y, batch_size=4)
     ),
     # data, models, runtime
-    "helpers.data.fashion_mnist": Call(lambda m, x, y, g: dict(split="test"), awkward=False),
-    "helpers.data.shapes": Call(lambda m, x, y, g: dict(n=2, size=16, seed=0), awkward=False),
-    "helpers.data.shapes_split": Call(lambda m, x, y, g: dict(split="test", n=2), awkward=False),
+    "helpers.data.fashion.fashion_mnist": Call(lambda m, x, y, g: dict(split="test"), awkward=False),
+    "helpers.data.synthetic.shapes": Call(lambda m, x, y, g: dict(n=2, size=16, seed=0), awkward=False),
+    "helpers.data.synthetic.shapes_split": Call(lambda m, x, y, g: dict(split="test", n=2), awkward=False),
     "helpers.models.Normalize": Call(lambda m, x, y, g: dict(mean=(0.5,), std=(0.25,)), awkward=False),
     "helpers.models.fashion_cnn": NO_ARGS,
     "helpers.models.fashion_blackbox": NO_ARGS,
@@ -386,35 +386,39 @@ CALLS: dict[str, Call | Skip] = {
             epsilon=0.1,
         )
     ),
-    "helpers.explain.metrics.deletion_curve": Call(
+    "helpers.explain.metrics.faithfulness.deletion_curve": Call(
         lambda m, x, y, g: dict(
             model=m, x=x, target=y, attributions=torch.rand_like(x), steps=3, fill=0.0, sigma=1.0, noise=0.01,
             generator=g, batch_size=5
         )
     ),
-    "helpers.explain.metrics.insertion_curve": Call(
+    "helpers.explain.metrics.faithfulness.insertion_curve": Call(
         lambda m, x, y, g: dict(
             model=m, x=x, target=y, attributions=torch.rand_like(x), steps=3, fill=0.0, sigma=1.0, noise=0.01,
             generator=g, batch_size=5
         )
     ),
-    "helpers.explain.metrics.auc": Call(lambda m, x, y, g: dict(curve=torch.rand(3, 5, generator=g))),
-    "helpers.explain.metrics.pointing_game": Call(
+    "helpers.explain.metrics.faithfulness.auc": Call(
+        lambda m, x, y, g: dict(curve=torch.rand(3, 5, generator=g))
+    ),
+    "helpers.explain.metrics.localisation.pointing_game": Call(
         lambda m, x, y, g: dict(attributions=x, masks=torch.ones(len(x), 1, 12, 12, dtype=torch.bool),
                                 tolerance=1.0)
     ),
-    "helpers.explain.metrics.relevance_mass": Call(
+    "helpers.explain.metrics.localisation.relevance_mass": Call(
         lambda m, x, y, g: dict(attributions=x, masks=torch.ones(len(x), 1, 12, 12, dtype=torch.bool))
     ),
-    "helpers.explain.metrics.roughness": Call(lambda m, x, y, g: dict(attributions=x, signed=True)),
-    "helpers.explain.metrics.spearman": Call(
+    "helpers.explain.metrics.localisation.roughness": Call(
+        lambda m, x, y, g: dict(attributions=x, signed=True)
+    ),
+    "helpers.explain.metrics.sanity.spearman": Call(
         lambda m, x, y, g: dict(a=torch.rand(3, 6, generator=g), b=torch.rand(3, 6, generator=g))
     ),
-    "helpers.explain.metrics.ssim_map": Call(
+    "helpers.explain.metrics.sanity.ssim_map": Call(
         lambda m, x, y, g: dict(a=torch.rand(2, 8, 8, generator=g), b=torch.rand(2, 8, 8, generator=g),
                                 data_range=1.0, window=7)
     ),
-    "helpers.explain.metrics.randomization_test": Call(
+    "helpers.explain.metrics.sanity.randomization_test": Call(
         lambda m, x, y, g: dict(
             model=m, x=x, target=y, method=explain.saliency, order="independent", absolute=True,
             pixels=torch.ones(len(x), 1, 12, 12, dtype=torch.bool), similarity="ssim", generator=g
@@ -589,17 +593,19 @@ CALLS: dict[str, Call | Skip] = {
         inputs="tokens",
     ),
     # data, models, training (new)
-    "helpers.data.add_tag": Call(lambda m, x, y, g: dict(images=x)),
-    "helpers.data.tag_mask": Call(lambda m, x, y, g: dict(size=12), awkward=False),
-    "helpers.data.tagged_fashion_mnist": Call(
+    "helpers.data.fashion.add_tag": Call(lambda m, x, y, g: dict(images=x)),
+    "helpers.data.fashion.tag_mask": Call(lambda m, x, y, g: dict(size=12), awkward=False),
+    "helpers.data.fashion.tagged_fashion_mnist": Call(
         lambda m, x, y, g: dict(split="test", tags="shortcut", classes=(6,), fraction=0.9, seed=0),
         awkward=False,
     ),
-    "helpers.data.spoken_digits": Call(
+    "helpers.data.speech_text.spoken_digits": Call(
         lambda m, x, y, g: dict(split="test", with_settings=False), awkward=False
     ),
-    "helpers.data.words": Call(lambda m, x, y, g: dict(split="test", as_strings=False), awkward=False),
-    "helpers.data.photo": Call(lambda m, x, y, g: dict(name="coffee"), awkward=False),
+    "helpers.data.speech_text.words": Call(
+        lambda m, x, y, g: dict(split="test", as_strings=False), awkward=False
+    ),
+    "helpers.data.photos.photo": Call(lambda m, x, y, g: dict(name="coffee"), awkward=False),
     "helpers.explain.perturbation.superpixels": Call(lambda m, x, y, g: dict(images=x, n_segments=4)),
     # the face detector: photos need ≥ 20 pixels a side, so these calls bring their own (awkward=False)
     "helpers.attacks.glasses.glasses_mask": Call(
@@ -634,26 +640,30 @@ CALLS: dict[str, Call | Skip] = {
         awkward=False,
     ),
     "helpers.attacks.glasses.astronaut_glasses": NO_ARGS,
-    "helpers.faces.FaceDetector": Call(
+    "helpers.faces.cascade.FaceDetector": Call(
         lambda m, x, y, g: dict(networks=helpers.faces.mtcnn()), awkward=False
     ),
-    "helpers.faces.detect": Call(lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g)),
-                                 awkward=False),
-    "helpers.faces.face_score": Call(lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g)),
-                                     awkward=False),
-    "helpers.faces.cascade_loss": Call(
+    "helpers.faces.cascade.detect": Call(
+        lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g)), awkward=False
+    ),
+    "helpers.faces.cascade.face_score": Call(
+        lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g)), awkward=False
+    ),
+    "helpers.faces.cascade.cascade_loss": Call(
         lambda m, x, y, g: dict(images=torch.rand(1, 3, 24, 30, generator=g), margin=0.1), awkward=False
     ),
-    "helpers.faces.pyramid": Call(
+    "helpers.faces.cascade.pyramid": Call(
         lambda m, x, y, g: dict(height=100, width=80, min_face_size=20, factor=0.709), awkward=False
     ),
-    "helpers.faces.mtcnn": Call(lambda m, x, y, g: dict(device="cpu"), awkward=False),
-    "helpers.faces.classifier": Call(lambda m, x, y, g: dict(net=helpers.faces.mtcnn().onet), awkward=False),
-    "helpers.faces.PNet": NO_ARGS,
-    "helpers.faces.RNet": NO_ARGS,
-    "helpers.faces.ONet": NO_ARGS,
-    "helpers.faces.Faces": RECORD,
-    "helpers.faces.Networks": RECORD,
+    "helpers.faces.networks.mtcnn": Call(lambda m, x, y, g: dict(device="cpu"), awkward=False),
+    "helpers.faces.networks.classifier": Call(
+        lambda m, x, y, g: dict(net=helpers.faces.mtcnn().onet), awkward=False
+    ),
+    "helpers.faces.networks.PNet": NO_ARGS,
+    "helpers.faces.networks.RNet": NO_ARGS,
+    "helpers.faces.networks.ONet": NO_ARGS,
+    "helpers.faces.cascade.Faces": RECORD,
+    "helpers.faces.networks.Networks": RECORD,
     "helpers.models.ResidualBlock": Call(
         lambda m, x, y, g: dict(channels_in=4, channels_out=8, stride=2), awkward=False
     ),
@@ -862,17 +872,17 @@ EXTRA: list[tuple[str, str, Callable[[nn.Module, torch.Tensor, torch.Tensor, tor
     ),
     ("helpers.explain.gradients.integrated_gradients", "baseline", lambda m, x, y, g: 2.0),
     (
-        "helpers.explain.metrics.relevance_mass",
+        "helpers.explain.metrics.localisation.relevance_mass",
         "attributions",
         lambda m, x, y, g: torch.full_like(x, float("nan")),
     ),
     (
-        "helpers.explain.metrics.pointing_game",
+        "helpers.explain.metrics.localisation.pointing_game",
         "attributions",
         lambda m, x, y, g: torch.full_like(x, float("inf")),
     ),
     (
-        "helpers.explain.metrics.deletion_curve",
+        "helpers.explain.metrics.faithfulness.deletion_curve",
         "attributions",
         lambda m, x, y, g: torch.full_like(x, float("nan")),
     ),
@@ -891,7 +901,7 @@ def _public_callables() -> dict[str, Any]:
     """Every public function, class and public method of a class defined in ``helpers``."""
     found = {}
     for info in pkgutil.walk_packages(helpers.__path__, "helpers."):
-        if info.name.rsplit(".", 1)[-1].startswith("_"):
+        if any(part.startswith("_") for part in info.name.split(".")):  # private, or in a private package
             continue
         module = importlib.import_module(info.name)
         for name, obj in vars(module).items():

@@ -19,7 +19,7 @@ from helpers._checks import (
     check_int,
     check_labels,
     check_positive,
-    shape_or_type,
+    check_tensor,
 )
 from helpers.attacks._core import attack, l2_normalize
 from helpers.attacks.norms import _per_sample, clip_box, project_l2, project_linf
@@ -40,10 +40,9 @@ def dlr_loss(logits: torch.Tensor, y: torch.Tensor, targeted: bool = False) -> t
     (10⁻¹² is added to the denominator, as in the paper's code.)
     """
     least = 4 if check_bool(targeted, "targeted") else 3  # the logits it reads: z_π3 (and z_π4)
-    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.dim() != 2 \
-            or logits.shape[1] < least:
-        got = shape_or_type(logits)
-        raise ValueError(f"logits must be a float tensor N×K with K ≥ {least} classes; got {got}")
+    check_tensor(logits, "logits", what=f"N×K with K ≥ {least} classes", dims=2, finite=False)
+    if logits.shape[1] < least:
+        raise ValueError(f"logits must have K ≥ {least} classes (N×K); got shape {tuple(logits.shape)}")
     y = check_labels(y, logits.shape[0], "y", num_classes=logits.shape[1]).to(logits.device)
     top = logits.sort(dim=1, descending=True).values
     if targeted:

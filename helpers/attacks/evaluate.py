@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from helpers._checks import (
+    batched,
     check_images,
     check_labels,
     check_model,
@@ -96,12 +97,12 @@ def robust_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     labels = check_labels(labels, images.shape[0], "labels", num_classes=num_classes(model, images))
     check_positive(eps, "eps")
     device = model_device(model)
-    robust = 0.0
-    for start in range(0, len(images), 250):
-        x, y = images[start : start + 250].to(device), labels[start : start + 250].to(device)
-        _, accuracy = worst_case(model, x, y, robust_attacks(eps))
-        robust += accuracy["PGD-margin"] * len(x)  # the last attack's entry: the worst case
-    return robust / len(images)
+
+    def robust_count(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:  # the robust images of a chunk
+        _, accuracy = worst_case(model, x.to(device), y.to(device), robust_attacks(eps))
+        return torch.tensor([accuracy["PGD-margin"] * len(x)], dtype=torch.float64)  # the worst case's entry
+
+    return sum(batched(robust_count, images, labels, batch_size=250).tolist()) / len(images)
 
 
 __all__ = ["worst_case", "robust_attacks", "robust_accuracy", "ROBUST_SETTING"]

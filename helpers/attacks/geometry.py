@@ -11,8 +11,8 @@ from helpers._checks import (
     check_int,
     check_model,
     check_positive,
+    check_tensor,
     frozen,
-    shape_or_type,
 )
 
 
@@ -38,10 +38,8 @@ def decision_plane(
     if x.shape[0] != 1:
         raise ValueError(f"x must be one image 1×C×H×W; got shape {tuple(x.shape)}")
     for name, d in (("u", u), ("v", v)):
-        if not isinstance(d, torch.Tensor) or not d.is_floating_point() or d.shape != x.shape:
-            got = shape_or_type(d, dtype=True)
-            raise ValueError(f"{name} must be a floating direction shaped like x {tuple(x.shape)}; got {got}")
-        if not bool(torch.isfinite(d).all()) or float(d.abs().max()) == 0:
+        check_tensor(d, name, what="(a direction shaped like x)", shape=tuple(x.shape))
+        if float(d.abs().max()) == 0:
             raise ValueError(f"{name} must be a non-zero direction with finite values")
     check_positive(span, "span")
     check_int(resolution, "resolution", minimum=2)

@@ -23,10 +23,12 @@ from helpers._checks import (
     check_int,
     check_number,
     check_positive,
+    check_tensor,
     own_generator,
     read_sums,
     shape_or_type,
 )
+from helpers.faces.cascade import _cascade_loss, _checked
 
 _LEVELS = (0.1, 0.5, 0.9)
 PRINTABLE = torch.tensor([[r, g, b] for r in _LEVELS for g in _LEVELS for b in _LEVELS])
@@ -82,6 +84,10 @@ def wear(images: torch.Tensor, frame: torch.Tensor, mask: torch.Tensor) -> torch
         raise ValueError(f"frame must be shaped like one image {tuple(images.shape[1:])}; got "
                          f"{shape_or_type(frame)}")
     check_images(frame[None], "frame")
+    return _wear(images, frame, mask)
+
+
+def _wear(images: torch.Tensor, frame: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     m = mask.to(images)
     return images * (1 - m) + frame.to(images) * m
 
@@ -141,6 +147,10 @@ def photograph(images: torch.Tensor, change: dict[str, torch.Tensor]) -> torch.T
             for v in change.values()):
         raise ValueError(f"change must be camera_changes({len(images)}): one finite change per image, keys "
                          f"{sorted(_CHANGES)}; got {shape_or_type(change)}")
+    return _photograph(images, change)
+
+
+def _photograph(images: torch.Tensor, change: dict[str, torch.Tensor]) -> torch.Tensor:
     angle, scale, shift = (change[k].to(images) for k in ("angle", "scale", "shift"))
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack([torch.stack([cos, sin, -(cos * shift[:, 0] + sin * shift[:, 1]) * 2], 1),
@@ -156,8 +166,7 @@ def photograph(images: torch.Tensor, change: dict[str, torch.Tensor]) -> torch.T
 
 def _check_frame(frame: object, mask: object) -> None:
     """A frame C×H×W in [0, 1] and its bool mask H×W."""
-    if not isinstance(frame, torch.Tensor) or frame.dim() != 3:
-        raise ValueError(f"frame must be a tensor C×H×W; got {shape_or_type(frame)}")
+    check_tensor(frame, "frame", what="C×H×W", dims=3, finite=False)  # its values: check_images
     check_images(frame[None], "frame")
     _check_mask(mask, frame[None])
 
@@ -166,6 +175,10 @@ def total_variation(frame: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Σ of squared differences between neighbouring frame pixels (right and below), both inside the mask,
     per masked pixel: 0 for a frame of one colour."""
     _check_frame(frame, mask)
+    return _total_variation(frame, mask)
+
+
+def _total_variation(frame: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     m = mask.to(frame)
     right = ((frame[:, :, 1:] - frame[:, :, :-1]) ** 2 * m[:, 1:] * m[:, :-1]).sum()
     below = ((frame[:, 1:] - frame[:, :-1]) ** 2 * m[1:] * m[:-1]).sum()
@@ -178,6 +191,10 @@ def non_printability(frame: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     _check_frame(frame, mask)
     if frame.shape[0] != 3:
         raise ValueError(f"frame must have 3 (RGB) channels; got shape {tuple(frame.shape)}")
+    return _non_printability(frame, mask)
+
+
+def _non_printability(frame: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     pixels = frame.permute(1, 2, 0)[mask]  # P×3
     distances = torch.cdist(pixels, PRINTABLE.to(frame))
     return distances.prod(dim=1).mean()
@@ -206,9 +223,10 @@ def adversarial_glasses(images: torch.Tensor, mask: torch.Tensor, *, steps: int 
     check_positive(lr, "lr")
     check_positive(tv_weight, "tv_weight", allow_zero=True)
     check_positive(print_weight, "print_weight", allow_zero=True)
-    check_number(margin, "margin", low=0.0, high=1.0)
+    margin = check_number(margin, "margin", low=0.0, high=1.0)
     check_generator(generator)
     camera_changes(1, **change_ranges)  # checks the ranges before any work
+    cascade = _checked(images, None, faces.MIN_FACE_SIZE, faces.THRESHOLDS, faces.FACTOR)  # once: cores below
     if init is not None:
         if not isinstance(init, torch.Tensor) or init.shape != images.shape[1:]:
             raise ValueError(f"init must be shaped like one image {tuple(images.shape[1:])}; got "
@@ -223,10 +241,10 @@ def adversarial_glasses(images: torch.Tensor, mask: torch.Tensor, *, steps: int 
     for _ in range(steps):
         frame = torch.sigmoid(logit)
         pick = torch.randint(0, images.shape[0], (samples,), generator=g).to(images.device)
-        scenes = photograph(wear(images[pick], frame, mask), camera_changes(samples, generator=g,
-                                                                              **change_ranges))
-        loss = faces.cascade_loss(scenes, margin=margin).mean()
-        loss = loss + tv_weight * total_variation(frame, mask) + print_weight * non_printability(frame, mask)
+        change = camera_changes(samples, generator=g, **change_ranges)
+        scenes = _photograph(_wear(images[pick], frame, mask), change)
+        loss = (_cascade_loss(scenes, margin, *cascade).mean() + tv_weight * _total_variation(frame, mask)
+                + print_weight * _non_printability(frame, mask))
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from helpers._checks import check_positive
-
-
-def _check_tensor(value: object, name: str) -> torch.Tensor:
-    if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-        got = value.dtype if isinstance(value, torch.Tensor) else type(value).__name__
-        raise TypeError(f"{name} must be a floating-point tensor; got {got}")
-    return value
+from helpers._checks import check_positive, check_tensor
 
 
 def _per_sample(t: torch.Tensor) -> tuple[int, ...]:
@@ -20,14 +13,14 @@ def _per_sample(t: torch.Tensor) -> tuple[int, ...]:
 
 def project_linf(delta: torch.Tensor, eps: float) -> torch.Tensor:
     """The closest point of the L∞ ball {‖δ‖∞ ≤ ε}: clip every component to [−ε, ε]."""
-    _check_tensor(delta, "delta")
+    check_tensor(delta, "delta", finite=False)
     check_positive(eps, "eps", allow_zero=True)
     return delta.clamp(-eps, eps)
 
 
 def project_l2(delta: torch.Tensor, eps: float) -> torch.Tensor:
     """The closest point of the L2 ball {‖δ‖₂ ≤ ε}, per sample: δ · min(1, ε / ‖δ‖₂)."""
-    _check_tensor(delta, "delta")
+    check_tensor(delta, "delta", finite=False)
     check_positive(eps, "eps", allow_zero=True)
     norms = delta.flatten(1).norm(dim=1).view(_per_sample(delta))
     return delta * torch.clamp(eps / norms.clamp_min(1e-12), max=1.0)
@@ -35,13 +28,13 @@ def project_l2(delta: torch.Tensor, eps: float) -> torch.Tensor:
 
 def clip_box(x: torch.Tensor) -> torch.Tensor:
     """The closest image in the pixel box [0, 1]."""
-    _check_tensor(x, "x")
+    check_tensor(x, "x", finite=False)
     return x.clamp(0.0, 1.0)
 
 
 def _check_pair(a: object, b: object) -> None:
-    _check_tensor(a, "a")
-    _check_tensor(b, "b")
+    check_tensor(a, "a", finite=False)
+    check_tensor(b, "b", finite=False)
     if a.shape != b.shape or a.dim() < 1 or a.shape[0] == 0:
         raise ValueError(f"a and b must be batches of the same non-empty shape; got {tuple(a.shape)} and "
                          f"{tuple(b.shape)}")

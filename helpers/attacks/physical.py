@@ -18,6 +18,7 @@ from helpers._checks import (
     check_labels,
     check_model,
     check_positive,
+    check_tensor,
     frozen,
     num_classes,
     own_generator,
@@ -119,13 +120,10 @@ def _check_transform(transform: object, n: int) -> dict[str, torch.Tensor]:
         raise ValueError(f"transform must be a dict from random_transforms with keys "
                          f"{sorted(_TRANSFORM_KEYS)}; got {got}")
     for key, dims in _TRANSFORM_KEYS.items():
-        value = transform[key]
-        if not isinstance(value, torch.Tensor) or not value.is_floating_point() or value.dim() != dims \
-                or len(value) != n or (dims == 2 and value.shape[1] != 2):
-            raise ValueError(f"transform must describe {n} changes, one per image; its {key!r} does not")
-        positive = key in ("scale", "brightness")
-        if not bool(torch.isfinite(value).all()) or (positive and not bool((value > 0).all())):
-            raise ValueError(f"transform[{key!r}] must be finite" + (" and > 0" if positive else ""))
+        value = check_tensor(transform[key], f"transform[{key!r}]", what=f"(one change for each of {n} "
+                             "images)", shape=(n,) if dims == 1 else (n, 2))
+        if key in ("scale", "brightness") and not bool((value > 0).all()):
+            raise ValueError(f"transform[{key!r}] must be > 0")
     return transform  # type: ignore[return-value]
 
 
@@ -146,10 +144,7 @@ def _check_mask(mask: object, images: torch.Tensor) -> torch.Tensor:
         got = shape_or_type(mask)
         raise ValueError(f"mask must be H×W {tuple(images.shape[2:])}; got {got}")
     if mask.dtype != torch.bool:
-        if not mask.is_floating_point():
-            raise TypeError(f"mask must be bool or float with values in [0, 1]; got dtype {mask.dtype}")
-        if not bool(torch.isfinite(mask).all()) or float(mask.min()) < 0 or float(mask.max()) > 1:
-            raise ValueError("mask must hold values in [0, 1] (no NaN or infinity)")
+        check_tensor(mask, "mask", what="(bool, or float in [0, 1])", low=0.0, high=1.0)
     return mask
 
 
@@ -171,11 +166,18 @@ def apply_patch(
         raise ValueError(f"patch must be shaped like one image {tuple(images.shape[1:])}; got {got}")
     check_images(patch[None], "patch")
     _check_mask(mask, images)
+    if transform is not None:
+        _check_transform(transform, images.shape[0])
+    return _paste(images, patch, mask, transform)
+
+
+def _paste(images: torch.Tensor, patch: torch.Tensor, mask: torch.Tensor,
+           transform: dict[str, torch.Tensor] | None) -> torch.Tensor:
+    """``apply_patch`` without its checks, for the patch attack's inner loop."""
     n = images.shape[0]
     p = patch.to(images).expand(n, -1, -1, -1)
     m = mask.to(images).expand(n, 1, -1, -1)
     if transform is not None:
-        _check_transform(transform, n)
         p, m = _warp(p, transform), _warp(m, transform)
     pasted = images * (1 - m) + p * m
     if transform is not None:
@@ -228,7 +230,7 @@ def adversarial_patch(
             size = (min(batch_size, images.shape[0]),)
             pick = torch.randint(0, images.shape[0], size, generator=g).to(images.device)
             change = random_transforms(len(pick), generator=g, **transform_ranges) if eot else None
-            scene = apply_patch(images[pick], torch.sigmoid(logit), mask, change)
+            scene = _paste(images[pick], torch.sigmoid(logit), mask, change)
             loss = -F.log_softmax(model(scene), 1)[:, goal[0]].mean()
             optimiser.zero_grad()
             loss.backward()

@@ -20,10 +20,10 @@ from helpers._checks import (
     check_int,
     check_labels,
     check_model,
+    check_tensor,
     check_tokens,
     frozen,
     model_dtype,
-    shape_or_type,
 )
 from helpers.attacks._core import attacker_loss
 
@@ -55,9 +55,7 @@ def flip_gain(grad: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
 
         gain[n, i, b] = grad[n, i, b] − grad[n, i, x_{n,i}]
     """
-    if not isinstance(grad, torch.Tensor) or not grad.is_floating_point() or grad.dim() != 3:
-        raise TypeError(f"grad must be a floating-point tensor N×L×V (∂L/∂X at the one-hot words); got "
-                        f"{shape_or_type(grad)}")
+    check_tensor(grad, "grad", what="N×L×V (∂L/∂X at the one-hot words)", dims=3, finite=False)
     check_tokens(tokens, "tokens", vocabulary=grad.shape[2])
     if tokens.shape != grad.shape[:2]:
         raise ValueError(f"tokens must be N×L = {tuple(grad.shape[:2])} to match grad; "

@@ -8,7 +8,14 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from helpers._checks import check_callable, check_images, check_model, check_number, frozen, shape_or_type
+from helpers._checks import (
+    check_callable,
+    check_images,
+    check_model,
+    check_number,
+    check_tensor,
+    frozen,
+)
 from helpers.defenses.filters import Filter, bit_depth, median_filter
 
 
@@ -71,12 +78,9 @@ def roc(clean_scores: torch.Tensor, adversarial_scores: torch.Tensor) -> tuple[t
     """(false-positive rate, true-positive rate) for every threshold, from the scores of clean (negative)
     and adversarial (positive) images; both curves start at (0, 0) and end at (1, 1)."""
     for name, scores in (("clean_scores", clean_scores), ("adversarial_scores", adversarial_scores)):
-        if not isinstance(scores, torch.Tensor) or scores.dim() != 1 or len(scores) == 0 \
-                or not scores.is_floating_point():
-            got = shape_or_type(scores, dtype=True)
-            raise ValueError(f"{name} must be a non-empty float tensor of shape (N,); got {got}")
-        if not bool(torch.isfinite(scores).all()):
-            raise ValueError(f"{name} contains NaN or infinite values")
+        check_tensor(scores, name, what="of shape (N,)", dims=1)
+        if len(scores) == 0:
+            raise ValueError(f"{name} must hold at least one score; got shape {tuple(scores.shape)}")
     scores = torch.cat([clean_scores, adversarial_scores]).double().cpu()
     positive = torch.cat([torch.zeros(len(clean_scores)), torch.ones(len(adversarial_scores))]).double()
     order = scores.argsort(descending=True)

@@ -33,10 +33,9 @@ from helpers._checks import (
     own_generator,
     shape_or_type,
 )
-from helpers.attacks import fgsm, pgd
-from helpers.attacks._core import pgd_steps
+from helpers.attacks._core import loss_gradient, pgd_steps
 from helpers.attacks.norms import clip_box, project_linf
-from helpers.training import accuracy, model_device, train
+from helpers.training import _accuracy, _cross_entropy, _fit, model_device, train
 
 Attack = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -90,10 +89,11 @@ def adversarial_training(
         for _ in range(rounds):
             adversarial = batched(lambda x, y: _attacked(attack, model, x.to(device), y.to(device)),
                                   images, labels, batch_size=attack_batch_size).to(images.device)
-            history.append({"fooled before training": 1.0 - accuracy(model, adversarial, labels)})
+            history.append({"fooled before training": 1.0 - _accuracy(model, adversarial, labels)})
             data, targets = torch.cat([data, adversarial]), torch.cat([targets, labels])
-            train(model, data, targets, epochs=epochs_per_round, lr=lr, batch_size=batch_size, generator=g,
-                  progress=progress)
+            _fit(model, data, targets, epochs=epochs_per_round, lr=lr, batch_size=batch_size,
+                 weight_decay=0.0, loss_fn=_cross_entropy, epoch_end=None, generator=g, progress=progress,
+                 outputs="logits")
             if on_round is not None:
                 history[-1].update(on_round(len(history), model))
     return history
@@ -106,6 +106,11 @@ def _attacked(attack: Attack, model: nn.Module, x: torch.Tensor, y: torch.Tensor
         got = shape_or_type(x_adv)
         raise ValueError(f"attack must return x_adv shaped like its input {tuple(x.shape)}; got {got}")
     return check_images(x_adv.detach(), "attack(model, x, y)", model=model)
+
+
+def _uniform_start(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """PGD's random start: a uniform point of the ε-box around ``x``, in [0, 1] (torch's global RNG)."""
+    return clip_box(x + (torch.rand(x.shape, device=x.device, dtype=x.dtype) * 2 - 1) * eps)
 
 
 def pgd_training(
@@ -132,7 +137,8 @@ def pgd_training(
     check_int(steps, "steps")
 
     def robust_loss(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        x_adv = pgd(m, x, y, eps=eps, alpha=alpha, steps=steps)  # draws its start from the seeded global RNG
+        with frozen(m):  # the attack runs in eval mode; m's modes come back for the training step
+            x_adv = pgd_steps(m, x, _uniform_start(x, eps), y, eps=eps, alpha=alpha, steps=steps)
         return F.cross_entropy(m(x_adv), y)
 
     return train(model, images, labels, epochs=epochs, lr=lr, batch_size=batch_size, loss_fn=robust_loss,
@@ -180,12 +186,16 @@ def fast_training(
 
     def fgsm_rs_loss(m: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         start = clip_box(x + (torch.rand_like(x) * 2 - 1) * eps)
-        x_adv = clip_box(x + project_linf(fgsm(m, start, y, eps=step) - x, eps))
+        with frozen(m):  # FGSM in eval mode, as ``attacks.fgsm`` runs it
+            grad, _ = loss_gradient(m, start, y)
+        x_adv = clip_box(x + project_linf(clip_box(start + step * grad.sign()) - x, eps))
         return F.cross_entropy(m(x_adv), y)
 
     def watch(epoch: int, m: nn.Module) -> bool:
         xs, ys = check_x.to(device), check_y.to(device)
-        robust = accuracy(m, pgd(m, xs, ys, eps=eps, alpha=eps / 4, steps=10), ys)
+        with frozen(m):
+            x_adv = pgd_steps(m, xs, _uniform_start(xs, eps), ys, eps=eps, alpha=eps / 4, steps=10)
+        robust = _accuracy(m, x_adv, ys)
         if robust > best["accuracy"]:
             best["accuracy"], best["state"] = robust, copy.deepcopy(m.state_dict())
             return False

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from helpers._checks import check_number
+from helpers._checks import check_number, check_tensor
 from helpers._contract import contract
 
 Attribution = Callable[..., torch.Tensor]
@@ -42,16 +42,12 @@ def baseline_image(x: torch.Tensor, baseline: torch.Tensor | float | None,
     if baseline is None:
         return torch.zeros_like(x)
     if isinstance(baseline, torch.Tensor):
-        if not baseline.is_floating_point():
-            raise TypeError(f"{name} must be a number or a float tensor; got dtype {baseline.dtype}")
+        check_tensor(baseline, name, what="of pixel values (or a number)", low=0.0, high=1.0)
         try:
-            image = torch.broadcast_to(baseline.detach().to(x), x.shape)
+            return torch.broadcast_to(baseline.detach().to(x), x.shape)
         except RuntimeError:
             raise ValueError(f"{name} must broadcast to x's shape {tuple(x.shape)}; "
                              f"got {tuple(baseline.shape)}") from None
-        if not bool(torch.isfinite(image).all()) or float(image.min()) < 0 or float(image.max()) > 1:
-            raise ValueError(f"{name} must hold pixel values in [0, 1] (no NaN or infinity)")
-        return image
     return torch.full_like(x, check_number(baseline, name, low=0.0, high=1.0))
 
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_bool, check_model, shape_or_type
+from helpers._checks import check_bool, check_model, check_tensor
 from helpers.explain._core import attribution
 
 
@@ -86,11 +86,7 @@ def cam_from_gradients(activation: torch.Tensor, gradient: torch.Tensor, *,
     """Grad-CAM's map from a feature map A (N×K×h×w) and ∂f_c/∂A: ReLU(Σ_k α_k A_k), α_k the spatial
     mean of the gradient of channel k. Returns N×1×h×w."""
     for name, value in (("activation", activation), ("gradient", gradient)):
-        if not isinstance(value, torch.Tensor) or value.dim() != 4 or not value.is_floating_point():
-            got = shape_or_type(value)
-            raise ValueError(f"{name} must be a float feature map N×K×h×w; got {got}")
-        if not bool(torch.isfinite(value).all()):
-            raise ValueError(f"{name} contains NaN or infinite values")
+        check_tensor(value, name, what="feature map N×K×h×w", dims=4)
     if activation.shape != gradient.shape:
         raise ValueError(f"gradient must be shaped like activation {tuple(activation.shape)}; got "
                          f"{tuple(gradient.shape)}")

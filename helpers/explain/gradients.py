@@ -11,7 +11,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers._checks import batched, check_choice, check_generator, check_int, check_positive, noisy_inputs
+from helpers._checks import (
+    batched,
+    check_choice,
+    check_generator,
+    check_int,
+    check_positive,
+    check_tensor,
+    noisy_inputs,
+)
 from helpers._contract import check_finite, checked
 from helpers.explain._core import Attribution, attribution, baseline_image, target_gradient, target_logit
 
@@ -119,8 +127,7 @@ def completeness_gap(
                else type(attributions).__name__)
         raise ValueError(f"attributions must be a tensor shaped like x {tuple(getattr(x, 'shape', ()))}; "
                          f"got {got}")
-    if not attributions.is_floating_point() or not bool(torch.isfinite(attributions).all()):
-        raise ValueError("attributions must be a float tensor without NaN or infinite values")
+    check_tensor(attributions, "attributions")
     with checked(model, x, target, "target") as target:
         x = x.detach()
         change = target_logit(model, x, target) - target_logit(model, baseline_image(x, baseline), target)

@@ -23,6 +23,7 @@ from helpers._checks import (
     check_logits,
     check_model,
     check_positive,
+    check_tensor,
     misfit_named,
     shape_or_type,
 )
@@ -35,10 +36,8 @@ def _check_mask(mask: object, x: torch.Tensor) -> torch.Tensor:
             or mask.shape[0] not in (1, x.shape[0]) or mask.shape[1] not in (1, x.shape[1]):
         got = shape_or_type(mask)
         raise ValueError(f"mask must be N×C×H×W, N×1×H×W or 1×1×H×W matching x {tuple(x.shape)}; got {got}")
-    mask = mask.to(x.device, x.dtype)
-    if not torch.isfinite(mask).all() or (mask < 0).any() or (mask > 1).any():
-        raise ValueError("mask must hold values in [0, 1] (True/1 on the pixels that must not matter)")
-    return mask
+    check_tensor(mask, "mask", what="(True/1 on the pixels that must not matter)", dtype=None, low=0, high=1)
+    return mask.to(x.device, x.dtype)
 
 
 def _log_p_and_gradient(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

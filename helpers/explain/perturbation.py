@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from helpers._checks import (
+    batched,
     check_choice,
     check_generator,
     check_images,
@@ -40,14 +41,15 @@ def _scores(
 ) -> torch.Tensor:
     """The target score of ``count`` perturbed images, built ``batch_size`` at a time by
     ``make(indices) -> (images, targets)`` so that they never all sit in memory together."""
-    out = []
+
+    def score(index: torch.Tensor) -> torch.Tensor:
+        images, target = make(index)
+        logits = model(images)
+        scores = logits.softmax(1) if probability else logits
+        return scores.gather(1, target[:, None]).squeeze(1)
+
     with torch.no_grad():
-        for index in torch.arange(count, device=device).split(batch_size):
-            images, target = make(index)
-            logits = model(images)
-            scores = logits.softmax(1) if probability else logits
-            out.append(scores.gather(1, target[:, None]).squeeze(1))
-    return torch.cat(out)
+        return batched(score, torch.arange(count, device=device), batch_size=batch_size)
 
 
 def window_masks(height: int, width: int, window: tuple[int, int], stride: tuple[int, int],

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from scipy.cluster.vq import kmeans2
 
-from helpers._checks import check_int, shape_or_type
+from helpers._checks import check_int, check_tensor
 
 
 @dataclass(frozen=True)
@@ -37,13 +37,9 @@ class Spray:
 
 
 def _check_relevance(maps: object) -> torch.Tensor:
-    if not isinstance(maps, torch.Tensor) or maps.dim() != 4 or not maps.is_floating_point():
-        got = shape_or_type(maps)
-        raise ValueError(f"maps must be a floating tensor of relevance maps N×C×H×W; got {got}")
+    check_tensor(maps, "maps", what="of relevance maps N×C×H×W", dims=4)
     if maps.shape[0] < 3:
         raise ValueError(f"maps must hold at least 3 maps to cluster; got {maps.shape[0]}")
-    if not torch.isfinite(maps).all():
-        raise ValueError("maps contains NaN or infinite values")
     return maps
 
 
@@ -116,8 +112,7 @@ def purity(clusters: torch.Tensor, truth: torch.Tensor) -> float:
     """Cluster purity: the share of items whose cluster's most common true group is their own,
     (1/N) Σ_clusters max_group |cluster ∩ group|. 1 means every cluster holds one group only."""
     for name, t in (("clusters", clusters), ("truth", truth)):
-        if not isinstance(t, torch.Tensor) or t.dim() != 1 or t.dtype not in (torch.int64, torch.bool):
-            raise ValueError(f"{name} must be an int64 or bool tensor of shape (N,); got {t!r:.60}")
+        check_tensor(t, name, what="of shape (N,)", dtype=(torch.int64, torch.bool), dims=1)
     if clusters.shape != truth.shape or len(clusters) == 0:
         raise ValueError(f"clusters and truth must have the same length > 0; "
                          f"got {len(clusters)} and {len(truth)}")

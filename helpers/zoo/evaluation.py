@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from helpers import zoo
-from helpers._checks import model_device
+from helpers._checks import batched, model_device
 from helpers.attacks import pgd, robust_accuracy, success_rate
 from helpers.data import tag_mask, tagged_fashion_mnist
 from helpers.defenses import Defended
@@ -53,12 +53,9 @@ def evaluate(name: str, *, device: str | torch.device | None = None, robust: boo
 
 def _pgd_examples(model: nn.Module, x: torch.Tensor, y: torch.Tensor, setting: dict) -> torch.Tensor:
     """L∞ PGD examples against ``model``, 250 images at a time, each batch from a generator seeded 0."""
-    batches = []
-    for start in range(0, len(x), 250):
-        batches.append(pgd(model, x[start : start + 250], y[start : start + 250], eps=setting["eps"],
-                           alpha=setting["alpha"], steps=setting["steps"],
-                           generator=torch.Generator().manual_seed(0)))
-    return torch.cat(batches)
+    return batched(lambda xs, ys: pgd(model, xs, ys, eps=setting["eps"], alpha=setting["alpha"],
+                                      steps=setting["steps"], generator=torch.Generator().manual_seed(0)),
+                   x, y, batch_size=250)
 
 
 def _transfer_rate(proxy: nn.Module, victim: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> float:
@@ -81,7 +78,7 @@ def shortcut_metrics(model: nn.Module) -> dict[str, float]:
         metrics[key] = accuracy(model, images, labels)
     images, labels, tagged = tagged_fashion_mnist("test")
     x, y = images[tagged].to(device), labels[tagged].to(device)
-    maps = torch.cat([saliency(model, x[i : i + 300], y[i : i + 300]) for i in range(0, len(x), 300)])
+    maps = batched(lambda xs, ys: saliency(model, xs, ys), x, y, batch_size=300)
     metrics["tag_saliency_mass"] = relevance_mass(maps, tag_mask().expand(len(x), -1, -1, -1).to(device))
     return metrics
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from helpers._checks import check_images, check_model, check_positive, shape_or_type
+from helpers._checks import check_images, check_model, check_positive, check_tensor
 from helpers._contract import check_finite, checked
 from helpers.explain._core import attribution
 from helpers.explain.relevance.composites import Composite, composite_for
@@ -145,20 +145,12 @@ def epsilon_step(
     ``a``: inputs N×J, ``weight``: K×J (``nn.Linear`` layout), ``bias``: K, ``relevance``: N×K.
     Returns the input relevance N×J. ``lrp`` computes the same by one backward pass.
     """
-    for name, value, dims in (("a", a, 2), ("weight", weight, 2), ("bias", bias, 1),
-                              ("relevance", relevance, 2)):
-        if not isinstance(value, torch.Tensor) or value.dim() != dims:
-            got = shape_or_type(value)
-            raise ValueError(f"{name} must be a {dims}-dimensional tensor; got {got}")
-    n, j, k = a.shape[0], a.shape[1], weight.shape[0]
-    for name, value, shape in (("weight", weight, (k, j)), ("bias", bias, (k,)),
-                               ("relevance", relevance, (n, k))):
-        if tuple(value.shape) != shape:
-            raise ValueError(f"{name} must have shape {shape} to match a {tuple(a.shape)}; got "
-                             f"{tuple(value.shape)}")
-    for name, value in (("a", a), ("weight", weight), ("bias", bias), ("relevance", relevance)):
-        if not value.is_floating_point() or value.dtype != a.dtype or not bool(torch.isfinite(value).all()):
-            raise ValueError(f"{name} must be a finite float tensor of a's dtype {a.dtype}")
+    check_tensor(a, "a", what="N×J", dims=2)
+    matching = f"to match a {tuple(a.shape)}, of its dtype"
+    check_tensor(weight, "weight", what=matching, dtype=a.dtype, shape=(None, a.shape[1]))
+    n, k = a.shape[0], weight.shape[0]
+    check_tensor(bias, "bias", what=matching, dtype=a.dtype, shape=(k,))
+    check_tensor(relevance, "relevance", what=matching, dtype=a.dtype, shape=(n, k))
     check_positive(epsilon, "epsilon", allow_zero=True)
     z = a @ weight.T + bias  # N×K
     s = relevance / _stabilize(z, epsilon)  # N×K
