@@ -22,9 +22,12 @@ Modules (each one's ``__all__`` is what the others may use of it; none reaches f
 - ``marking``: ``POINTS`` and the nbgrader cell metadata read off the cells.
 - ``execute``: run a notebook in a fresh kernel and save its outputs (``make notebooks``).
 - ``release``: solution notebooks → student notebooks (``make release``).
+- ``translation``: the Chinese editions — catalogs kept in step with the notebooks, the editions built from
+  them (``make notebooks``; ``python -m helpers.course.translation {update,build,check}``).
 
 This file imports none of them: ``python -m helpers.course.release`` must find its module not yet
 imported, and a notebook that checks an exercise need not load the release's nbconvert.
 """
 
-__all__ = ["exercises", "execute", "grading", "homework", "hw6_client", "hw6_server", "marking", "release"]
+__all__ = ["exercises", "execute", "grading", "homework", "hw6_client", "hw6_server", "marking", "release",
+           "translation"]
