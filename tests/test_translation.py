@@ -12,6 +12,7 @@ import nbformat
 import polib
 import pytest
 
+from helpers.course import mainland as ml
 from helpers.course import translation as tr
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,18 +103,18 @@ def test_every_glossary_term_converts_to_its_mainland_term():
     """OpenCC tw2sp plus the overrides turns each zh_TW term into the glossary's zh_CN term: the two
     editions use one vocabulary. A failing row needs an override (i18n/zh_CN_overrides.tsv, with a reason)
     or a corrected zh_CN."""
-    wrong = [f"{r['english']}: {r['zh_TW']} → {tr.to_mainland(r['zh_TW'])}, the glossary says {r['zh_CN']}"
-             for r in _glossary() if tr.to_mainland(r["zh_TW"]) != r["zh_CN"]]
+    wrong = [f"{r['english']}: {r['zh_TW']} → {ml.to_mainland(r['zh_TW'])}, the glossary says {r['zh_CN']}"
+             for r in _glossary() if ml.to_mainland(r["zh_TW"]) != r["zh_CN"]]
     assert not wrong, "\n".join(wrong)
 
 
 def test_every_override_corrects_opencc():
     """Each override changes what OpenCC alone would write (or guards a longer phrase against a shorter
     override inside it): one that OpenCC already gets right is noise that could fire where it should not."""
-    overrides = tr.read_overrides()
+    overrides = ml.read_overrides()
     for phrase, mainland in overrides.table.items():
         guards = any(other != phrase and other in phrase for other in overrides.table)
-        assert guards or tr._opencc().convert(phrase) != mainland, f"{phrase}: OpenCC gives {mainland}"
+        assert guards or ml._opencc().convert(phrase) != mainland, f"{phrase}: OpenCC gives {mainland}"
 
 
 # ------------------------------------------------------------------------ the mechanisms, in memory
@@ -166,7 +167,7 @@ def test_translate_notebook_replaces_only_markdown_and_refuses_a_stale_cell():
              md("Stale text."))
     nb.cells[1].metadata["nbgrader"] = {"grade": True, "points": 1}
     before = nbformat.writes(nb)
-    with pytest.raises(tr.TranslationError, match=r"a\.ipynb: no current translation of the Markdown cell"
+    with pytest.raises(ml.TranslationError, match=r"a\.ipynb: no current translation of the Markdown cell"
                                                    r"\(s\) 2"):
         tr.translate_notebook(nb, {"Ten classes.": "十個類別（10 classes）。"}, name="a.ipynb")
     out = tr.translate_notebook(nb, {"Ten classes.": "十個類別（10 classes）。"}, name="a.ipynb",
@@ -208,13 +209,13 @@ def test_a_lost_number_or_a_translated_marker_is_found():
 
 
 def test_to_mainland_converts_prose_and_applies_the_overrides_longest_first():
-    overrides = tr.Overrides({"穩健": "鲁棒", "可驗證的穩健性": "可证明的鲁棒性", "查詢": "查询"},
+    overrides = ml.Overrides({"穩健": "鲁棒", "可驗證的穩健性": "可证明的鲁棒性", "查詢": "查询"},
                              {"穩健": "r", "可驗證的穩健性": "r", "查詢": "r"})
     text = "程式碼與資料：穩健的模型、可驗證的穩健性，以及黑箱查詢。"
-    assert tr.to_mainland(text, overrides) == "代码与数据：鲁棒的模型、可证明的鲁棒性，以及黑箱查询。"
-    assert tr._opencc().convert("查詢") == "查找"  # what the override corrects
+    assert ml.to_mainland(text, overrides) == "代码与数据：鲁棒的模型、可证明的鲁棒性，以及黑箱查询。"
+    assert ml._opencc().convert("查詢") == "查找"  # what the override corrects
     opencc_alone = "代码与数据：稳健的模型、可验证的稳健性，以及黑箱查找。"
-    assert tr.to_mainland(text, tr.Overrides({}, {})) == opencc_alone
+    assert ml.to_mainland(text, ml.Overrides({}, {})) == opencc_alone
 
 
 def test_protected_spans_are_never_converted():
@@ -225,18 +226,18 @@ def test_protected_spans_are_never_converted():
              '<img alt="資料" src="x.png">', "<!-- 程式 -->"]
     for span in spans:
         text = f"查詢資料 {span} 查詢資料"
-        assert tr.to_mainland(text) == f"查询数据 {span} 查询数据", span
-    assert tr.to_mainland("[程式](https://a.tw/程式)") == "[程序](https://a.tw/程式)"
+        assert ml.to_mainland(text) == f"查询数据 {span} 查询数据", span
+    assert ml.to_mainland("[程式](https://a.tw/程式)") == "[程序](https://a.tw/程式)"
 
 
 def test_overrides_table_refuses_a_row_without_a_reason(tmp_path):
     path = tmp_path / "o.tsv"
     path.write_text("zh_TW\tzh_CN\treason\n黑箱\t黑盒\t\n", encoding="utf-8")
-    with pytest.raises(tr.TranslationError, match=r"o\.tsv, line 2: expected zh_TW, zh_CN and a reason"):
-        tr.read_overrides(path)
+    with pytest.raises(ml.TranslationError, match=r"o\.tsv, line 2: expected zh_TW, zh_CN and a reason"):
+        ml.read_overrides(path)
     path.write_text("黑箱\t黑盒\tx\n", encoding="utf-8")
-    with pytest.raises(tr.TranslationError, match="header"):
-        tr.read_overrides(path)
+    with pytest.raises(ml.TranslationError, match="header"):
+        ml.read_overrides(path)
 
 
 def test_build_update_and_check_on_a_tiny_course(tmp_path):

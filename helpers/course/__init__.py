@@ -22,6 +22,7 @@ Modules (each one's ``__all__`` is what the others may use of it; none reaches f
 - ``marking``: ``POINTS`` and the nbgrader cell metadata read off the cells.
 - ``execute``: run a notebook in a fresh kernel and save its outputs (``make notebooks``).
 - ``release``: solution notebooks → student notebooks (``make release``).
+- ``mainland``: 繁體 → 简体, OpenCC's ``tw2sp`` with the reviewed overrides of ``i18n/zh_CN_overrides.tsv``.
 - ``translation``: the Chinese editions — catalogs kept in step with the notebooks, the editions built from
   them (``make notebooks``; ``python -m helpers.course.translation {update,build,check}``).
 
@@ -29,5 +30,5 @@ This file imports none of them: ``python -m helpers.course.release`` must find i
 imported, and a notebook that checks an exercise need not load the release's nbconvert.
 """
 
-__all__ = ["exercises", "execute", "grading", "homework", "hw6_client", "hw6_server", "marking", "release",
-           "translation"]
+__all__ = ["exercises", "execute", "grading", "homework", "hw6_client", "hw6_server", "mainland", "marking",
+           "release", "translation"]

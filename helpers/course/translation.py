@@ -20,24 +20,32 @@ the English (``helpers.course.release`` can translate a notebook strictly).
 from __future__ import annotations
 
 import copy
-import csv
 import difflib
-import functools
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import polib
 
+from helpers.course.mainland import (
+    I18N,
+    INLINE_CODE,
+    MATHS,
+    TranslationError,
+    to_mainland,
+)
+
+__all__ = ["NOTEBOOKS", "FOLDERS", "SOURCE_LANG", "TranslationError", "build", "built", "catalog_path",
+           "check",
+           "code_and_outputs_differ", "differences", "edition", "gaps", "markdown_cells", "read_catalog",
+           "translate_notebook", "translations", "update_catalog", "update_catalogs"]
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-I18N = ROOT / "i18n"
 SOURCE_LANG = "zh_TW"  # the translated catalogs; zh_CN is derived from them
 FOLDERS = {"zh_TW": "zh-TW", "zh_CN": "zh-CN"}  # catalog language → notebooks/<folder>/
-OVERRIDES = I18N / "zh_CN_overrides.tsv"
 README_TW, README_CN = ROOT / "README.zh-TW.md", ROOT / "README.zh-CN.md"
 README_CN_HEADER = ("<!-- Written by `python -m helpers.course.translation build` from README.zh-TW.md"
                     " (OpenCC tw2sp + i18n/zh_CN_overrides.tsv): edit that file, not this one. -->\n")
@@ -46,10 +54,6 @@ UNTRANSLATED_NOTE = "> **尚未翻譯**：這一段還沒有與英文原文同�
 # msgmerge's fuzzy matching: a vanished English cell at least this similar to a new one (difflib's ratio,
 # 2·matching characters / both lengths) lends it its translation, marked fuzzy, the old English beside it.
 FUZZY_SIMILARITY = 0.6
-
-
-class TranslationError(ValueError):
-    """A notebook cell without a current translation, or a catalog or table that cannot be read."""
 
 
 # ------------------------------------------------------------------------------------------ catalogs
@@ -211,8 +215,6 @@ def code_and_outputs_differ(english: nbformat.NotebookNode, translated: nbformat
 
 # ---------------------------------------------------------------------------- what a translation keeps
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-INLINE_CODE = re.compile(r"`(?:[^`\n]|\n(?![ \t]*\n))+`")  # a code span may wrap, not span a paragraph
-MATHS = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$", re.S)
 LINK_TARGET = re.compile(r"\]\(([^)\s]+)\)")
 HEADING = re.compile(r"^(#+) ", re.M)
 MARKER = re.compile(r"^\s*(### (?:BEGIN|END) (?:SOLUTION|HIDDEN TESTS)|YOUR ANSWER HERE)\s*$", re.M)
@@ -233,77 +235,6 @@ def differences(english: str, translated: str) -> list[str]:
             extra = sorted({x for x in b if b.count(x) > a.count(x)})
             found.append(f"{label} differ from the English: missing {missing}, extra {extra}")
     return found
-
-
-# -------------------------------------------------------------------------------- 繁體 → 简体 (zh_CN)
-# Never converted: fenced code, inline code, LaTeX, link targets, bare URLs, HTML tags and comments.
-PROTECTED = re.compile(rf"```.*?```|~~~.*?~~~|{INLINE_CODE.pattern}|{MATHS.pattern}|\]\([^)\s]*\)"
-                       r"|https?://[^\s)>\]]+|<!--.*?-->|<[^>\n]+>", re.S)
-
-
-@dataclass(frozen=True)
-class Overrides:
-    """The reviewed corrections to OpenCC: zh_TW phrase → zh_CN phrase, the longest phrase first."""
-
-    table: dict[str, str]
-    reasons: dict[str, str]
-
-    @functools.cached_property
-    def pattern(self) -> re.Pattern[str] | None:
-        phrases = sorted(self.table, key=lambda p: (-len(p), p))
-        return re.compile("|".join(map(re.escape, phrases))) if phrases else None
-
-
-def read_overrides(path: Path = OVERRIDES) -> Overrides:
-    """The table at ``path``: a header line, then ``zh_TW<TAB>zh_CN<TAB>reason`` rows, each one filled."""
-    table, reasons = {}, {}
-    with path.open(encoding="utf-8", newline="") as f:
-        rows = list(csv.reader(f, delimiter="\t"))
-    if not rows or rows[0] != ["zh_TW", "zh_CN", "reason"]:
-        raise TranslationError(f"{path}: the first line must be the header zh_TW, zh_CN, reason")
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) != 3 or not all(cell.strip() for cell in row):
-            raise TranslationError(f"{path}, line {line}: expected zh_TW, zh_CN and a reason; got {row}")
-        if row[0] in table:
-            raise TranslationError(f"{path}, line {line}: {row[0]!r} is listed twice")
-        table[row[0]], reasons[row[0]] = row[1], row[2]
-    return Overrides(table, reasons)
-
-
-@functools.cache
-def _opencc():
-    import opencc
-
-    return opencc.OpenCC("tw2sp")
-
-
-@functools.cache
-def _default_overrides() -> Overrides:
-    return read_overrides()
-
-
-def to_mainland(text: str, overrides: Overrides | None = None) -> str:
-    """``text`` in 繁體中文 (Taiwan) → 简体中文 (mainland usage).
-
-    OpenCC's ``tw2sp`` (characters, variants and Taiwan → mainland phrases: 程式 → 程序, 資料 → 数据)
-    converts the prose; an override phrase (``i18n/zh_CN_overrides.tsv``, longest first) takes precedence
-    over it where it occurs. Code, LaTeX, URLs and HTML (``PROTECTED``) are copied untouched.
-    """
-    overrides = _default_overrides() if overrides is None else overrides
-    return _outside(PROTECTED, text, lambda prose: _outside(overrides.pattern, prose, _opencc().convert,
-                                                            lambda phrase: overrides.table[phrase]))
-
-
-def _outside(pattern: re.Pattern[str] | None, text: str, convert, keep=lambda span: span) -> str:
-    """``convert`` applied to the stretches of ``text`` between matches of ``pattern``, ``keep`` to those."""
-    if pattern is None:
-        return convert(text) if text else text
-    pieces, last = [], 0
-    for match in pattern.finditer(text):
-        pieces += [convert(text[last:match.start()]) if match.start() > last else "", keep(match.group(0))]
-        last = match.end()
-    pieces.append(convert(text[last:]) if last < len(text) else "")
-    return "".join(pieces)
 
 
 # --------------------------------------------------------------------------------------- the build
