@@ -134,7 +134,7 @@ wheel: setup
 	$(PY) -m pip wheel --quiet --disable-pip-version-check --no-deps --no-build-isolation --no-index -w dist .
 
 lint: setup
-	$(PY) -m ruff check helpers tests benchmarks scripts
+	$(PY) -m ruff check helpers tests benchmarks scripts notebooks
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

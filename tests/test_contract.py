@@ -1,4 +1,5 @@
-"""The tensor contract of DESIGN.md, checked for every registered function on every device."""
+"""The tensor contract of DESIGN.md, checked on every device for each public function or class that takes a
+``model``, by its valid call in ``tests/calls.py`` (``CALLS``)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import traceback
 
 import pytest
 import torch
+from torch import nn
 
 import helpers
+from helpers import attacks, defenses
+from tests.calls import CALLS, KINDS, PUBLIC, bind, invoke, takes_model
 from tests.conftest import DEVICES, tiny_batch, tiny_cnn
-from tests.contract_registry import CASES
 
 IMAGE_ARGS = {"x", "images", "x_adv"}
 
@@ -34,10 +37,19 @@ def _public_model_functions() -> set[str]:
     return found
 
 
+CONTRACT = sorted(name for name in CALLS if takes_model(name))  # the entries that take a model
+
+
 def test_every_model_function_is_registered():
-    registered = {case.name for case in CASES}
-    missing = _public_model_functions() - registered
-    assert not missing, f"add these functions to tests/contract_registry.py: {sorted(missing)}"
+    missing = _public_model_functions() - set(CONTRACT)
+    assert not missing, f"add a valid call of these functions to CALLS in tests/calls.py: {sorted(missing)}"
+
+
+def _call(name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor):
+    """Entry ``name`` of CALLS, run on this model and batch."""
+    kwargs = CALLS[name].build(model, x, y, torch.Generator().manual_seed(0))
+    function, kwargs = bind(name, PUBLIC[name], kwargs)
+    return invoke(function, kwargs)
 
 
 def _outputs(result):
@@ -51,38 +63,39 @@ def _outputs(result):
             yield from _outputs(item)
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("name", CONTRACT)
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("training_mode", [True, False], ids=["train-mode", "eval-mode"])
-def test_contract(case, device, training_mode):
-    model = tiny_cnn().to(device).train(training_mode)
+def test_contract(name, device, training_mode):
+    entry = CALLS[name]
+    make_model, make_batch = KINDS[entry.inputs]
+    model = make_model().to(device).train(training_mode)
     frozen_param = next(model.parameters())
     frozen_param.requires_grad_(False)  # a user's frozen layer must stay frozen
     flags = [p.requires_grad for p in model.parameters()]
     weights = {k: v.clone() for k, v in model.state_dict().items()}
-    x, y = tiny_batch()
+    x, y = make_batch(6)
     x, y = x.to(device), y.to(device)
     x_before, y_before = x.clone(), y.clone()
 
-    result = case.call(model, x, y, torch.Generator().manual_seed(0))
+    result = _call(name, model, x, y)
 
     assert torch.equal(x, x_before), "the images were modified in place"
     assert torch.equal(y, y_before), "the labels were modified in place"
     assert model.training == training_mode, "model.training was not restored"
     assert [p.requires_grad for p in model.parameters()] == flags, "requires_grad was not restored"
     assert all(p.grad is None for p in model.parameters()), ".grad was left on the model's parameters"
-    if not case.trains_model:
+    if not entry.trains:
         for k, v in model.state_dict().items():
             assert torch.equal(v, weights[k]), f"the model's {k} changed"
     for out in _outputs(result):
-        assert not out.requires_grad and out.grad_fn is None, "output is not detached"
+        if not entry.differentiable:  # a building block used inside autograd (a loss) keeps its graph
+            assert not out.requires_grad and out.grad_fn is None, "output is not detached"
         assert out.device == x.device, f"output on {out.device}, input on {x.device}"
 
 
 def test_wrapped_eval_model_stays_in_eval_mode():
     """A train-mode wrapper around an eval-mode model: each module gets its own mode back."""
-    from torch import nn
-
     from helpers.training import accuracy
 
     inner = tiny_cnn().eval()
@@ -133,16 +146,16 @@ def test_images_with_nan_inf_or_out_of_range_values_are_refused(bad, message):
         saliency(tiny_cnn(), x, y)
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+@pytest.mark.parametrize("name", [n for n in CONTRACT if CALLS[n].inputs == "images"])
 @pytest.mark.parametrize("shape", [(6, 3, 12, 12), (6, 1, 16, 16)], ids=["3-channels", "16x16"])
-def test_images_the_model_cannot_take_are_named(case, shape):
+def test_images_the_model_cannot_take_are_named(name, shape):
     """Colour images into a grey model, or a larger H×W than its dense layer takes: an error naming x (or a
     refusal of the argument before the model runs), never torch's shape error from inside a layer."""
     model = tiny_cnn()
     _, y = tiny_batch()
     x = torch.rand(shape, generator=torch.Generator().manual_seed(0))
     try:
-        case.call(model, x, y, torch.Generator().manual_seed(0))
+        _call(name, model, x, y)
     except (ValueError, TypeError) as error:
         raised_in = traceback.extract_tb(error.__traceback__)[-1].filename
         assert f"{os.sep}helpers{os.sep}" in raised_in, f"raised from {raised_in}: {error!r}"
@@ -207,3 +220,50 @@ def test_course_modules_use_one_another_through_their_public_names():
             if node.value.id in bound and node.attr not in modules[bound[node.value.id]].__all__:
                 wrong.append(f"{name}: {node.value.id}.{node.attr}")
     assert not wrong, f"names used across helpers.course that are not in the other module's __all__: {wrong}"
+
+
+def test_wrappers_are_views():
+    """Wrapping never changes the wrapped models' modes (the issue's Ensemble / Defended / eot cases)."""
+    m1, m2 = tiny_cnn().eval(), tiny_cnn(seed=1).train()
+    attacks.ensemble([m1, m2])
+    assert not any(m.training for m in m1.modules()) and all(m.training for m in m2.modules())
+    inner = tiny_cnn().eval()
+    inner[7].train()  # a dropout the user left in train mode on purpose
+    for wrapper in (
+        defenses.Defended(nn.Sequential(inner), defenses.median_filter),
+        defenses.eot(inner, defenses.median_filter, 2),
+    ):
+        assert [m.training for m in inner.modules()] == [i == 8 for i in range(len(list(inner.modules())))]
+        del wrapper
+
+
+def _boom(*_):
+    raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        lambda m, x, y: helpers.training.train(m, x, y, epochs=1, lr=1e-3, loss_fn=_boom, progress=False),
+        lambda m, x, y: defenses.adversarial_training(m, x, y, attack=_boom, rounds=1, progress=False),
+        lambda m, x, y: defenses.pgd_training(
+            m, x, y, eps=0.1, alpha=0.05, steps=1, epochs=1, progress=False,
+            generator=torch.Generator().manual_seed(0),
+        ) and _boom(),
+        lambda m, x, y: attacks.fgsm(defenses.Defended(m, _boom), x, y, eps=0.1),
+        lambda m, x, y: attacks.pgd(defenses.eot(m, _boom, 2), x, y, eps=0.1, alpha=0.05, steps=1),
+    ],
+    ids=["train", "adversarial_training", "pgd_training", "Defended", "eot"],
+)
+def test_every_submodule_mode_comes_back_on_an_error_path(run):
+    """An error half-way (a failing loss, attack or filter) leaves each submodule in the mode it was in."""
+    import helpers.training  # noqa: F401
+
+    model = tiny_cnn().eval()
+    model[7].train()  # a dropout the user left in train mode on purpose
+    modes = [m.training for m in model.modules()]
+    x, y = tiny_batch(4)
+    with pytest.raises(RuntimeError, match="boom"):
+        run(model, x, y)
+    assert [m.training for m in model.modules()] == modes
+    assert all(p.grad is None for p in model.parameters())

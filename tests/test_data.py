@@ -1,3 +1,8 @@
+import gzip
+import hashlib
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 
@@ -75,6 +80,43 @@ def test_bad_root_is_named(tmp_path, make_root, error, message):
     (tmp_path / "file.txt").write_text("x")
     with pytest.raises(error, match=message):
         fashion_mnist("test", root=make_root(tmp_path))
+
+
+def _idx(array, path: Path) -> None:
+    """Write ``array`` as a gzipped IDX file of unsigned bytes (Fashion-MNIST's format)."""
+    array = np.asarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    path.write_bytes(gzip.compress(header + array.tobytes(), mtime=0))
+
+
+def _sums(folder: Path) -> None:
+    lines = [f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n" for p in sorted(folder.glob("*.gz"))]
+    (folder / "SHA256SUMS").write_text("".join(lines))
+
+
+@pytest.mark.parametrize(
+    "images, labels, message",
+    [
+        ((10, 28, 28), [200, 255, 3], "one label per image"),
+        ((3, 28, 28), [200, 255, 3], "classes 0…9"),
+        ((3, 20, 20), [1, 2, 3], "28×28"),
+    ],
+)
+def test_a_custom_fashion_mnist_root_is_checked_for_consistency(tmp_path, images, labels, message):
+    """A root's own SHA256SUMS vouches only for itself: counts, label range and image size are checked."""
+    _idx(np.zeros(images), tmp_path / "t10k-images-idx3-ubyte.gz")
+    _idx(labels, tmp_path / "t10k-labels-idx1-ubyte.gz")
+    _sums(tmp_path)
+    with pytest.raises(ValueError, match=message):
+        fashion_mnist("test", root=tmp_path)
+
+
+def test_a_file_without_an_idx_header_is_refused(tmp_path):
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"not an idx file at all", mtime=0))
+    _idx([1, 2], tmp_path / "t10k-labels-idx1-ubyte.gz")
+    _sums(tmp_path)
+    with pytest.raises(ValueError, match="IDX header"):
+        fashion_mnist("test", root=tmp_path)
 
 
 def test_shapes_contract():

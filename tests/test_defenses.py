@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ import torch.nn.functional as F
 import torchvision.transforms.functional as TF
 from scipy import ndimage
 from scipy.stats import beta, norm
+from torch import nn
 
 from helpers import zoo
 from helpers.attacks import fgsm, pgd, success_rate
@@ -284,3 +287,33 @@ def test_noise_based_methods_accept_their_own_noise_on_a_defended_model():
     noise_training(model, x, y, sigma=0.5, epochs=1, progress=False, generator=g)
     with pytest.raises(ValueError, match=r"x must lie in \[0, 1\]"):
         smoothgrad(model, x - 0.5, y, n=2)
+
+
+class _Returns(nn.Module):
+    """tiny_cnn's logits passed through ``make``: a model whose output is not N×K finite logits."""
+
+    def __init__(self, make: Callable[[torch.Tensor], Any]) -> None:
+        super().__init__()
+        self.inner, self.make = tiny_cnn(), make
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return self.make(self.inner(x))
+
+
+@pytest.mark.parametrize(
+    "make, error, message",
+    [
+        (lambda z: z[:, 0], ValueError, r"must return logits 4×K .* got shape \(4,\)"),
+        (lambda z: z[:, :1], ValueError, r"must return logits 4×K .* got shape \(4, 1\)"),
+        (lambda z: (z, z), TypeError, "must return a tensor of logits N×K; it returned tuple"),
+        (lambda z: z * float("nan"), ValueError, "returned NaN or infinite logits"),
+        (lambda z: z[:, :, None, None].expand(-1, -1, 2, 2), ValueError, r"got shape \(4, 5, 2, 2\)"),
+    ],
+    ids=["N", "N×1", "tuple", "NaN", "N×K×2×2"],
+)
+def test_defended_checks_its_models_output(make, error, message):
+    x, _ = tiny_batch(4)
+    defended = Defended(_Returns(make).eval(), median_filter)
+    with pytest.raises(error, match=message) as caught:
+        defended(x)
+    assert "Defended's model (_Returns)" in str(caught.value)

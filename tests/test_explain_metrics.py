@@ -326,3 +326,16 @@ def test_bad_input(call, message):
 def test_a_fill_of_the_wrong_type_is_refused(fill):
     with pytest.raises(TypeError, match="fill must be a number"):
         deletion_curve(_one_pixel_model(), torch.rand(3, 1, 4, 4), 1, torch.rand(3, 1, 4, 4), fill=fill)
+
+
+@pytest.mark.parametrize("metric", [pointing_game, relevance_mass])
+def test_masks_of_another_size_than_the_attributions_are_refused(metric):
+    masks = torch.zeros(2, 1, 12, 12, dtype=torch.bool)
+    masks[:, :, 3, 3] = True
+    small = masks[..., :6, :6]
+    for attributions, mask in ((torch.rand(2, 1, 6, 6), masks), (torch.rand(2, 3, 12, 12), small)):
+        with pytest.raises(ValueError) as caught:
+            metric(attributions, mask)
+        message = str(caught.value)
+        assert "masks and attributions must have the same height × width" in message
+        assert str(tuple(mask.shape)) in message and str(tuple(attributions.shape)) in message

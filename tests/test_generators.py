@@ -1,7 +1,7 @@
 """``generator=None`` has one meaning across the public API: torch's global RNG (DESIGN.md, tensor contract).
 
 The walk covers every public callable of ``helpers`` with a ``generator`` parameter, using the valid calls of
-``tests/test_misuse.py`` (``CALLS``): its docstring says what None means; with ``torch.manual_seed(s)`` set
+``tests/calls.py`` (``CALLS``): its docstring says what None means; with ``torch.manual_seed(s)`` set
 before each, two calls with ``generator=None`` agree; and None is not a fixed seed in disguise — where a call
 depends on its generator at all, its result under None is not the result under a generator seeded 0 for
 every global seed.
@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import nn
 
-from tests.test_misuse import CALLS, PUBLIC, Call, _base, _invoke, _target
+from tests.calls import CALLS, PUBLIC, Call, base_inputs, bind, invoke
 
 MEANING = "torch's global RNG"
 
@@ -45,11 +45,11 @@ def _outcome(name: str, generator: torch.Generator | None, global_seed: int) -> 
     """The result of CALLS[name] (and the weights of the models it was given) with ``generator``, the global
     RNG seeded ``global_seed`` just before the call."""
     entry = CALLS[name]
-    kwargs = entry.build(*_base(entry.inputs), torch.Generator().manual_seed(0))
+    kwargs = entry.build(*base_inputs(entry.inputs), torch.Generator().manual_seed(0))
     kwargs["generator"] = generator
-    function, rest = _target(name, PUBLIC[name], kwargs)
+    function, rest = bind(name, PUBLIC[name], kwargs)
     torch.manual_seed(global_seed)
-    result = _invoke(function, rest)
+    result = invoke(function, rest)
     models = [v for v in kwargs.values() if isinstance(v, nn.Module)]
     return _fingerprint(result), [_fingerprint(m) for m in models]
 

@@ -169,6 +169,15 @@ def test_malformed_markers_are_reported_by_notebook_and_cell(tmp_path, source, m
     assert rel.main(["--out", str(tmp_path / "out"), "--notebooks", str(src)]) == 1
 
 
+@pytest.mark.parametrize("marker", ["### Begin Solution", "### end SOLUTION", "## BEGIN HIDDEN TESTS"])
+def test_a_mis_cased_marker_is_refused_naming_notebook_and_cell(tmp_path, marker):
+    src = tmp_path / "src"
+    _write(src, "b.ipynb", nbformat.v4.new_markdown_cell("intro"),
+           nbformat.v4.new_code_cell(f"{marker}\nanswer = 42"))
+    with pytest.raises(rel.ReleaseError, match=r"b\.ipynb, cell 1, line 1"):
+        rel.release(tmp_path / "out", notebooks=src, html=False)
+
+
 def test_a_graded_cell_without_points_is_refused(tmp_path, capsys):
     src = tmp_path / "src"
     _write(src, "a.ipynb", nbformat.v4.new_markdown_cell("### BEGIN SOLUTION\nBecause.\n### END SOLUTION"))
@@ -188,6 +197,19 @@ def test_refuses_to_write_inside_the_notebooks_folder(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     with pytest.raises(rel.ReleaseError, match="not a folder"):
         rel.release(tmp_path / "file")
+
+
+def test_release_never_writes_through_a_symlink_into_the_notebooks(tmp_path):
+    src = tmp_path / "src"
+    _write(src, "a.ipynb", nbformat.v4.new_code_cell("def f(x):\n    ### BEGIN SOLUTION\n    return x\n"
+                                                     "    ### END SOLUTION"))
+    before = (src / "a.ipynb").read_bytes()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "student").symlink_to(src, target_is_directory=True)
+    with pytest.raises(rel.ReleaseError, match="inside"):
+        rel.release(tmp_path / "out", notebooks=src, html=False)
+    assert (src / "a.ipynb").read_bytes() == before
+    assert not (tmp_path / "out" / "solution").exists(), "nothing is written once a path is refused"
 
 
 def test_a_notebook_removed_from_the_course_leaves_nothing_behind(tmp_path):

@@ -1,4 +1,6 @@
+import hashlib
 import json
+import pickle
 import shutil
 
 import pytest
@@ -121,6 +123,29 @@ def test_missing_checkpoint_is_named(models_copy):
     (models_copy / "shapes_cnn.pt").unlink()
     with pytest.raises(FileNotFoundError, match=r"shapes_cnn\.pt for zoo model 'shapes_cnn' is missing"):
         zoo.load("shapes_cnn", device="cpu")
+
+
+def test_a_malformed_sha256sums_line_is_refused_naming_the_line(tmp_path, monkeypatch):
+    shutil.copy(zoo.checkpoint_path("shapes_cnn"), tmp_path / "shapes_cnn.pt")
+    (tmp_path / "SHA256SUMS").write_text(f"{'0' * 64}  shapes_cnn.pt\nthis line is broken\n")
+    monkeypatch.setattr(zoo, "MODELS_DIR", tmp_path)
+    with pytest.raises(ValueError, match=r"SHA256SUMS, line 2 is not"):
+        zoo.load("shapes_cnn", device="cpu")
+
+
+class _NotWeights(dict):
+    """Pickled as a global that weights_only loading refuses."""
+
+
+def test_a_checkpoint_that_is_not_plain_weights_gets_the_projects_refusal(tmp_path, monkeypatch):
+    torch.save(_NotWeights(a=torch.zeros(1)), tmp_path / "shapes_cnn.pt")
+    digest = hashlib.sha256((tmp_path / "shapes_cnn.pt").read_bytes()).hexdigest()
+    (tmp_path / "SHA256SUMS").write_text(f"{digest}  shapes_cnn.pt\n")
+    monkeypatch.setattr(zoo, "MODELS_DIR", tmp_path)
+    with pytest.raises(ValueError, match="not a state dict of shapes_cnn") as caught:
+        zoo.load("shapes_cnn", device="cpu")
+    assert "weights_only=False" not in str(caught.value)
+    assert not isinstance(caught.value, pickle.UnpicklingError)
 
 
 def test_cli_list_prints_the_card(capsys):
