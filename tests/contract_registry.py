@@ -88,8 +88,8 @@ CASES: list[Case] = [
              "FGSM": lambda a, b, c: attacks.fgsm(a, b, c, eps=0.1),
              "PGD": lambda a, b, c: attacks.pgd(a, b, c, eps=0.1, alpha=0.05, steps=2, generator=g),
          })),
-    Case("helpers.defenses.denoiser.evade_detector",
-         lambda m, x, y, g: defenses.evade_detector(
+    Case("helpers.attacks.adaptive.evade_detector",
+         lambda m, x, y, g: attacks.evade_detector(
              m, defenses.ReconstructionDetector(fashion_denoiser(width=4).to(x.device)).fit(x), x, y, eps=0.1,
              alpha=0.05, steps=2)),
     Case("helpers.attacks.whitebox.mifgsm",

@@ -15,14 +15,13 @@ from scipy import ndimage
 from scipy.stats import beta, norm
 
 from helpers import zoo
-from helpers.attacks import fgsm, pgd, success_rate
+from helpers.attacks import bpda, fgsm, pgd, success_rate
 from helpers.data import fashion_mnist
 from helpers.defenses import (
     Defended,
     FeatureSqueezingDetector,
     adversarial_training,
     bit_depth,
-    bpda,
     certify,
     fast_training,
     gaussian_blur,

@@ -7,12 +7,11 @@ import torch
 from scipy import stats
 
 from helpers import zoo
-from helpers.attacks import fgsm, pgd, success_rate, worst_case
+from helpers.attacks import evade_detector, fgsm, pgd, success_rate, worst_case
 from helpers.data import fashion_mnist
 from helpers.defenses import (
     Defended,
     ReconstructionDetector,
-    evade_detector,
     reconstruction_error,
     roc,
     tpr_at_fpr,
@@ -110,7 +109,7 @@ def test_evade_detector_needs_a_fitted_reconstruction_detector():
     with pytest.raises(RuntimeError, match="fit the detector"):
         evade_detector(model, ReconstructionDetector(fashion_denoiser(width=4)), x, y, eps=0.1, alpha=0.01,
                        steps=1)
-    with pytest.raises(TypeError, match="detector must be a ReconstructionDetector"):
+    with pytest.raises(TypeError, match="detector must be a detector with a score"):
         evade_detector(model, "detector", x, y, eps=0.1, alpha=0.01, steps=1)
 
 

@@ -6,9 +6,11 @@ its norm and inside [0, 1] (C&W and DeepFool, which look for the smallest pertur
 Black-box attacks (``blackbox``) see only a ``BlackBox``'s answers;
 physical attacks (``physical``) make one perturbation or patch for many images and transformations.
 Beyond images: ``audio`` attacks waveforms under a loudness bound in dB, ``text`` flips characters (HotFlip).
+Adaptive attacks (``adaptive``: BPDA, EOT, ``evade_detector``) attack a defended model through its defense.
 ``evaluate`` measures robust accuracy: the worst case per image over several attacks.
 """
 
+from helpers.attacks.adaptive import bpda, eot, evade_detector
 from helpers.attacks.audio import db_radius, pgd_db
 from helpers.attacks.auto_pgd import apgd, apgd_checkpoints, dlr_loss
 from helpers.attacks.blackbox import (
@@ -61,4 +63,7 @@ __all__ = [
     "flip_gain",
     "flip_scores",
     "hotflip",
+    "bpda",
+    "eot",
+    "evade_detector",
 ]

@@ -2,7 +2,7 @@
 
 Each filter maps images ``N×C×H×W`` in [0, 1] to images of the same shape, for the whole batch at once.
 ``Defended(model, *filters)`` is the filtered classifier. A filter removes some of the attacker's
-high-frequency pattern — until the attacker knows about it (``helpers.defenses.adaptive``).
+high-frequency pattern — until the attacker knows about it (``helpers.attacks.adaptive``).
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def random_resize_pad(x: torch.Tensor, *, low: float = 0.8, per_image: bool = Tr
     """A *randomised* filter (Xie et al. 2018): shrink each image to a random size s ∈ [⌈low·H⌉, H] and
     pad it back to H×W at a random offset — one draw per image, as in the paper (``per_image=False``: one
     draw for the whole batch). The defense changes from query to query — until the attacker averages over
-    it (EOT, ``helpers.defenses.adaptive.eot``).
+    it (EOT, ``helpers.attacks.eot``).
     With ``generator=None`` the randomness comes from torch's global RNG."""
     from helpers.attacks.whitebox import resize_pad
 
