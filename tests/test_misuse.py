@@ -174,9 +174,9 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.attacks.blackbox.BlackBox.__call__": Call(
         lambda m, x, y, g: dict(self=attacks.BlackBox(m), x=x)
     ),
-    "helpers.attacks.blackbox.Ensemble": Call(lambda m, x, y, g: dict(models=[m, tiny_cnn(seed=1)])),
-    "helpers.attacks.blackbox.ensemble": Call(lambda m, x, y, g: dict(models=[m, tiny_cnn(seed=1)])),
-    "helpers.attacks.blackbox.substitute_training": Call(
+    "helpers.attacks.transfer.Ensemble": Call(lambda m, x, y, g: dict(models=[m, tiny_cnn(seed=1)])),
+    "helpers.attacks.transfer.ensemble": Call(lambda m, x, y, g: dict(models=[m, tiny_cnn(seed=1)])),
+    "helpers.attacks.transfer.substitute_training": Call(
         lambda m, x, y, g: dict(
             blackbox=attacks.BlackBox(m, output="label"),
             seed_images=x,
@@ -871,8 +871,8 @@ EXTRA: list[tuple[str, str, Callable[[nn.Module, torch.Tensor, torch.Tensor, tor
     ("helpers.zoo.load", "device", lambda m, x, y, g: "banana"),
     ("helpers.grading.check", "exercise_id", lambda m, x, y, g: ["fgsm"]),
     ("helpers.attacks.whitebox.fgsm", "targeted", lambda m, x, y, g: "False"),
-    ("helpers.attacks.blackbox.ensemble", "models", lambda m, x, y, g: []),
-    ("helpers.attacks.blackbox.ensemble", "models", lambda m, x, y, g: m),
+    ("helpers.attacks.transfer.ensemble", "models", lambda m, x, y, g: []),
+    ("helpers.attacks.transfer.ensemble", "models", lambda m, x, y, g: m),
     ("helpers.attacks.geometry.decision_plane", "u", lambda m, x, y, g: torch.full_like(x[:1], float("nan"))),
 ]
 
