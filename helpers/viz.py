@@ -94,7 +94,7 @@ def show_heatmaps(
     signed: bool | None = None,
     ncols: int = 8,
     size: float = 1.6,
-    alpha: float = 0.65,
+    opacity: float = 0.65,
     percentile: float = 100.0,
 ) -> Figure:
     """Attribution maps laid over their images (image above, overlay below).
@@ -104,14 +104,15 @@ def show_heatmaps(
     white means 0, red positive and blue negative evidence; a non-negative map uses ``inferno``
     from 0 to its maximum. With ``percentile`` below 100 the limit is that percentile of |map| instead
     of its maximum, and larger values are drawn in the end colour (clipped): use it (e.g. 99) when one
-    very strong pixel would otherwise leave the rest of a map too faint to see.
+    very strong pixel would otherwise leave the rest of a map too faint to see. ``opacity`` is the map's
+    over the grey image, from 0 (invisible) to 1 (opaque; matplotlib calls it alpha).
     """
     check_images(images, "images")
     if signed is not None:
         check_bool(signed, "signed")
     check_int(ncols, "ncols")
     check_positive(size, "size")
-    check_number(alpha, "alpha", low=0.0, high=1.0)
+    check_number(opacity, "opacity", low=0.0, high=1.0)
     check_number(percentile, "percentile", low=0.0, high=100.0, low_open=True)
     if not isinstance(maps, torch.Tensor):
         raise TypeError(f"maps must be a torch.Tensor; got {type(maps).__name__}")
@@ -138,9 +139,9 @@ def show_heatmaps(
         scale = _colour_scale(maps[i], percentile)
         bottom.imshow(grey, cmap="gray", vmin=0.0, vmax=1.0)
         if signed:
-            bottom.imshow(maps[i].numpy(), cmap="bwr", vmin=-scale, vmax=scale, alpha=alpha)
+            bottom.imshow(maps[i].numpy(), cmap="bwr", vmin=-scale, vmax=scale, alpha=opacity)
         else:
-            bottom.imshow(maps[i].numpy(), cmap="inferno", vmin=0.0, vmax=scale, alpha=alpha)
+            bottom.imshow(maps[i].numpy(), cmap="inferno", vmin=0.0, vmax=scale, alpha=opacity)
     return fig
 
 

@@ -230,7 +230,7 @@ CALLS: dict[str, Call | Skip] = {
             images=x,
             patch=x[0],
             mask=torch.ones(12, 12),
-            transform=attacks.random_transforms(len(x), generator=g),
+            change=attacks.random_transforms(len(x), generator=g),
         ),
         differentiable=True,
     ),
@@ -251,7 +251,7 @@ CALLS: dict[str, Call | Skip] = {
         )
     ),
     "helpers.attacks.whitebox.input_diversity": Call(
-        lambda m, x, y, g: dict(x=x, probability=1.0, generator=g, low=0.8), differentiable=True
+        lambda m, x, y, g: dict(x=x, probability=1.0, generator=g, min_scale=0.8), differentiable=True
     ),
     "helpers.attacks.whitebox.resize_pad": Skip(
         "the unchecked inner loop of input_diversity, for the attacks"
@@ -261,10 +261,10 @@ CALLS: dict[str, Call | Skip] = {
             model=m, x=x, y=y, eps=0.1, alpha=0.02, steps=2, decay=1.0, diversity_prob=0.5, generator=g
         )
     ),
-    "helpers.attacks.whitebox.cw_l2": Call(
+    "helpers.attacks.minimum_norm.cw_l2": Call(
         lambda m, x, y, g: dict(model=m, x=x, y=y, c=1.0, kappa=0.0, steps=2, lr=0.01, search_steps=2)
     ),
-    "helpers.attacks.whitebox.deepfool": Call(
+    "helpers.attacks.minimum_norm.deepfool": Call(
         lambda m, x, y, g: dict(model=m, x=x, y=y, steps=2, overshoot=0.02)
     ),
     "helpers.attacks.whitebox.success_rate": Call(
@@ -319,7 +319,7 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.defenses.filters.bit_depth": Call(lambda m, x, y, g: dict(x=x, bits=3), differentiable=True),
     "helpers.defenses.filters.jpeg": Call(lambda m, x, y, g: dict(x=x, quality=50)),
     "helpers.defenses.filters.random_resize_pad": Call(
-        lambda m, x, y, g: dict(x=x, low=0.8, generator=g), differentiable=True
+        lambda m, x, y, g: dict(x=x, min_scale=0.8, generator=g), differentiable=True
     ),
     "helpers.defenses.filters.Defended": Call(
         lambda m, x, y, g: dict(model=m, filters=[defenses.median_filter])
@@ -328,13 +328,13 @@ CALLS: dict[str, Call | Skip] = {
         lambda m, x, y, g: dict(model=m, x=x, sigma=0.25, n=4, batch_size=8, generator=g)
     ),
     "helpers.defenses.smoothing.smoothed_predict": Call(
-        lambda m, x, y, g: dict(model=m, x=x, sigma=0.25, n=4, alpha=0.1, generator=g)
+        lambda m, x, y, g: dict(model=m, x=x, sigma=0.25, n=4, significance=0.1, generator=g)
     ),
     "helpers.defenses.smoothing.lower_confidence_bound": Call(
-        lambda m, x, y, g: dict(successes=8, trials=10, alpha=0.01), awkward=False
+        lambda m, x, y, g: dict(successes=8, trials=10, significance=0.01), awkward=False
     ),
     "helpers.defenses.smoothing.certify": Call(
-        lambda m, x, y, g: dict(model=m, x=x, sigma=0.25, n0=3, n=5, alpha=0.1, generator=g)
+        lambda m, x, y, g: dict(model=m, x=x, sigma=0.25, n0=3, n=5, significance=0.1, generator=g)
     ),
     "helpers.defenses.training.adversarial_training": _training(
         attack=lambda a, b, c: attacks.fgsm(a, b, c, eps=0.1), rounds=1, lr=1e-3
@@ -359,8 +359,8 @@ CALLS: dict[str, Call | Skip] = {
     ),
     "helpers.explain.gradients.saliency": Call(lambda m, x, y, g: dict(model=m, x=x, target=y)),
     "helpers.explain.gradients.input_x_gradient": Call(lambda m, x, y, g: dict(model=m, x=x, target=y)),
-    "helpers.explain.gradients.quadrature": Call(
-        lambda m, x, y, g: dict(steps=4, method="riemann_trapezoid")
+    "helpers.explain.gradients.quadrature_nodes": Call(
+        lambda m, x, y, g: dict(steps=4, quadrature="riemann_trapezoid")
     ),
     "helpers.explain.gradients.integrated_gradients": Call(
         lambda m, x, y, g: dict(model=m, x=x, target=y, baseline=0.0, steps=3, batch_size=5)
@@ -514,7 +514,7 @@ CALLS: dict[str, Call | Skip] = {
     ),
     "helpers.zoo.recipes.Recipe": RECORD,
     "helpers.zoo.recipes.Recipe.describe": RECORD,
-    "helpers.zoo.recipes.Recipe.method": RECORD,  # the field's default, a training method (cross-entropy)
+    "helpers.zoo.recipes.Recipe.training": RECORD,  # the field's default, a training method (cross-entropy)
     "helpers.zoo.recipes.Dataset": RECORD,
     "helpers.zoo.names": NO_ARGS,
     "helpers.zoo.card.model_card": NO_ARGS,
@@ -840,7 +840,7 @@ EXTRA: list[tuple[str, str, Callable[[nn.Module, torch.Tensor, torch.Tensor, tor
     ("helpers.attacks.physical.random_transforms", "brightness", lambda m, x, y, g: (1.2, 0.8)),
     (
         "helpers.attacks.physical.apply_patch",
-        "transform",
+        "change",
         lambda m, x, y, g: {**attacks.random_transforms(len(x), generator=g), "scale": torch.zeros(len(x))},
     ),
     ("helpers.attacks.physical.apply_patch", "patch", lambda m, x, y, g: x[0] * float("nan")),

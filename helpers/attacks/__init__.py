@@ -17,11 +17,12 @@ from helpers.attacks.auto_pgd import apgd, apgd_checkpoints, dlr_loss
 from helpers.attacks.blackbox import BlackBox, QueryBudgetExceeded, simba, square_attack
 from helpers.attacks.evaluate import robust_accuracy, robust_attacks, worst_case
 from helpers.attacks.geometry import decision_plane
+from helpers.attacks.minimum_norm import cw_l2, deepfool
 from helpers.attacks.norms import clip_box, l2, linf, project_l2, project_linf
 from helpers.attacks.physical import adversarial_patch, apply_patch, random_transforms, universal_perturbation
 from helpers.attacks.text import flip_gain, flip_scores, hotflip
 from helpers.attacks.transfer import ensemble, substitute_training
-from helpers.attacks.whitebox import cw_l2, deepfool, fgsm, ifgsm, mifgsm, pgd, success_rate
+from helpers.attacks.whitebox import fgsm, ifgsm, mifgsm, pgd, success_rate
 
 __all__ = [
     "fgsm",
