@@ -274,13 +274,13 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.data.fashion_mnist": Call(lambda m, x, y, g: dict(split="test"), awkward=False),
     "helpers.data.shapes": Call(lambda m, x, y, g: dict(n=2, size=16, seed=0), awkward=False),
     "helpers.data.shapes_split": Call(lambda m, x, y, g: dict(split="test", n=2), awkward=False),
-    "helpers.models.Normalize": Call(lambda m, x, y, g: dict(mean=(0.5,), std=(0.25,)), awkward=False),
-    "helpers.models.fashion_cnn": NO_ARGS,
-    "helpers.models.fashion_blackbox": NO_ARGS,
-    "helpers.models.fashion_proxy": NO_ARGS,
-    "helpers.models.shapes_cnn": Call(lambda m, x, y, g: dict(num_classes=4), awkward=False),
-    "helpers.models.BinaryLogits": NO_ARGS,
-    "helpers.models.elephant_toy": NO_ARGS,
+    "helpers.models.images.Normalize": Call(lambda m, x, y, g: dict(mean=(0.5,), std=(0.25,)), awkward=False),
+    "helpers.models.images.fashion_cnn": NO_ARGS,
+    "helpers.models.images.fashion_blackbox": NO_ARGS,
+    "helpers.models.images.fashion_proxy": NO_ARGS,
+    "helpers.models.images.shapes_cnn": Call(lambda m, x, y, g: dict(num_classes=4), awkward=False),
+    "helpers.models.images.BinaryLogits": NO_ARGS,
+    "helpers.models.images.elephant_toy": NO_ARGS,
     "helpers.models.count_parameters": Call(lambda m, x, y, g: dict(model=m)),
     "helpers.runtime.device": NO_ARGS,
     "helpers.runtime.seed_everything": Call(lambda m, x, y, g: dict(seed=3), awkward=False),
@@ -482,19 +482,21 @@ CALLS: dict[str, Call | Skip] = {
         awkward=False,
     ),
     "helpers.release.main": CLI,
-    "helpers.viz.show_images": Call(lambda m, x, y, g: dict(images=x[:2], ncols=2, size=1.0)),
-    "helpers.viz.show_heatmaps": Call(lambda m, x, y, g: dict(images=x[:2], maps=x[:2], ncols=2, size=1.0)),
-    "helpers.viz.show_attributions": Call(
+    "helpers.viz.images.show_images": Call(lambda m, x, y, g: dict(images=x[:2], ncols=2, size=1.0)),
+    "helpers.viz.images.show_heatmaps": Call(
+        lambda m, x, y, g: dict(images=x[:2], maps=x[:2], ncols=2, size=1.0)
+    ),
+    "helpers.viz.images.show_attributions": Call(
         lambda m, x, y, g: dict(images=x[:2], methods={"a": x[:2]}, size=1.0)
     ),
-    "helpers.viz.show_curves": Call(
+    "helpers.viz.charts.show_curves": Call(
         lambda m, x, y, g: dict(x=[0.0, 0.5, 1.0], curves={"a": [1.0, 0.5, 0.2]}), awkward=False
     ),
-    "helpers.viz.show_bars": Call(lambda m, x, y, g: dict(table={"a": {"b": 0.5}}), awkward=False),
-    "helpers.viz.format_table": Call(
+    "helpers.viz.charts.show_bars": Call(lambda m, x, y, g: dict(table={"a": {"b": 0.5}}), awkward=False),
+    "helpers.viz.charts.format_table": Call(
         lambda m, x, y, g: dict(table={"a": {"b": 0.5}}, digits=2), awkward=False
     ),
-    "helpers.viz.show_decision_plane": Call(
+    "helpers.viz.charts.show_decision_plane": Call(
         lambda m, x, y, g: dict(
             classes=torch.randint(3, (5, 5), generator=g), span=0.5, class_names=["a", "b", "c"]
         ),
@@ -565,7 +567,7 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.defenses.audio.quantize_waveform": Call(
         lambda m, x, y, g: dict(x=x, bits=6), inputs="waveforms", differentiable=True
     ),
-    "helpers.viz.show_spectrograms": Call(
+    "helpers.viz.images.show_spectrograms": Call(
         lambda m, x, y, g: dict(waveforms=x[:2], titles=["a", "b"][: len(x)], sample_rate=8000, size=1.0),
         inputs="waveforms",
     ),
@@ -650,12 +652,12 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.faces.ONet": NO_ARGS,
     "helpers.faces.Faces": RECORD,
     "helpers.faces.Networks": RECORD,
-    "helpers.models.ResidualBlock": Call(
+    "helpers.models.images.ResidualBlock": Call(
         lambda m, x, y, g: dict(channels_in=4, channels_out=8, stride=2), awkward=False
     ),
-    "helpers.models.fashion_resnet": NO_ARGS,
-    "helpers.models.char_cnn": Call(lambda m, x, y, g: dict(num_classes=3), awkward=False),
-    "helpers.models.keyword_cnn": Call(lambda m, x, y, g: dict(num_classes=10), awkward=False),
+    "helpers.models.images.fashion_resnet": NO_ARGS,
+    "helpers.models.sequences.char_cnn": Call(lambda m, x, y, g: dict(num_classes=3), awkward=False),
+    "helpers.models.sequences.keyword_cnn": Call(lambda m, x, y, g: dict(num_classes=10), awkward=False),
     "helpers.training.check_inputs": Call(
         lambda m, x, y, g: dict(x=x, name="x", inputs="images", for_model=m),
         differentiable=True,  # a check: it returns the tensor it was given
@@ -817,10 +819,10 @@ CALLS: dict[str, Call | Skip] = {
        for name in ("PrivateBox", "PrivateBox.status", "PrivateBox.answer", "RemoteBlackBox",
                     "RemoteBlackBox.__call__", "RemoteBlackBox.budget", "RemoteBlackBox.queries",
                     "RemoteBlackBox.figures", "address", "load_private", "main", "make_server")},
-    "helpers.models.ResidualDenoiser": Call(
+    "helpers.models.denoisers.ResidualDenoiser": Call(
         lambda m, x, y, g: dict(body=nn.Conv2d(1, 1, 3, padding=1)), awkward=False
     ),
-    "helpers.models.fashion_denoiser": Call(lambda m, x, y, g: dict(width=4), awkward=False),
+    "helpers.models.denoisers.fashion_denoiser": Call(lambda m, x, y, g: dict(width=4), awkward=False),
     "helpers.attacks.evaluate.robust_attacks": Call(lambda m, x, y, g: dict(eps=0.1), awkward=False),
 }
 
