@@ -482,12 +482,12 @@ CALLS: dict[str, Call | Skip] = {
         awkward=False,
     ),
     "helpers.release.main": CLI,
-    "helpers.viz.images.show_images": Call(lambda m, x, y, g: dict(images=x[:2], ncols=2, size=1.0)),
+    "helpers.viz.images.show_images": Call(lambda m, x, y, g: dict(images=x[:2], ncols=2, panel_size=1.0)),
     "helpers.viz.images.show_heatmaps": Call(
-        lambda m, x, y, g: dict(images=x[:2], maps=x[:2], ncols=2, size=1.0)
+        lambda m, x, y, g: dict(images=x[:2], maps=x[:2], ncols=2, panel_size=1.0)
     ),
     "helpers.viz.images.show_attributions": Call(
-        lambda m, x, y, g: dict(images=x[:2], methods={"a": x[:2]}, size=1.0)
+        lambda m, x, y, g: dict(images=x[:2], methods={"a": x[:2]}, panel_size=1.0)
     ),
     "helpers.viz.charts.show_curves": Call(
         lambda m, x, y, g: dict(x=[0.0, 0.5, 1.0], curves={"a": [1.0, 0.5, 0.2]}), awkward=False
@@ -568,7 +568,8 @@ CALLS: dict[str, Call | Skip] = {
         lambda m, x, y, g: dict(x=x, bits=6), inputs="waveforms", differentiable=True
     ),
     "helpers.viz.images.show_spectrograms": Call(
-        lambda m, x, y, g: dict(waveforms=x[:2], titles=["a", "b"][: len(x)], sample_rate=8000, size=1.0),
+        lambda m, x, y, g: dict(waveforms=x[:2], titles=["a", "b"][: len(x)], sample_rate=8000,
+                                panel_size=1.0),
         inputs="waveforms",
     ),
     "helpers.text.OneHot": Call(lambda m, x, y, g: dict(vocabulary=39), awkward=False),

@@ -24,10 +24,11 @@ def _show_figures_in_notebooks() -> None:
 _show_figures_in_notebooks()
 
 
-def grid(n: int, ncols: int, size: float, rows_per_item: int = 1) -> tuple[Figure, list]:
+def grid(n: int, ncols: int, panel_size: float, rows_per_item: int = 1) -> tuple[Figure, list]:
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
-    fig = Figure(figsize=(size * ncols, size * nrows * rows_per_item + 0.3 * nrows), layout="constrained")
+    fig = Figure(figsize=(panel_size * ncols, panel_size * nrows * rows_per_item + 0.3 * nrows),
+                 layout="constrained")
     axes = fig.subplots(nrows * rows_per_item, ncols, squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
@@ -40,10 +41,10 @@ def check_texts(**texts: object) -> None:
             raise TypeError(f"{name} must be a str; got {type(text).__name__}")
 
 
-def check_size(size: object) -> tuple[float, float]:
-    if not (isinstance(size, (tuple, list)) and len(size) == 2):
-        raise TypeError(f"size must be a pair (width, height) in inches; got {size!r}")
-    return check_positive(size[0], "size"), check_positive(size[1], "size")
+def check_panel_size(panel_size: object) -> tuple[float, float]:
+    if not (isinstance(panel_size, (tuple, list)) and len(panel_size) == 2):
+        raise TypeError(f"panel_size must be a pair (width, height) in inches; got {panel_size!r}")
+    return check_positive(panel_size[0], "panel_size"), check_positive(panel_size[1], "panel_size")
 
 
 def as_hwc(image: torch.Tensor) -> np.ndarray:

@@ -9,7 +9,7 @@ import torch
 from matplotlib.figure import Figure
 
 from helpers._checks import check_bool, check_int, check_positive
-from helpers.viz._figures import check_size, check_texts
+from helpers.viz._figures import check_panel_size, check_texts
 
 
 def show_curves(
@@ -20,15 +20,16 @@ def show_curves(
     ylabel: str = "",
     title: str = "",
     panels: bool = False,
-    size: tuple[float, float] = (4.5, 3.0),
+    panel_size: tuple[float, float] = (4.5, 3.0),
 ) -> Figure:
-    """Line plots of ``curves`` against ``x``: all in one panel, or one panel each (``panels=True``)."""
+    """Line plots of ``curves`` against ``x``: all in one panel, or one panel each (``panels=True``), each
+    panel ``panel_size`` = (width, height) inches."""
     check_texts(xlabel=xlabel, ylabel=ylabel, title=title)
     check_bool(panels, "panels")
-    size = check_size(size)
+    panel_size = check_panel_size(panel_size)
     xs = torch.as_tensor(x).detach().cpu().numpy()
     count = len(curves) if panels else 1
-    fig = Figure(figsize=(size[0] * count, size[1]), layout="constrained")
+    fig = Figure(figsize=(panel_size[0] * count, panel_size[1]), layout="constrained")
     axes = fig.subplots(1, count, squeeze=False)[0]
     for k, (name, ys) in enumerate(curves.items()):
         ax = axes[k if panels else 0]
@@ -48,15 +49,15 @@ def show_bars(
     *,
     ylabel: str = "",
     title: str = "",
-    size: tuple[float, float] = (8.0, 3.2),
+    panel_size: tuple[float, float] = (8.0, 3.2),
 ) -> Figure:
     """Grouped bars: ``table[row][column]`` — one group per row (e.g. a method), one bar per column
     (e.g. a metric), with each value written above its bar."""
     check_texts(ylabel=ylabel, title=title)
-    size = check_size(size)
+    panel_size = check_panel_size(panel_size)
     rows = list(table)
     columns = list(dict.fromkeys(c for values in table.values() for c in values))
-    fig = Figure(figsize=size, layout="constrained")
+    fig = Figure(figsize=panel_size, layout="constrained")
     ax = fig.subplots()
     width = 0.8 / max(1, len(columns))
     for k, column in enumerate(columns):
@@ -91,19 +92,19 @@ def format_table(table: dict[str, dict[str, float]], *, digits: int = 3) -> str:
 
 def show_decision_plane(
     classes: torch.Tensor, span: float, class_names: Sequence[str], *, xlabel: str = "", ylabel: str = "",
-    title: str = "", size: tuple[float, float] = (5.5, 4.0),
+    title: str = "", panel_size: tuple[float, float] = (5.5, 4.0),
 ) -> Figure:
     """A class map over a square grid [−span, span]² (rows: the y axis from −span up), one colour per
     class, with the origin marked — e.g. from ``helpers.attacks.geometry.decision_plane``."""
     check_positive(span, "span")
     check_texts(xlabel=xlabel, ylabel=ylabel, title=title)
-    size = check_size(size)
+    panel_size = check_panel_size(panel_size)
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
     grid = classes.detach().cpu()
     palette = [f"C{k}" for k in range(len(class_names))]
-    fig = Figure(figsize=size, layout="constrained")
+    fig = Figure(figsize=panel_size, layout="constrained")
     ax = fig.subplots()
     ax.imshow(grid.numpy(), origin="lower", extent=(-span, span, -span, span), cmap=ListedColormap(palette),
               vmin=-0.5, vmax=len(class_names) - 0.5, interpolation="nearest")

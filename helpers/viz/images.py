@@ -17,15 +17,16 @@ def show_images(
     titles: Sequence[str] | None = None,
     *,
     ncols: int = 8,
-    size: float = 1.6,
+    panel_size: float = 1.6,
 ) -> Figure:
-    """A grid of images (``N×C×H×W`` in [0, 1]; one channel in grey, three in colour)."""
+    """A grid of images (``N×C×H×W`` in [0, 1]; one channel in grey, three in colour), each panel
+    ``panel_size`` inches square."""
     check_images(images, "images")
     check_int(ncols, "ncols")
-    check_positive(size, "size")
+    check_positive(panel_size, "panel_size")
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"titles must have one entry per image ({len(images)}); got {len(titles)}")
-    fig, axes = grid(len(images), ncols, size)
+    fig, axes = grid(len(images), ncols, panel_size)
     for i, ax in enumerate(axes.flat[: len(images)]):
         ax.imshow(as_hwc(images[i]), cmap="gray", vmin=0.0, vmax=1.0)
         if titles is not None:
@@ -40,7 +41,7 @@ def show_heatmaps(
     *,
     signed: bool | None = None,
     ncols: int = 8,
-    size: float = 1.6,
+    panel_size: float = 1.6,
     opacity: float = 0.65,
     percentile: float = 100.0,
 ) -> Figure:
@@ -58,7 +59,7 @@ def show_heatmaps(
     if signed is not None:
         check_bool(signed, "signed")
     check_int(ncols, "ncols")
-    check_positive(size, "size")
+    check_positive(panel_size, "panel_size")
     check_number(opacity, "opacity", low=0.0, high=1.0)
     check_number(percentile, "percentile", low=0.0, high=100.0, low_open=True)
     if not isinstance(maps, torch.Tensor):
@@ -74,7 +75,7 @@ def show_heatmaps(
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"titles must have one entry per image ({len(images)}); got {len(titles)}")
     signed = bool((maps < 0).any()) if signed is None else signed
-    fig, axes = grid(len(images), ncols, size, rows_per_item=2)
+    fig, axes = grid(len(images), ncols, panel_size, rows_per_item=2)
     for i in range(len(images)):
         row, col = divmod(i, axes.shape[1])
         top, bottom = axes[2 * row, col], axes[2 * row + 1, col]
@@ -97,7 +98,7 @@ def show_attributions(
     methods: dict[str, torch.Tensor],
     titles: Sequence[str] | None = None,
     *,
-    size: float = 1.5,
+    panel_size: float = 1.5,
     percentile: float = 100.0,
 ) -> Figure:
     """One row per method, one column per image: the images on top, then each method's map.
@@ -108,7 +109,7 @@ def show_attributions(
     ``show_heatmaps``), so that one very strong pixel does not leave the rest of a map blank.
     """
     check_images(images, "images")
-    check_positive(size, "size")
+    check_positive(panel_size, "panel_size")
     check_number(percentile, "percentile", low=0.0, high=100.0, low_open=True)
     if titles is not None and len(titles) != len(images):
         raise ValueError(f"titles must have one entry per image ({len(images)}); got {len(titles)}")
@@ -124,7 +125,7 @@ def show_attributions(
                 f"methods[{name!r}] must be maps shaped like images {tuple(images.shape)}; got {got}"
             )
     n, rows = len(images), len(methods) + 1
-    fig = Figure(figsize=(size * n + 1.2, size * rows), layout="constrained")
+    fig = Figure(figsize=(panel_size * n + 1.2, panel_size * rows), layout="constrained")
     axes = fig.subplots(rows, n, squeeze=False)
     for ax in axes.flat:
         ax.set_xticks([])
@@ -153,7 +154,7 @@ def show_spectrograms(
     titles: Sequence[str] | None = None,
     *,
     sample_rate: int = 8000,
-    size: float = 2.6,
+    panel_size: float = 2.6,
 ) -> Figure:
     """Log-mel spectrograms (``helpers.audio.log_mel``) of waveforms ``N×T`` in [−1, 1], side by side, time
     in seconds across, mel band up, all on one colour scale (the loudest clip's)."""
@@ -161,12 +162,12 @@ def show_spectrograms(
     from helpers.audio import log_mel
 
     check_waveforms(waveforms, "waveforms")
-    check_positive(size, "size")
+    check_positive(panel_size, "panel_size")
     if titles is not None and len(titles) != len(waveforms):
         raise ValueError(f"titles must have one entry per waveform ({len(waveforms)}); got {len(titles)}")
     features = log_mel(waveforms.detach().cpu(), sample_rate).numpy()
     top = float(features.max())
-    fig = Figure(figsize=(size * len(features), size * 0.8), layout="constrained")
+    fig = Figure(figsize=(panel_size * len(features), panel_size * 0.8), layout="constrained")
     axes = fig.subplots(1, len(features), squeeze=False)[0]
     seconds = waveforms.shape[1] / sample_rate
     for i, ax in enumerate(axes):
