@@ -3,8 +3,9 @@ Tramèr et al. 2020). A defense is only as good as its evaluation against such a
 
 Three tools, each for one way a defense hides the gradient: ``bpda`` for a filter without a useful gradient,
 ``eot`` for a randomised defense, and ``evade_detector`` for a classifier guarded by a differentiable
-detector. None of them needs to know the defense's code: a filter is any function of images, a detector any
-object with a differentiable ``score`` and a fitted ``threshold`` (``helpers.defenses`` has both kinds).
+detector. None of them needs the defense's code: a filter is any function of images, a detector any object
+with a ``score`` differentiable in x and a fitted ``threshold`` — ``helpers.defenses.ReconstructionDetector``
+is one; ``FeatureSqueezingDetector``'s score has no gradient, and ``evade_detector`` refuses it.
 """
 
 from __future__ import annotations
