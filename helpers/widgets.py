@@ -34,7 +34,8 @@ from helpers._checks import (
 from helpers.defenses import filters
 from helpers.explain import lrp, saliency, smoothgrad
 from helpers.explain.relevance import Epsilon, Gamma, Zero, ZPlus, composite_for, one_rule
-from helpers.viz import _as_hwc, show_attributions, show_heatmaps
+from helpers.viz import show_attributions, show_heatmaps
+from helpers.viz._figures import as_hwc
 
 ATTACKS = {
     "FGSM": lambda m, x, y, eps: attacks.fgsm(m, x, y, eps=eps),
@@ -132,7 +133,7 @@ def _epsilon_figure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, attack: 
     delta = (x_adv - x)[0].cpu()
     figure = Figure(figsize=(9.0, 2.8), layout="constrained")
     image_ax, delta_ax, bar_ax = figure.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 1.6]})
-    image_ax.imshow(_as_hwc(x_adv[0]), cmap="gray", vmin=0, vmax=1)
+    image_ax.imshow(as_hwc(x_adv[0]), cmap="gray", vmin=0, vmax=1)
     image_ax.set_title(f"{attack}, ε = {eps:.3f}", fontsize=9)
     scale = float(delta.abs().max()) or 1.0
     delta_ax.imshow(delta.sum(0).numpy(), cmap="bwr", vmin=-scale, vmax=scale)
@@ -222,7 +223,7 @@ def _defense_figure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, x_adv: t
     figure = Figure(figsize=(9.0, 2.6), layout="constrained")
     *images, bars = figure.subplots(1, 3, gridspec_kw={"width_ratios": [1, 1, 2]})
     for ax, image, title in zip(images, (x_adv[0], attacked[0]), ("attacked", f"attacked, then {name}")):
-        ax.imshow(_as_hwc(image), cmap="gray", vmin=0, vmax=1)  # a colour image in colour
+        ax.imshow(as_hwc(image), cmap="gray", vmin=0, vmax=1)  # a colour image in colour
         ax.set_title(title, fontsize=9)
         ax.set_axis_off()
     bars.barh([0, 1], [right_clean, right_adv], color=["tab:green", "tab:red"])

@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from torch import nn
 
 from helpers import zoo
-from helpers.attacks import db_radius, pgd_db
+from helpers.attacks import bpda, db_radius, pgd_db
 from helpers.audio import LogMel, db, log_mel, relative_db
 from helpers.data import spoken_digits
-from helpers.defenses import Defended, bpda, quantize_waveform
+from helpers.defenses import Defended, quantize_waveform
 from helpers.models import keyword_cnn
 
 NOTEBOOK_DB = -30.0  # the bound of notebook 08b's "seven" → "three"

@@ -231,7 +231,7 @@ def test_wrappers_are_views():
     inner[7].train()  # a dropout the user left in train mode on purpose
     for wrapper in (
         defenses.Defended(nn.Sequential(inner), defenses.median_filter),
-        defenses.eot(inner, defenses.median_filter, 2),
+        attacks.eot(inner, defenses.median_filter, 2),
     ):
         assert [m.training for m in inner.modules()] == [i == 8 for i in range(len(list(inner.modules())))]
         del wrapper
@@ -251,7 +251,7 @@ def _boom(*_):
             generator=torch.Generator().manual_seed(0),
         ) and _boom(),
         lambda m, x, y: attacks.fgsm(defenses.Defended(m, _boom), x, y, eps=0.1),
-        lambda m, x, y: attacks.pgd(defenses.eot(m, _boom, 2), x, y, eps=0.1, alpha=0.05, steps=1),
+        lambda m, x, y: attacks.pgd(attacks.eot(m, _boom, 2), x, y, eps=0.1, alpha=0.05, steps=1),
     ],
     ids=["train", "adversarial_training", "pgd_training", "Defended", "eot"],
 )

@@ -18,14 +18,13 @@ from scipy.stats import beta, norm
 from torch import nn
 
 from helpers import zoo
-from helpers.attacks import fgsm, pgd, success_rate
+from helpers.attacks import bpda, fgsm, pgd, success_rate
 from helpers.data import fashion_mnist
 from helpers.defenses import (
     Defended,
     FeatureSqueezingDetector,
     adversarial_training,
     bit_depth,
-    bpda,
     certify,
     fast_training,
     gaussian_blur,
@@ -105,8 +104,9 @@ def test_random_resize_pad_keeps_the_shape():
 
 def test_random_resize_pad_draws_once_per_image_or_once_per_batch():
     x = tiny_batch(1)[0].expand(8, -1, -1, -1).contiguous()  # eight copies of one image
-    per_image = random_resize_pad(x, low=0.5, generator=torch.Generator().manual_seed(0))
-    per_batch = random_resize_pad(x, low=0.5, per_image=False, generator=torch.Generator().manual_seed(0))
+    per_image = random_resize_pad(x, min_scale=0.5, generator=torch.Generator().manual_seed(0))
+    per_batch = random_resize_pad(x, min_scale=0.5, per_image=False,
+                                  generator=torch.Generator().manual_seed(0))
     assert len({tuple(image.flatten().tolist()) for image in per_image}) > 1  # different draws
     assert all(torch.equal(image, per_batch[0]) for image in per_batch)       # one draw for all
 
@@ -165,7 +165,8 @@ def test_certify_matches_an_independent_computation():
     model = tiny_cnn().eval()
     x, _ = tiny_batch(3)
     g = torch.Generator().manual_seed(0)
-    classes, radii = certify(model, x, sigma=0.25, n0=50, n=500, alpha=0.01, batch_size=200, generator=g)
+    classes, radii = certify(model, x, sigma=0.25, n0=50, n=500, significance=0.01, batch_size=200,
+                             generator=g)
     from helpers.defenses.smoothing import noise_counts
 
     g = torch.Generator().manual_seed(0)
@@ -194,7 +195,7 @@ class Constant(torch.nn.Module):
 
 def test_certify_a_constant_model_gets_the_formula_radius():
     x, _ = tiny_batch(2)
-    classes, radii = certify(Constant(2), x, sigma=0.5, n0=10, n=1000, alpha=0.001)
+    classes, radii = certify(Constant(2), x, sigma=0.5, n0=10, n=1000, significance=0.001)
     expected = 0.5 * norm.ppf(0.001 ** (1 / 1000))  # Clopper–Pearson lower bound with n_A = n: α^(1/n)
     assert classes.tolist() == [2, 2] and torch.allclose(radii, torch.full((2,), expected))
 
@@ -206,14 +207,14 @@ def test_smoothed_predict_abstains_on_a_coin_flip():
 
     x = torch.full((3, 1, 4, 4), 0.0)
     g = torch.Generator().manual_seed(0)
-    answers = smoothed_predict(Coin(), x, sigma=1.0, n=200, alpha=0.001, generator=g)
+    answers = smoothed_predict(Coin(), x, sigma=1.0, n=200, significance=0.001, generator=g)
     assert answers.tolist() == [-1, -1, -1]
-    sure = smoothed_predict(Constant(3), x, sigma=1.0, n=50, alpha=0.001)
+    sure = smoothed_predict(Constant(3), x, sigma=1.0, n=50, significance=0.001)
     assert sure.tolist() == [3, 3, 3]
     # unanimous votes: 10 of 10 are not enough at α = 0.001 (two-sided binomial p = 2⁻⁹),
     # 11 of 11 are (2⁻¹⁰)
-    assert smoothed_predict(Constant(3), x, sigma=1.0, n=10, alpha=0.001).tolist() == [-1, -1, -1]
-    assert smoothed_predict(Constant(3), x, sigma=1.0, n=11, alpha=0.001).tolist() == [3, 3, 3]
+    assert smoothed_predict(Constant(3), x, sigma=1.0, n=10, significance=0.001).tolist() == [-1, -1, -1]
+    assert smoothed_predict(Constant(3), x, sigma=1.0, n=11, significance=0.001).tolist() == [3, 3, 3]
 
 
 @pytest.mark.parametrize("method", ["lecture", "pgd", "fast", "noise", "trades"])
@@ -262,8 +263,9 @@ def test_training_functions_run_end_to_end(method):
         (lambda x: gaussian_blur(x, sigma=0), "sigma must be > 0"),
         (lambda x: certify(tiny_cnn(), x, sigma=0.0), "sigma must be > 0"),
         (lambda x: certify(tiny_cnn(), x, sigma=0.1, n0=0), "n0 must be ≥ 1"),
-        (lambda x: certify(tiny_cnn(), x, sigma=0.1, alpha=1.0), r"alpha must be in \(0, 1\)"),
-        (lambda x: smoothed_predict(tiny_cnn(), x, sigma=0.1, n=10, alpha=0.0), r"alpha must be in \(0, 1\)"),
+        (lambda x: certify(tiny_cnn(), x, sigma=0.1, significance=1.0), r"significance must be in \(0, 1\)"),
+        (lambda x: smoothed_predict(tiny_cnn(), x, sigma=0.1, n=10, significance=0.0),
+         r"significance must be in \(0, 1\)"),
         (lambda x: FeatureSqueezingDetector(tiny_cnn()).fit(x, fpr=1.5), r"fpr must be in \(0, 1\)"),
     ],
 )

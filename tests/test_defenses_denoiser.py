@@ -7,12 +7,12 @@ import torch
 from scipy import stats
 
 from helpers import zoo
-from helpers.attacks import fgsm, pgd, success_rate, worst_case
+from helpers.attacks import evade_detector, fgsm, pgd, success_rate, worst_case
 from helpers.data import fashion_mnist
 from helpers.defenses import (
     Defended,
+    FeatureSqueezingDetector,
     ReconstructionDetector,
-    evade_detector,
     reconstruction_error,
     roc,
     tpr_at_fpr,
@@ -105,13 +105,16 @@ def test_train_denoiser_learns_and_leaves_the_classifier_as_found():
     assert all(p.grad is None for p in classifier.parameters())
 
 
-def test_evade_detector_needs_a_fitted_reconstruction_detector():
+def test_evade_detector_needs_a_fitted_differentiable_detector():
     model, (x, y) = tiny_cnn().eval(), tiny_batch(2)
     with pytest.raises(RuntimeError, match="fit the detector"):
         evade_detector(model, ReconstructionDetector(fashion_denoiser(width=4)), x, y, eps=0.1, alpha=0.01,
                        steps=1)
-    with pytest.raises(TypeError, match="detector must be a ReconstructionDetector"):
+    with pytest.raises(TypeError, match="detector must be a detector with a score"):
         evade_detector(model, "detector", x, y, eps=0.1, alpha=0.01, steps=1)
+    squeezing = FeatureSqueezingDetector(model).fit(tiny_batch(8)[0])  # its score is computed without grad
+    with pytest.raises(TypeError, match="score must be differentiable in x"):
+        evade_detector(model, squeezing, x, y, eps=0.1, alpha=0.01, steps=1)
 
 
 def test_worst_case_is_per_image_over_the_attacks():

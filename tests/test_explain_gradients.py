@@ -7,7 +7,7 @@ import torch
 from captum.attr import InputXGradient, IntegratedGradients, NoiseTunnel, Saliency
 
 from helpers.explain import completeness_gap, input_x_gradient, integrated_gradients, saliency, smoothgrad
-from helpers.explain.gradients import IG_METHODS, quadrature
+from helpers.explain.gradients import QUADRATURES, quadrature_nodes
 from tests.oracle_models import relative_error
 
 pytestmark = pytest.mark.filterwarnings("ignore:Input Tensor 0 did not already require gradients")
@@ -26,34 +26,34 @@ def test_input_x_gradient_matches_captum(model, x):
     assert relative_error(input_x_gradient(model, x, TARGET), reference) <= 1e-5
 
 
-@pytest.mark.parametrize("method", IG_METHODS)
+@pytest.mark.parametrize("quadrature", QUADRATURES)
 @pytest.mark.parametrize("batch_size", [None, 7])
-def test_integrated_gradients_matches_captum(model, x, method, batch_size):
+def test_integrated_gradients_matches_captum(model, x, quadrature, batch_size):
     steps = 16
     baseline = torch.full_like(x, 0.25)
     reference = IntegratedGradients(model).attribute(x.clone(), baselines=baseline, target=TARGET,
-                                                     n_steps=steps, method=method)
-    if method == "riemann_trapezoid":  # Captum's trapezoid uses h = 1/n; the true rule h = 1/(n − 1)
+                                                     n_steps=steps, method=quadrature)
+    if quadrature == "riemann_trapezoid":  # Captum's trapezoid uses h = 1/n; the true rule h = 1/(n − 1)
         reference = reference * steps / (steps - 1)
-    ours = integrated_gradients(model, x, TARGET, baseline=baseline, steps=steps, method=method,
+    ours = integrated_gradients(model, x, TARGET, baseline=baseline, steps=steps, quadrature=quadrature,
                                 batch_size=batch_size)
     assert relative_error(ours, reference) <= 1e-5
 
 
 def test_trapezoid_weights_sum_to_one_and_integrate_exactly():
-    for method in IG_METHODS:
-        alphas, weights = quadrature(9, method)
-        assert float(weights.sum()) == pytest.approx(1.0, abs=1e-12), method
-    alphas, weights = quadrature(9, "riemann_trapezoid")
+    for quadrature in QUADRATURES:
+        alphas, weights = quadrature_nodes(9, quadrature)
+        assert float(weights.sum()) == pytest.approx(1.0, abs=1e-12), quadrature
+    alphas, weights = quadrature_nodes(9, "riemann_trapezoid")
     assert float((weights * alphas).sum()) == pytest.approx(0.5, abs=1e-12)  # exact for linear integrands
-    alphas, weights = quadrature(5, "gausslegendre")
+    alphas, weights = quadrature_nodes(5, "gausslegendre")
     assert float((weights * alphas**9).sum()) == pytest.approx(0.1, abs=1e-12)  # exact up to degree 2n − 1
 
 
 def test_completeness_gap_shrinks_with_steps(model, x):
     gaps = []
     for steps in (4, 32, 256):
-        attributions = integrated_gradients(model, x, TARGET, steps=steps, method="riemann_right")
+        attributions = integrated_gradients(model, x, TARGET, steps=steps, quadrature="riemann_right")
         gaps.append(completeness_gap(model, x, TARGET, attributions).abs().mean().item())
     assert gaps[0] > gaps[1] > gaps[2]
     assert gaps[2] < gaps[0] / 20  # a first-order rule on a piecewise-linear net: gap ~ 1/steps
@@ -139,7 +139,8 @@ def test_smoothgrad_with_integrated_gradients(model, x):
         (lambda m, x: smoothgrad(m, x, 1, kind="meangrad"), ValueError, "kind must be one of"),
         (lambda m, x: smoothgrad(m, x, 1, n=0), ValueError, "n must be ≥ 1"),
         (lambda m, x: smoothgrad(m, x, 1, method=print), TypeError, "method must be a gradient attribution"),
-        (lambda m, x: integrated_gradients(m, x, 1, method="simpson"), ValueError, "method must be one of"),
+        (lambda m, x: integrated_gradients(m, x, 1, quadrature="simpson"), ValueError,
+         "quadrature must be one of"),
         (lambda m, x: integrated_gradients(m, x, 1, steps=0), ValueError, "steps must be ≥ 1"),
         (lambda m, x: integrated_gradients(m, x, 1, baseline=torch.zeros(3, 3)), ValueError,
          "baseline must broadcast"),

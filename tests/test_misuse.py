@@ -63,7 +63,7 @@ EXTRA: list[tuple[str, str, Callable[[nn.Module, torch.Tensor, torch.Tensor, tor
     ("helpers.attacks.physical.random_transforms", "brightness", lambda m, x, y, g: (1.2, 0.8)),
     (
         "helpers.attacks.physical.apply_patch",
-        "transform",
+        "change",
         lambda m, x, y, g: {**attacks.random_transforms(len(x), generator=g), "scale": torch.zeros(len(x))},
     ),
     ("helpers.attacks.physical.apply_patch", "patch", lambda m, x, y, g: x[0] * float("nan")),
@@ -94,8 +94,8 @@ EXTRA: list[tuple[str, str, Callable[[nn.Module, torch.Tensor, torch.Tensor, tor
     ("helpers.zoo.load", "device", lambda m, x, y, g: "banana"),
     ("helpers.course.grading.check", "exercise_id", lambda m, x, y, g: ["fgsm"]),
     ("helpers.attacks.whitebox.fgsm", "targeted", lambda m, x, y, g: "False"),
-    ("helpers.attacks.blackbox.ensemble", "models", lambda m, x, y, g: []),
-    ("helpers.attacks.blackbox.ensemble", "models", lambda m, x, y, g: m),
+    ("helpers.attacks.transfer.ensemble", "models", lambda m, x, y, g: []),
+    ("helpers.attacks.transfer.ensemble", "models", lambda m, x, y, g: m),
     ("helpers.attacks.geometry.decision_plane", "u", lambda m, x, y, g: torch.full_like(x[:1], float("nan"))),
 ]
 

@@ -1,24 +1,21 @@
 """Black-box attacks (lecture 38): the attacker sees the model's answers, never its parameters.
 
 ``BlackBox`` wraps a model so that only answers come out: no gradients, a query counter, a budget.
-Then three ways in: *transfer* from a proxy trained on the same data (``ensemble`` of proxies
-transfers better); *substitute training* from label queries when the training data is not
-available (Papernot et al. 2017); and *query attacks* that climb the black box's own answers
-(SimBA, Square).
+Then three ways in: *transfer* from a proxy trained on the same data, or from a substitute trained on the
+black box's labels (``transfer``: ``ensemble``, ``substitute_training``); and *query attacks* that climb
+the black box's own answers (here: SimBA, Square).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from types import SimpleNamespace
 
 import torch
 from torch import nn
 
 from helpers._checks import (
-    check_bool,
-    check_callable,
     check_choice,
     check_generator,
     check_images,
@@ -34,7 +31,6 @@ from helpers._checks import (
 )
 from helpers.attacks._core import margin
 from helpers.attacks.norms import clip_box, project_linf
-from helpers.training import train
 
 OUTPUTS = ("probs", "logits", "label")
 
@@ -115,102 +111,15 @@ def _check_blackbox(blackbox: object, *, scores: bool) -> BlackBox:
     return blackbox
 
 
-class Ensemble(nn.Module):
-    """The average of several models' logits (an ensemble of proxies, Liu et al. 2017)."""
-
-    def __init__(self, models: Sequence[nn.Module]) -> None:
-        super().__init__()
-        if isinstance(models, (nn.Module, torch.Tensor, str)) or not isinstance(models, Iterable):
-            raise TypeError(f"models must be a list of nn.Module; got {type(models).__name__}")
-        models = list(models)
-        if not models:
-            raise ValueError("models must hold at least one model")
-        for i, m in enumerate(models):
-            check_model(m, f"models[{i}]")
-        self.members = nn.ModuleList(models)
-        # its own flag only: the recursive train() would change the members' modes (a wrapper is a view)
-        self.training = self.members.training = any(m.training for m in models)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([m(x) for m in self.members]).mean(0)
-
-
-def ensemble(models: Sequence[nn.Module]) -> nn.Module:
-    """An ``nn.Module`` whose logits are the mean of the members' logits — attack it like any model."""
-    return Ensemble(models)
-
-
-def substitute_training(
-    blackbox: BlackBox,
-    seed_images: torch.Tensor,
-    *,
-    model_fn: Callable[[], nn.Module],
-    rounds: int = 6,
-    lam: float = 0.1,
-    epochs: int = 10,
-    lr: float = 1e-3,
-    generator: torch.Generator | None = None,
-    progress: bool = False,
-) -> tuple[nn.Module, int]:
-    """Jacobian-based substitute training (Papernot et al. 2017) from label queries only.
-
-    Round ρ: ask the black box for the labels of the current set S_ρ, train a fresh substitute F on them,
-    then grow the set with one new point per image, x + λ · sign(∇ₓ F_label(x)), clipped to [0, 1]: a step
-    along the sign of F's Jacobian for the black box's label, a direction in which F's output varies, so
-    the new labels explore the input space (it raises the label's score, i.e. moves away from F's boundary;
-    the paper also flips the sign of λ periodically, which this function does not). The set doubles
-    each round. Each substitute trains with ``helpers.training.train`` (Adam, ``epochs`` epochs from ``lr``,
-    batches of 64 images). Returns the last substitute (eval mode) and the number of queries spent.
-    With ``generator=None`` the randomness comes from torch's global RNG.
-    """
-    _check_blackbox(blackbox, scores=False)
-    blackbox._check_images(seed_images, "seed_images")
-    check_callable(model_fn, "model_fn", "() -> nn.Module")
-    check_int(rounds, "rounds")
-    check_positive(lam, "lam")
-    check_int(epochs, "epochs")
-    check_positive(lr, "lr")
-    check_generator(generator)
-    check_bool(progress, "progress")
-    g = own_generator(generator)
-    before = blackbox.queries
-    data = seed_images.detach().clone()
-    labels = _labels(blackbox, data)
-    substitute = check_model(model_fn(), "model_fn()")
-    for round_ in range(rounds):
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(torch.randint(2**62, (1,), generator=g)))
-            substitute = model_fn().to(model_device(substitute))
-        train(substitute, data, labels, epochs=epochs, lr=lr, batch_size=64, generator=g, progress=progress)
-        substitute.eval()
-        if round_ == rounds - 1:
-            break
-        with frozen(substitute):
-            point = data.detach().to(model_device(substitute), copy=True).requires_grad_(True)
-            scores = substitute(point).gather(1, labels.to(point.device)[:, None])
-            (grad,) = torch.autograd.grad(scores.sum(), point)
-        new = clip_box(data + lam * grad.sign().to(data.device))
-        data = torch.cat([data, new])
-        labels = torch.cat([labels, _labels(blackbox, new)])
-    return substitute, blackbox.queries - before
-
-
-def _labels(blackbox: BlackBox, x: torch.Tensor) -> torch.Tensor:
-    answer = blackbox(x)
-    return answer if blackbox.output == "label" else answer.argmax(1)
-
-
 def _margin_scores(blackbox: BlackBox, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The black box's margin log p_y − max_{k≠y} log p_k (= z_y − max z_k): < 0 once x is
-    misclassified."""
+    """The black box's margin log p_y − max_{k≠y} log p_k (= z_y − max z_k): < 0 once x is fooled."""
     answer = blackbox(x)
     logp = answer.clamp_min(1e-30).log() if blackbox.output == "probs" else answer.log_softmax(1)
     return margin(logp, y)
 
 
 def _dct_basis(height: int, width: int, frequencies: int) -> torch.Tensor:
-    """The orthonormal 2-D DCT-II basis images of the lowest ``frequencies`` × ``frequencies``
-    frequencies."""
+    """The orthonormal 2-D DCT-II basis images of the ``frequencies`` × ``frequencies`` lowest frequencies."""
     def basis_1d(n: int) -> torch.Tensor:
         k = torch.arange(frequencies, dtype=torch.float64)[:, None]
         i = torch.arange(n, dtype=torch.float64)[None, :]
@@ -237,6 +146,41 @@ def _start(blackbox: BlackBox, x_init: object, x: torch.Tensor, eps: float) -> t
     return clip_box(x + project_linf(start - x, eps))
 
 
+class _Search:
+    """A query attack's state, one entry per image: the current point, its margin on the black box (< 0:
+    fooled) and the queries spent (the first scored the starting point)."""
+
+    def __init__(self, blackbox: BlackBox, y: torch.Tensor, x_adv: torch.Tensor, max_queries: int) -> None:
+        self.blackbox, self.y, self.x_adv, self.max_queries = blackbox, y, x_adv, max_queries
+        self.score = _margin_scores(blackbox, x_adv, y)
+        self.queries = torch.ones(len(x_adv), dtype=torch.long, device=x_adv.device)
+
+    def searching(self) -> torch.Tensor:
+        """The indices of the images not yet fooled that have a query left."""
+        return ((self.score > 0) & (self.queries < self.max_queries)).nonzero().squeeze(1)
+
+    def keep_better(self, idx: torch.Tensor, candidate: torch.Tensor) -> torch.Tensor:
+        """Query ``candidate`` (one point per image of ``idx``) and move to it where the margin falls;
+        returns that mask."""
+        new_score = _margin_scores(self.blackbox, candidate, self.y[idx])
+        self.queries[idx] += 1
+        better = new_score < self.score[idx]
+        self.x_adv[idx[better]] = candidate[better]
+        self.score[idx[better]] = new_score[better]
+        return better
+
+
+def _check_query_attack(blackbox: object, x: object, y: object, *, eps: float, max_queries: int,
+                        generator: object) -> torch.Tensor:
+    """The checks SimBA and Square share; returns the labels ``y`` as a tensor on x's device."""
+    _check_blackbox(blackbox, scores=True)
+    blackbox._check_images(x)
+    check_positive(eps, "eps", allow_zero=True)
+    check_int(max_queries, "max_queries")
+    check_generator(generator)
+    return blackbox._check_labels(y, x)
+
+
 def simba(
     blackbox: BlackBox,
     x: torch.Tensor,
@@ -245,14 +189,14 @@ def simba(
     eps: float,
     max_queries: int,
     basis: str = "pixel",
-    step: float | None = None,
+    alpha: float | None = None,
     generator: torch.Generator | None = None,
     x_init: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """SimBA (Guo et al. 2019): try one random orthonormal direction q at a time; keep x − αq if it lowers
     the true class's score, else x + αq if that does, else neither.
 
-    ``basis="pixel"``: q = single pixels (of one channel), α = ``step`` (default ε), each used once, so
+    ``basis="pixel"``: q = single pixels (of one channel), α = ``alpha`` (default ε), each used once, so
     every pixel moves at most once. ``basis="dct"``: q = low-frequency 2-D DCT images (the lower half of
     the frequencies along each axis, per channel), α defaults to ε·√(H·W)/2. After every step the image
     is projected onto the L∞ ball of radius ``eps`` and onto [0, 1]. All images run together; an image
@@ -261,60 +205,52 @@ def simba(
     works for a greedy search. Returns ``(x_adv, queries per image)``; the first query scores the start.
     With ``generator=None`` the randomness comes from torch's global RNG.
     """
-    _check_blackbox(blackbox, scores=True)
-    blackbox._check_images(x)
-    check_positive(eps, "eps", allow_zero=True)
-    check_int(max_queries, "max_queries")
+    y = _check_query_attack(blackbox, x, y, eps=eps, max_queries=max_queries, generator=generator)
     check_choice(basis, "basis", ("pixel", "dct"))
-    if step is not None:
-        check_positive(step, "step")
-    check_generator(generator)
-    y = blackbox._check_labels(y, x)
+    if alpha is not None:
+        check_positive(alpha, "alpha")
     x = x.detach()
     x_adv = _start(blackbox, x_init, x, eps)
-    n, channels, height, width = x.shape
-    if basis == "pixel":
-        count = channels * height * width
-        alpha = eps if step is None else step
-    else:
-        planes = _dct_basis(height, width, max(1, min(height, width) // 2))
-        count = channels * planes.shape[0]
-        alpha = eps * math.sqrt(height * width) / 2 if step is None else step
+    count, direction = _simba_directions(basis, x)
+    if alpha is None:
+        alpha = eps if basis == "pixel" else eps * math.sqrt(x.shape[2] * x.shape[3]) / 2
     g = own_generator(generator)
-    order = torch.stack([torch.randperm(count, generator=g) for _ in range(n)]).to(x.device)  # per image
-
-    def direction(index: torch.Tensor) -> torch.Tensor:
-        """The basis images q for the chosen indices, one per image (N×C×H×W, ‖q‖₂ = 1)."""
-        q = torch.zeros(len(index), channels, height * width, dtype=x.dtype, device=x.device)
-        if basis == "pixel":
-            q.view(len(index), -1)[torch.arange(len(index)), index] = 1.0
-            return q.view(len(index), channels, height, width)
-        channel, plane = index // planes.shape[0], index % planes.shape[0]
-        q[torch.arange(len(index)), channel] = planes.to(x.device)[plane].flatten(1).to(x.dtype)
-        return q.view(len(index), channels, height, width)
-
-    queries = torch.ones(n, dtype=torch.long, device=x.device)
-    score = _margin_scores(blackbox, x_adv, y)
+    order = torch.stack([torch.randperm(count, generator=g) for _ in range(len(x))]).to(x.device)  # per image
+    search = _Search(blackbox, y, x_adv, max_queries)
     for k in range(count):
-        active = (score > 0) & (queries + 1 <= max_queries)
-        if not active.any():
+        idx = search.searching()
+        if len(idx) == 0:
             break
-        idx = active.nonzero().squeeze(1)
         q = direction(order[idx, k])
         improved = torch.zeros(len(idx), dtype=torch.bool, device=x.device)
         for sign in (-1.0, 1.0):
-            trying = ~improved & (queries[idx] + 1 <= max_queries)
-            if not trying.any():
-                continue
-            sub = idx[trying]
-            candidate = clip_box(x[sub] + project_linf(x_adv[sub] + sign * alpha * q[trying] - x[sub], eps))
-            new_score = _margin_scores(blackbox, candidate, y[sub])
-            queries[sub] += 1
-            better = new_score < score[sub]
-            x_adv[sub[better]] = candidate[better]
-            score[sub[better]] = new_score[better]
-            improved[trying.nonzero().squeeze(1)[better]] = True
-    return x_adv, queries
+            trying = ~improved & (search.queries[idx] < max_queries)
+            if trying.any():
+                sub = idx[trying]
+                step = search.x_adv[sub] + sign * alpha * q[trying] - x[sub]
+                better = search.keep_better(sub, clip_box(x[sub] + project_linf(step, eps)))
+                improved[trying.nonzero().squeeze(1)[better]] = True
+    return search.x_adv, search.queries
+
+
+def _simba_directions(basis: str, x: torch.Tensor) -> tuple[int, Callable[[torch.Tensor], torch.Tensor]]:
+    """SimBA's directions for images shaped like ``x``: how many there are, and the map from one index per
+    image to its direction q (N×C×H×W, ‖q‖₂ = 1) — a single pixel of one channel (``"pixel"``), or one
+    low-frequency 2-D DCT image in one channel (``"dct"``)."""
+    _, channels, height, width = x.shape
+    planes = _dct_basis(height, width, max(1, min(height, width) // 2)).to(x.device, x.dtype) \
+        if basis == "dct" else None
+
+    def direction(index: torch.Tensor) -> torch.Tensor:
+        q = torch.zeros(len(index), channels, height * width, dtype=x.dtype, device=x.device)
+        if planes is None:
+            q.view(len(index), -1)[torch.arange(len(index)), index] = 1.0
+        else:
+            channel, plane = index // planes.shape[0], index % planes.shape[0]
+            q[torch.arange(len(index)), channel] = planes[plane].flatten(1)
+        return q.view(len(index), channels, height, width)
+
+    return channels * (height * width if planes is None else planes.shape[0]), direction
 
 
 def square_attack(
@@ -338,49 +274,46 @@ def square_attack(
     from the stripes. Returns ``(x_adv, queries per image)``; x_adv stays within ε (L∞) and [0, 1].
     With ``generator=None`` the randomness comes from torch's global RNG.
     """
-    _check_blackbox(blackbox, scores=True)
-    blackbox._check_images(x)
-    check_positive(eps, "eps", allow_zero=True)
-    check_int(max_queries, "max_queries")
+    y = _check_query_attack(blackbox, x, y, eps=eps, max_queries=max_queries, generator=generator)
     check_number(p_init, "p_init", low=0.0, high=1.0, low_open=True)
-    check_generator(generator)
-    y = blackbox._check_labels(y, x)
     x = x.detach()
     start = None if x_init is None else _start(blackbox, x_init, x, eps)
     g = own_generator(generator)
     n, channels, height, width = x.shape
 
     def signs(*shape: int) -> torch.Tensor:
+        """Random ±ε, a corner of the ε-box."""
         return (torch.randint(0, 2, shape, generator=g).to(x.device, x.dtype) * 2 - 1) * eps
 
     if start is None:  # vertical stripes of ±ε
-        x_adv = clip_box(x + signs(n, channels, 1, width).expand(n, channels, height, width))
-    else:
-        x_adv = start
-    queries = torch.ones(n, dtype=torch.long, device=x.device)
-    score = _margin_scores(blackbox, x_adv, y)
+        start = clip_box(x + signs(n, channels, 1, width).expand(n, channels, height, width))
+    search = _Search(blackbox, y, start, max_queries)
+    for i in range(1, max_queries):
+        idx = search.searching()
+        if len(idx) == 0:
+            break
+        window = _random_squares(len(idx), _square_side(p_init, i, max_queries, height, width), x, g)
+        search.keep_better(idx, clip_box(torch.where(window, x[idx] + signs(len(idx), channels, 1, 1),
+                                                     search.x_adv[idx])))
+    return search.x_adv, search.queries
+
+
+def _square_side(p_init: float, i: int, max_queries: int, height: int, width: int) -> int:
+    """The side of Square's window at iteration ``i``: area p·H·W, with p = ``p_init`` halved on the paper's
+    schedule (iterations 10, 50, …, 8000 of a budget of 10 000, rescaled to ``max_queries``)."""
+    halve_after = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
+    p = p_init / 2 ** sum(i > int(t * max_queries / 10_000) for t in halve_after)
+    return max(1, min(height, width, round(math.sqrt(p * height * width))))
+
+
+def _random_squares(n: int, side: int, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """``n`` masks N×1×H×W, each a ``side``×``side`` square at a random place of an image shaped like x."""
+    height, width = x.shape[-2:]
     rows = torch.arange(height, device=x.device).view(1, 1, height, 1)
     cols = torch.arange(width, device=x.device).view(1, 1, 1, width)
-    halve_after = (10, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)  # iterations, of a budget of 10 000
-    for i in range(1, max_queries):
-        active = (score > 0) & (queries < max_queries)
-        if not active.any():
-            break
-        idx = active.nonzero().squeeze(1)
-        p = p_init / 2 ** sum(i > int(t * max_queries / 10_000) for t in halve_after)
-        side = max(1, min(height, width, round(math.sqrt(p * height * width))))
-        top = torch.randint(0, height - side + 1, (len(idx),), generator=g).to(x.device).view(-1, 1, 1, 1)
-        left = torch.randint(0, width - side + 1, (len(idx),), generator=g).to(x.device).view(-1, 1, 1, 1)
-        window = (rows >= top) & (rows < top + side) & (cols >= left) & (cols < left + side)
-        values = signs(len(idx), channels, 1, 1)
-        candidate = clip_box(torch.where(window, x[idx] + values, x_adv[idx]))
-        new_score = _margin_scores(blackbox, candidate, y[idx])
-        queries[idx] += 1
-        better = new_score < score[idx]
-        x_adv[idx[better]] = candidate[better]
-        score[idx[better]] = new_score[better]
-    return x_adv, queries
+    top = torch.randint(0, height - side + 1, (n,), generator=g).to(x.device).view(-1, 1, 1, 1)
+    left = torch.randint(0, width - side + 1, (n,), generator=g).to(x.device).view(-1, 1, 1, 1)
+    return (rows >= top) & (rows < top + side) & (cols >= left) & (cols < left + side)
 
 
-__all__ = ["BlackBox", "QueryBudgetExceeded", "ensemble", "Ensemble", "substitute_training", "simba",
-           "square_attack"]
+__all__ = ["BlackBox", "QueryBudgetExceeded", "simba", "square_attack"]

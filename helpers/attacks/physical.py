@@ -112,25 +112,25 @@ def _check_range(value: object, name: str, *, positive: bool) -> tuple[float, fl
 _TRANSFORM_KEYS = {"shift": 2, "angle": 1, "scale": 1, "brightness": 1}
 
 
-def _check_transform(transform: object, n: int) -> dict[str, torch.Tensor]:
+def _check_change(change: object, n: int) -> dict[str, torch.Tensor]:
     """A ``random_transforms`` dict for ``n`` images: its four keys, finite values, scales and
     brightness > 0."""
-    if not isinstance(transform, dict) or set(transform) != set(_TRANSFORM_KEYS):
-        got = sorted(transform) if isinstance(transform, dict) else type(transform).__name__
-        raise ValueError(f"transform must be a dict from random_transforms with keys "
+    if not isinstance(change, dict) or set(change) != set(_TRANSFORM_KEYS):
+        got = sorted(change) if isinstance(change, dict) else type(change).__name__
+        raise ValueError(f"change must be a dict from random_transforms with keys "
                          f"{sorted(_TRANSFORM_KEYS)}; got {got}")
     for key, dims in _TRANSFORM_KEYS.items():
-        value = check_tensor(transform[key], f"transform[{key!r}]", what=f"(one change for each of {n} "
+        value = check_tensor(change[key], f"change[{key!r}]", what=f"(one change for each of {n} "
                              "images)", shape=(n,) if dims == 1 else (n, 2))
         if key in ("scale", "brightness") and not bool((value > 0).all()):
-            raise ValueError(f"transform[{key!r}] must be > 0")
-    return transform  # type: ignore[return-value]
+            raise ValueError(f"change[{key!r}] must be > 0")
+    return change  # type: ignore[return-value]
 
 
-def _warp(images: torch.Tensor, transform: dict[str, torch.Tensor]) -> torch.Tensor:
+def _warp(images: torch.Tensor, change: dict[str, torch.Tensor]) -> torch.Tensor:
     """Rotate, scale and shift each image about its centre (bilinear, zeros outside)."""
-    angle, scale = transform["angle"].to(images), transform["scale"].to(images)
-    shift = transform["shift"].to(images)
+    angle, scale = change["angle"].to(images), change["scale"].to(images)
+    shift = change["shift"].to(images)
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     # affine_grid maps output coordinates to input coordinates: the inverse of the physical motion
     theta = torch.stack([torch.stack([cos, sin, -(cos * shift[:, 0] + sin * shift[:, 1]) * 2], 1),
@@ -152,11 +152,11 @@ def apply_patch(
     images: torch.Tensor,
     patch: torch.Tensor,
     mask: torch.Tensor,
-    transform: dict[str, torch.Tensor] | None = None,
+    change: dict[str, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Paste ``patch`` (C×H×W in [0, 1]) where ``mask`` (H×W bool or float in [0, 1]) is on.
 
-    With ``transform`` (from ``random_transforms``, one entry per image) the patch and its mask move
+    With ``change`` (from ``random_transforms``, one entry per image) the patch and its mask move
     together — shifted, rotated and scaled like a sticker on a moving object — and the whole scene's
     brightness is multiplied by the factor, then clipped to [0, 1].
     """
@@ -166,22 +166,22 @@ def apply_patch(
         raise ValueError(f"patch must be shaped like one image {tuple(images.shape[1:])}; got {got}")
     check_images(patch[None], "patch")
     _check_mask(mask, images)
-    if transform is not None:
-        _check_transform(transform, images.shape[0])
-    return _paste(images, patch, mask, transform)
+    if change is not None:
+        _check_change(change, images.shape[0])
+    return _paste(images, patch, mask, change)
 
 
 def _paste(images: torch.Tensor, patch: torch.Tensor, mask: torch.Tensor,
-           transform: dict[str, torch.Tensor] | None) -> torch.Tensor:
+           change: dict[str, torch.Tensor] | None) -> torch.Tensor:
     """``apply_patch`` without its checks, for the patch attack's inner loop."""
     n = images.shape[0]
     p = patch.to(images).expand(n, -1, -1, -1)
     m = mask.to(images).expand(n, 1, -1, -1)
-    if transform is not None:
-        p, m = _warp(p, transform), _warp(m, transform)
+    if change is not None:
+        p, m = _warp(p, change), _warp(m, change)
     pasted = images * (1 - m) + p * m
-    if transform is not None:
-        pasted = pasted * transform["brightness"].to(images).view(-1, 1, 1, 1)
+    if change is not None:
+        pasted = pasted * change["brightness"].to(images).view(-1, 1, 1, 1)
     return pasted.clamp(0.0, 1.0)
 
 

@@ -1,12 +1,11 @@
 """Defending a classifier (lecture 40): passive filters and detectors (``filters``, ``detection``; a
-learned filter and detector in ``denoiser``), the adaptive attacks that test them (``adaptive``),
-adversarial training (``training``) and certified randomized smoothing (``smoothing``)."""
+learned filter and detector in ``denoiser``), adversarial training (``training``) and certified randomized
+smoothing (``smoothing``). The adaptive attacks that test them (BPDA, EOT, ``evade_detector``) are attacks:
+``helpers.attacks.adaptive``."""
 
-from helpers.defenses.adaptive import bpda, eot
 from helpers.defenses.audio import quantize_waveform
 from helpers.defenses.denoiser import (
     ReconstructionDetector,
-    evade_detector,
     reconstruction_error,
     train_denoiser,
 )
@@ -41,9 +40,6 @@ __all__ = [
     "train_denoiser",
     "reconstruction_error",
     "ReconstructionDetector",
-    "evade_detector",
-    "bpda",
-    "eot",
     "adversarial_training",
     "pgd_training",
     "fast_training",

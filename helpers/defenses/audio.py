@@ -12,7 +12,7 @@ def quantize_waveform(x: torch.Tensor, bits: int) -> torch.Tensor:
     x ↦ rint(x · 2^(bits−1)) / 2^(bits−1), clipped to [−1, 1]. A small perturbation is mostly rounded
     away, with the speech's own fine detail, but not always: a sample that lies near the midpoint between two
     levels moves to the next level under a tiny push, so an attacker who aims at those samples gets through
-    (notebook 08b). Its gradient is 0 almost everywhere; attack through it with ``helpers.defenses.bpda``."""
+    (notebook 08b). Its gradient is 0 almost everywhere; attack through it with ``helpers.attacks.bpda``."""
     check_waveforms(x)
     if isinstance(bits, bool) or not isinstance(bits, int) or not 2 <= bits <= 16:
         raise ValueError(f"bits must be an int from 2 to 16; got {bits!r}")

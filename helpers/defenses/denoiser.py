@@ -6,9 +6,9 @@ high-level representation guided denoiser (HGD, 2018). The defended classifier i
 MagNet's *detector* uses the same network: an input that D must change a lot is unlike the training images,
 so the reconstruction error ‖D(x) − x‖₂ is an anomaly score (``ReconstructionDetector``).
 
-Both are differentiable, so they fall to an attacker who attacks the composition (``evade_detector`` for
-the detector; plain PGD on ``Defended(model, denoiser)`` for the filter) — the lesson of BPDA and EOT, for a
-defense that is itself a network.
+Both are differentiable, so they fall to an attacker who attacks the composition
+(``helpers.attacks.evade_detector`` for the detector; plain PGD on ``Defended(model, denoiser)`` for the
+filter) — the lesson of BPDA and EOT, for a defense that is itself a network.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from helpers._checks import (
     num_classes,
 )
 from helpers.attacks import pgd
-from helpers.attacks._core import attack, margin
-from helpers.attacks.norms import clip_box, project_linf
+from helpers.attacks.norms import clip_box
 from helpers.defenses.detection import _fit_threshold, _flag
 from helpers.training import train
 
@@ -102,9 +101,10 @@ class ReconstructionDetector:
         self.threshold: float | None = None
 
     def score(self, x: torch.Tensor) -> torch.Tensor:
-        """The reconstruction error of each image (shape N)."""
+        """The reconstruction error of each image (shape N), differentiable in ``x`` where ``x`` requires
+        grad (``helpers.attacks.evade_detector`` follows it); the denoiser's parameters are left as found."""
         check_images(x, model=self.denoiser)
-        with torch.no_grad(), frozen(self.denoiser, logits=False):
+        with frozen(self.denoiser, logits=False):
             return reconstruction_error(self.denoiser, x)
 
     def fit(self, clean: torch.Tensor, fpr: float = 0.05) -> ReconstructionDetector:
@@ -117,47 +117,4 @@ class ReconstructionDetector:
         return _flag(self.score, x, self.threshold)
 
 
-def evade_detector(model: nn.Module, detector: ReconstructionDetector, x: torch.Tensor, y: torch.Tensor, *,
-                   eps: float, alpha: float, steps: int, weight: float = 10.0) -> torch.Tensor:
-    """The adaptive attack on classifier + detector: L∞ PGD (no random start) on
-
-        J(x′) = max_{j≠y} z_j(x′) − z_y(x′)  −  ``weight`` · max(0, ‖D(x′) − x′‖₂ − τ)
-
-    — push the classifier ``model`` off y while keeping the reconstruction error under the detector's
-    threshold τ. Returns, per image, the last iterate that both fools ``model`` and passes the detector, or
-    the last iterate where none did. The detector must be fitted; its denoiser is frozen and left as found.
-    """
-    if not isinstance(detector, ReconstructionDetector):
-        raise TypeError(f"detector must be a ReconstructionDetector; got {type(detector).__name__}")
-    if detector.threshold is None:
-        raise RuntimeError("fit the detector before attacking it: its threshold is not set")
-    check_positive(weight, "weight", allow_zero=True)
-    with frozen(detector.denoiser, logits=False):
-        return _evade(model, x, y, detector=detector, eps=eps, alpha=alpha, steps=steps, weight=weight)
-
-
-@attack
-def _evade(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, detector: ReconstructionDetector,
-           eps: float, alpha: float, steps: int, weight: float) -> torch.Tensor:
-    check_positive(eps, "eps", allow_zero=True)
-    check_positive(alpha, "alpha")
-    check_int(steps, "steps")
-    threshold = detector.threshold
-    x_adv, best = x.clone(), x.clone()
-    found = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
-    for step in range(steps + 1):
-        x_in = x_adv.detach().requires_grad_(True)
-        logits = model(x_in)
-        error = reconstruction_error(detector.denoiser, x_in)
-        with torch.no_grad():  # the current iterate: does it fool the model unseen?
-            done = (logits.argmax(1) != y) & (error <= threshold)
-            best = torch.where(done.view(-1, 1, 1, 1), x_in.detach(), best)
-            found |= done
-        if step == steps:
-            break
-        objective = -margin(logits, y) - weight * (error - threshold).clamp_min(0)
-        (grad,) = torch.autograd.grad(objective.sum(), x_in)
-        x_adv = clip_box(x + project_linf(x_adv + alpha * grad.sign() - x, eps))
-    return torch.where(found.view(-1, 1, 1, 1), best, x_adv)
-
-__all__ = ["train_denoiser", "reconstruction_error", "ReconstructionDetector", "evade_detector"]
+__all__ = ["train_denoiser", "reconstruction_error", "ReconstructionDetector"]

@@ -63,7 +63,8 @@ def _fit_threshold(score: Callable[[torch.Tensor], torch.Tensor], clean: torch.T
     ``fpr`` of the clean images (its false-positive rate). ``clean`` is checked as input to ``model``."""
     check_images(clean, "clean", model=model)
     check_number(fpr, "fpr", low=0.0, high=1.0, low_open=True, high_open=True)
-    return float(torch.quantile(score(clean).double(), 1.0 - fpr))
+    with torch.no_grad():
+        return float(torch.quantile(score(clean).double(), 1.0 - fpr))
 
 
 def _flag(score: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
@@ -71,7 +72,8 @@ def _flag(score: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
     """``score(x) > threshold``: True where the image looks adversarial; refused before ``fit``."""
     if threshold is None:
         raise RuntimeError("call fit(clean_images) before detect: the threshold is not set")
-    return score(x) > threshold
+    with torch.no_grad():
+        return score(x) > threshold
 
 
 def roc(clean_scores: torch.Tensor, adversarial_scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

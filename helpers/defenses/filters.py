@@ -2,7 +2,7 @@
 
 Each filter maps images ``N×C×H×W`` in [0, 1] to images of the same shape, for the whole batch at once.
 ``Defended(model, *filters)`` is the filtered classifier. A filter removes some of the attacker's
-high-frequency pattern — until the attacker knows about it (``helpers.defenses.adaptive``).
+high-frequency pattern — until the attacker knows about it (``helpers.attacks.adaptive``).
 """
 
 from __future__ import annotations
@@ -114,24 +114,24 @@ def _jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
     return decoded.reshape(image.shape)
 
 
-def random_resize_pad(x: torch.Tensor, *, low: float = 0.8, per_image: bool = True,
+def random_resize_pad(x: torch.Tensor, *, min_scale: float = 0.8, per_image: bool = True,
                       generator: torch.Generator | None = None) -> torch.Tensor:
-    """A *randomised* filter (Xie et al. 2018): shrink each image to a random size s ∈ [⌈low·H⌉, H] and
+    """A *randomised* filter (Xie et al. 2018): shrink each image to a random size s ∈ [⌈min_scale·H⌉, H] and
     pad it back to H×W at a random offset — one draw per image, as in the paper (``per_image=False``: one
     draw for the whole batch). The defense changes from query to query — until the attacker averages over
-    it (EOT, ``helpers.defenses.adaptive.eot``).
+    it (EOT, ``helpers.attacks.eot``).
     With ``generator=None`` the randomness comes from torch's global RNG."""
     from helpers.attacks.whitebox import resize_pad
 
     check_images(x)
-    check_number(low, "low", low=0.0, high=1.0, low_open=True)
+    check_number(min_scale, "min_scale", low=0.0, high=1.0, low_open=True)
     check_bool(per_image, "per_image")
     check_generator(generator)
     if not per_image:
-        return resize_pad(x, 1.0, generator, low)
+        return resize_pad(x, 1.0, generator, min_scale)
     n, _, height, width = x.shape
     where = generator.device if generator is not None else "cpu"
-    size = torch.randint(math.ceil(low * height), height + 1, (n,), generator=generator, device=where)
+    size = torch.randint(math.ceil(min_scale * height), height + 1, (n,), generator=generator, device=where)
     scaled_w = (size * width / height).round().clamp_min(1)
     top = (torch.rand(n, generator=generator, device=where) * (height - size + 1)).floor()
     left = (torch.rand(n, generator=generator, device=where) * (width - scaled_w + 1)).floor()

@@ -3,7 +3,8 @@
 The smoothed classifier answers the class that the base model predicts most often under Gaussian noise,
 g(x) = argmax_c P(f(x + ε) = c), ε ~ N(0, σ²I). If the top class has probability p_A > ½, no perturbation
 of L2 norm below σ·Φ⁻¹(p_A) can change g's answer — a guarantee, not a measurement. The probabilities are
-estimated by sampling, so the guarantee holds with probability 1 − α.
+estimated by sampling, so the guarantee holds with probability 1 − α. The paper's α, the significance level
+of the tests, is the option ``significance`` here (``alpha`` is a step size everywhere in the library).
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from helpers._checks import (
 )
 
 
-def _check_alpha(alpha: float) -> float:
-    return check_number(alpha, "alpha", low=0.0, high=1.0, low_open=True, high_open=True)
+def _check_significance(significance: float) -> float:
+    return check_number(significance, "significance", low=0.0, high=1.0, low_open=True, high_open=True)
 
 
 def noise_counts(
@@ -74,33 +75,34 @@ def smoothed_predict(
     *,
     sigma: float,
     n: int,
-    alpha: float = 0.001,
+    significance: float = 0.001,
     batch_size: int = 1000,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """Cohen et al.'s PREDICT: the smoothed classifier's class for each image, or −1 (abstain).
 
     Count the top two classes n_A, n_B over n noisy copies; answer A if the two-sided binomial test of
-    n_A against n_A + n_B at ½ rejects at level α, otherwise abstain. The answer then differs from g(x) with
-    probability at most α. Returns int64 N.
+    n_A against n_A + n_B at ½ rejects at level α = ``significance`` (the paper's α), otherwise abstain. The
+    answer then differs from g(x) with probability at most α. Returns int64 N.
     With ``generator=None`` the randomness comes from torch's global RNG.
     """
-    _check_alpha(alpha)
+    _check_significance(significance)
     counts = noise_counts(model, x, sigma=sigma, n=n, batch_size=batch_size, generator=generator)
     top2 = counts.topk(2, dim=1)
     answers = []
     for (n_a, n_b), cls in zip(top2.values.tolist(), top2.indices[:, 0].tolist()):
-        significant = n_a + n_b > 0 and binomtest(n_a, n_a + n_b, 0.5).pvalue <= alpha
+        significant = n_a + n_b > 0 and binomtest(n_a, n_a + n_b, 0.5).pvalue <= significance
         answers.append(cls if significant else -1)
     return torch.tensor(answers, dtype=torch.int64, device=x.device)
 
 
-def lower_confidence_bound(successes: int, trials: int, alpha: float) -> float:
-    """The exact one-sided (1 − α) Clopper–Pearson lower bound of a binomial proportion."""
+def lower_confidence_bound(successes: int, trials: int, significance: float) -> float:
+    """The exact one-sided (1 − α) Clopper–Pearson lower bound of a binomial proportion, α = ``significance``
+    (Cohen et al.'s α)."""
     check_int(trials, "trials")
     check_int(successes, "successes", minimum=0, maximum=trials)
-    _check_alpha(alpha)
-    return 0.0 if successes == 0 else float(beta.ppf(alpha, successes, trials - successes + 1))
+    _check_significance(significance)
+    return 0.0 if successes == 0 else float(beta.ppf(significance, successes, trials - successes + 1))
 
 
 def certify(
@@ -110,27 +112,28 @@ def certify(
     sigma: float,
     n0: int = 100,
     n: int = 10_000,
-    alpha: float = 0.001,
+    significance: float = 0.001,
     batch_size: int = 1000,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cohen et al.'s CERTIFY: guess the top class c_A from ``n0`` noisy copies, then bound its probability
-    from ``n`` fresh copies with the Clopper–Pearson lower bound p̲_A at level α. If p̲_A > ½, return c_A and
-    the certified L2 radius R = σ·Φ⁻¹(p̲_A); otherwise abstain (−1, radius 0).
+    from ``n`` fresh copies with the Clopper–Pearson lower bound p̲_A at level α = ``significance`` (the
+    paper's α). If p̲_A > ½, return c_A and the certified L2 radius R = σ·Φ⁻¹(p̲_A); otherwise abstain
+    (−1, radius 0).
 
     Returns ``(classes int64 N, radii float N)``. With probability ≥ 1 − α, g(x + δ) = c_A for every
     ‖δ‖₂ < R.
     With ``generator=None`` the randomness comes from torch's global RNG.
     """
     check_int(n0, "n0")
-    _check_alpha(alpha)
+    _check_significance(significance)
     check_positive(sigma, "sigma")
     guess = noise_counts(model, x, sigma=sigma, n=n0, batch_size=batch_size, generator=generator).argmax(1)
     counts = noise_counts(model, x, sigma=sigma, n=n, batch_size=batch_size, generator=generator)
     n_a = counts.gather(1, guess[:, None]).squeeze(1).tolist()
     classes, radii = [], []
     for cls, hits in zip(guess.tolist(), n_a):
-        p_lower = lower_confidence_bound(hits, n, alpha)
+        p_lower = lower_confidence_bound(hits, n, significance)
         if p_lower > 0.5:
             classes.append(cls)
             radii.append(sigma * float(norm.ppf(p_lower)))

@@ -23,7 +23,7 @@ from helpers._checks import (
 from helpers._contract import check_finite, checked
 from helpers.explain._core import Attribution, attribution, baseline_image, target_gradient, target_logit
 
-IG_METHODS = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre")
+QUADRATURES = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre")
 SMOOTHGRAD_KINDS = ("smoothgrad", "smoothgrad_sq", "vargrad")
 
 
@@ -48,25 +48,26 @@ def input_x_gradient(model: nn.Module, x: torch.Tensor, target: torch.Tensor) ->
     return x * target_gradient(model, x, target)
 
 
-def quadrature(steps: int, method: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Nodes α_k ∈ [0, 1] and weights w_k with ∫₀¹ g(α) dα ≈ Σ_k w_k g(α_k), in float64.
+def quadrature_nodes(steps: int, quadrature: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Nodes α_k ∈ [0, 1] and weights w_k with ∫₀¹ g(α) dα ≈ Σ_k w_k g(α_k), in float64, for the rule
+    ``quadrature`` (one of ``QUADRATURES``; Captum's ``method``).
 
     The Riemann rules use h = 1/steps and ``gausslegendre`` the Gauss–Legendre nodes, as in Captum.
     ``riemann_trapezoid`` is the true trapezoid rule: nodes 0, h, …, 1 with h = 1/(steps − 1) and the
     end weights halved, so the weights sum to 1. (Captum uses h = 1/steps there, so its trapezoid
     weights sum to (steps − 1)/steps and its result is ours × (steps − 1)/steps.)
     """
-    check_choice(method, "method", IG_METHODS)
-    check_int(steps, "steps", minimum=2 if method == "riemann_trapezoid" else 1)
+    check_choice(quadrature, "quadrature", QUADRATURES)
+    check_int(steps, "steps", minimum=2 if quadrature == "riemann_trapezoid" else 1)
     k = torch.arange(steps, dtype=torch.float64)
     weights = torch.full((steps,), 1.0 / steps, dtype=torch.float64)
-    if method == "riemann_left":
+    if quadrature == "riemann_left":
         alphas = k / steps
-    elif method == "riemann_right":
+    elif quadrature == "riemann_right":
         alphas = (k + 1) / steps
-    elif method == "riemann_middle":
+    elif quadrature == "riemann_middle":
         alphas = (k + 0.5) / steps
-    elif method == "riemann_trapezoid":
+    elif quadrature == "riemann_trapezoid":
         alphas = k / (steps - 1)
         weights = torch.full((steps,), 1.0 / (steps - 1), dtype=torch.float64)
         weights[[0, -1]] /= 2
@@ -84,19 +85,20 @@ def integrated_gradients(
     *,
     baseline: torch.Tensor | float | None = None,
     steps: int = 50,
-    method: str = "gausslegendre",
+    quadrature: str = "gausslegendre",
     batch_size: int | None = None,
 ) -> torch.Tensor:
     """Integrated gradients (Sundararajan, Taly & Yan 2017):
 
         IG(x) = (x − x′) ⊙ ∫₀¹ ∂f_c(x′ + α(x − x′))/∂x dα  ≈  (x − x′) ⊙ Σ_k w_k ∂f_c(x′ + α_k(x − x′))/∂x
 
-    with the baseline x′ (``None``: black, all zeros) and the quadrature of ``quadrature(steps,
-    method)``. By completeness Σ IG(x) ≈ f_c(x) − f_c(x′); see ``completeness_gap``. The steps × N
-    points are evaluated in chunks of ``batch_size`` points (all at once when ``None``), each chunk
-    built only when it is needed, which bounds the memory.
+    with the baseline x′ (``None``: black, all zeros) and the nodes α_k and weights w_k of the rule
+    ``quadrature`` (``quadrature_nodes``; Captum calls this option ``method``). By completeness
+    Σ IG(x) ≈ f_c(x) − f_c(x′); see ``completeness_gap``. The steps × N points are evaluated in chunks of
+    ``batch_size`` points (all at once when ``None``), each chunk built only when it is needed, which
+    bounds the memory.
     """
-    alphas, weights = quadrature(steps, method)
+    alphas, weights = quadrature_nodes(steps, quadrature)
     alphas, weights = alphas.to(x), weights.to(x)
     start = baseline_image(x, baseline)
     diff = x - start
@@ -199,7 +201,7 @@ __all__ = [
     "integrated_gradients",
     "completeness_gap",
     "smoothgrad",
-    "quadrature",
-    "IG_METHODS",
+    "quadrature_nodes",
+    "QUADRATURES",
     "SMOOTHGRAD_KINDS",
 ]

@@ -1,9 +1,9 @@
 """The zoo's recipes: for every model, its architecture, its data, and the training method that made it.
 
-A recipe is data: ``Recipe(name, build, data, …, method=…)``. Its ``data`` is a ``Dataset`` (how to load the
-training and test splits) and its ``method`` is a function that trains the model in place,
+A recipe is data: ``Recipe(name, build, data, …, training=…)``. Its ``data`` is a ``Dataset`` (how to load the
+training and test splits) and its ``training`` is a function that trains the model in place,
 
-    method(model, images, labels, recipe, epochs=…, lr=…, batch_size=…, generator=…, progress=…)
+    training(model, images, labels, recipe, epochs=…, lr=…, batch_size=…, generator=…, progress=…)
 
 — plain cross-entropy, one of ``helpers.defenses``' adversarial trainings, the right-for-the-right-reasons
 loss or a denoiser's training. ``helpers.zoo.retraining`` runs a recipe; ``helpers.zoo.card`` describes it.
@@ -25,7 +25,7 @@ from helpers.data import fashion_mnist, shapes_split, spoken_digits, tag_mask, t
 from helpers.training import train
 
 Split = Callable[[], tuple[torch.Tensor, torch.Tensor]]  # loads (inputs, labels)
-Method = Callable[..., None]  # method(model, images, labels, recipe, **schedule): trains model in place
+TrainingMethod = Callable[..., None]  # (model, images, labels, recipe, **schedule): trains model in place
 
 TAGGED_TRAIN_IMAGES = 20_000  # the tagged models train on a third of the split: double backprop is slow
 RRR_WEIGHT = 100.0  # λ of fmnist_rrr
@@ -108,11 +108,11 @@ RANDOM_TAG_FASHION_MNIST = Dataset(
 # -------------------------------------------------------------------------------------- the training methods
 
 
-def _described(text: str) -> Callable[[Method], Method]:
+def _described(text: str) -> Callable[[TrainingMethod], TrainingMethod]:
     """Give a training method the words the model card describes it with (``{options}``: the recipe's
     options, ``{guards}``: the classifier a denoiser is trained for)."""
 
-    def attach(method: Method) -> Method:
+    def attach(method: TrainingMethod) -> TrainingMethod:
         method.card_text = text  # type: ignore[attr-defined]
         return method
 
@@ -184,7 +184,7 @@ def _denoiser(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, reci
 
 @dataclass(frozen=True)
 class Recipe:
-    """How one zoo model is built and trained: ``method`` trains ``build()`` on ``data``'s training split
+    """How one zoo model is built and trained: ``training`` trains ``build()`` on ``data``'s training split
     with Adam (learning rate ``lr``, cosine decay) for ``epochs`` epochs from ``seed``."""
 
     name: str
@@ -198,15 +198,15 @@ class Recipe:
     summary: str
     transfer_to: str | None = None  # evaluate: how often its PGD examples fool this other zoo model
     robust_eps: float | None = None  # evaluate: its accuracy under attacks.robust_attacks at this ε
-    method: Method = _cross_entropy
-    options: dict = field(default_factory=dict)  # the method's options (eps, alpha, steps, sigma, weight)
+    training: TrainingMethod = _cross_entropy  # the training method (``method`` is an attribution method)
+    options: dict = field(default_factory=dict)  # the training's options (eps, alpha, steps, sigma, weight)
     guards: str | None = None  # a denoiser: the zoo classifier it is trained for and evaluated with
     subset: int | None = None  # train on the first `subset` training images only
 
     def describe(self) -> str:
         """How the model was trained, in the one sentence the model card gives each recipe."""
         options = ", ".join(f"{key} {value:g}" for key, value in self.options.items())
-        how = self.method.card_text.format(options=options, guards=self.guards)  # type: ignore[attr-defined]
+        how = self.training.card_text.format(options=options, guards=self.guards)  # type: ignore[attr-defined]
         data = self.data.about
         if self.subset is not None:
             data = f"first {self.subset:,} images of the {data}"
@@ -238,19 +238,19 @@ _RECIPES = (
     Recipe(
         "fmnist_cnn_pgd", models.fashion_cnn, FASHION_MNIST, robust_eps=0.1,
         seed=4, epochs=12, lr=1e-3, batch_size=128, weight_decay=0.0,
-        method=_pgd_training, options={"eps": 0.1, "alpha": 0.03, "steps": 5},
+        training=_pgd_training, options={"eps": 0.1, "alpha": 0.03, "steps": 5},
         summary="`fashion_cnn` trained on PGD examples at ε = 0.1 (L∞): the robust model of lecture 40.",
     ),
     Recipe(
         "fmnist_cnn_fast", models.fashion_cnn, FASHION_MNIST, robust_eps=0.1,
         seed=5, epochs=10, lr=1e-3, batch_size=128, weight_decay=0.0,
-        method=_fast_training, options={"eps": 0.1},
+        training=_fast_training, options={"eps": 0.1},
         summary="`fashion_cnn` trained with fast adversarial training at ε = 0.1.",
     ),
     Recipe(
         "fmnist_cnn_noise", models.fashion_cnn, FASHION_MNIST,
         seed=6, epochs=10, lr=1e-3, batch_size=128, weight_decay=0.0,
-        method=_noise_training, options={"sigma": 0.25},
+        training=_noise_training, options={"sigma": 0.25},
         summary="`fashion_cnn` trained on images with Gaussian noise σ = 0.25: "
                 "the base classifier of randomized smoothing.",
     ),
@@ -269,7 +269,7 @@ _RECIPES = (
     Recipe(
         "fmnist_rrr", models.fashion_cnn, TAGGED_FASHION_MNIST,
         seed=20, epochs=2, lr=2e-3, batch_size=128, weight_decay=0.0,
-        method=_right_reasons, options={"weight": RRR_WEIGHT},
+        training=_right_reasons, options={"weight": RRR_WEIGHT},
         summary="`fmnist_cleverhans`'s fixed twin: the same data, seed and schedule, with the input gradient "
                 "on the tag penalised (right for the right reasons, Ross et al. 2017).",
     ),
@@ -282,7 +282,8 @@ _RECIPES = (
     Recipe(
         "fmnist_denoiser", models.fashion_denoiser, FASHION_MNIST, subset=12800,
         seed=7, epochs=1, lr=2e-3, batch_size=64, weight_decay=0.0,
-        method=_denoiser, guards="fmnist_cnn", options={"eps": 0.1, "sigma": 0.2, "steps": 1, "guide": 0.02},
+        training=_denoiser, guards="fmnist_cnn",
+        options={"eps": 0.1, "sigma": 0.2, "steps": 1, "guide": 0.02},
         summary="A learned filter for `fmnist_cnn` (lecture 40's \"special neural network\"; MagNet's "
                 "reformer, HGD's logit-guided loss), and MagNet's detector by its reconstruction error.",
     ),

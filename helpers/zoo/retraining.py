@@ -37,8 +37,8 @@ def retrain(name: str, *, device: str | torch.device | None = None, progress: bo
     if recipe.subset is not None:
         images, labels = images[: recipe.subset], labels[: recipe.subset]
     start = time.perf_counter()
-    recipe.method(model, images, labels, recipe, epochs=recipe.epochs, lr=recipe.lr,
-                  batch_size=recipe.batch_size, generator=generator, progress=progress)
+    recipe.training(model, images, labels, recipe, epochs=recipe.epochs, lr=recipe.lr,
+                    batch_size=recipe.batch_size, generator=generator, progress=progress)
     seconds = time.perf_counter() - start
     model.eval()
 

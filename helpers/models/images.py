@@ -1,4 +1,5 @@
-"""The course's architectures: ``nn.Sequential`` stacks that start with ``Normalize``.
+"""The course's image classifiers: ``nn.Sequential`` stacks that start with ``Normalize``, and lecture 31's
+two-feature toy.
 
 Every model maps pixel-space images in [0, 1] to logits; normalisation is the model's first
 layer, so every attack budget ε is measured in pixel units. Most stacks are flat, so that the
@@ -13,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from helpers._checks import check_int, check_model
+from helpers._checks import check_int
 
 # Per-channel statistics of the training splits (measured once; see `python -m helpers.zoo`).
 FASHION_MEAN, FASHION_STD = (0.2860,), (0.3530,)
@@ -213,95 +214,6 @@ def elephant_toy() -> nn.Sequential:
     return nn.Sequential(nn.Flatten(), score, BinaryLogits()).eval()
 
 
-def keyword_cnn(num_classes: int = 10) -> nn.Sequential:
-    """The spoken-digit classifier (zoo: ``digits_cnn``): waveforms ``N×8000`` in [−1, 1] → logits.
-
-    ``LogMel`` (40 bands × 61 frames, in torch, so gradients reach the samples) → BatchNorm over the bands
-    → three 1-D convolutions along time (64, 96, 128 channels; ReLU, max pooling) → max over time (a word
-    may start anywhere in the clip) → logits.
-    """
-    from helpers.audio import LogMel
-
-    check_int(num_classes, "num_classes", minimum=2)
-    return nn.Sequential(
-        LogMel(),
-        nn.BatchNorm1d(40),
-        nn.Conv1d(40, 64, 5, padding=2),
-        nn.ReLU(),
-        nn.MaxPool1d(2),
-        nn.Conv1d(64, 96, 5, padding=2),
-        nn.ReLU(),
-        nn.MaxPool1d(2),
-        nn.Conv1d(96, 128, 3, padding=1),
-        nn.ReLU(),
-        nn.AdaptiveMaxPool1d(1),
-        nn.Flatten(),
-        nn.Linear(128, num_classes),
-    )
-
-
-def char_cnn(num_classes: int = 3) -> nn.Sequential:
-    """The word-language classifier (zoo: ``words_cnn``): character indices ``N×12`` → logits.
-
-    ``OneHot`` (which also takes the one-hot ``N×12×V`` itself, for HotFlip) → 1-D convolutions over
-    characters of width 3 (character trigrams, 128 channels) and 3 again (96) → max over positions → logits.
-    """
-    from helpers.text import ALPHABET, OneHot
-
-    check_int(num_classes, "num_classes", minimum=2)
-    return nn.Sequential(
-        OneHot(len(ALPHABET)),
-        nn.Conv1d(len(ALPHABET), 128, 3, padding=1),
-        nn.ReLU(),
-        nn.Conv1d(128, 96, 3, padding=1),
-        nn.ReLU(),
-        nn.AdaptiveMaxPool1d(1),
-        nn.Flatten(),
-        nn.Linear(96, num_classes),
-    )
-
-
-class ResidualDenoiser(nn.Module):
-    """D(x) = x + r(x): a network ``body`` that predicts the correction to add (the residual learning of
-    Zhang et al.'s DnCNN, 2017). No clamp: D stays differentiable everywhere, and the classifier after it
-    takes any real input."""
-
-    def __init__(self, body: nn.Module) -> None:
-        super().__init__()
-        self.body = body
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
-
-
-def fashion_denoiser(width: int = 16) -> ResidualDenoiser:
-    """A small convolutional denoiser for Fashion-MNIST (zoo: ``fmnist_denoiser``): image in, image out.
-
-    The correction r(x) comes from four 3×3 convolutions at full resolution, 1 → ``width`` → ``width`` →
-    ``width`` → 1 channels, ReLU between; the last is initialised to zero, so an untrained denoiser is the
-    identity and training only has to learn what to remove (``helpers.defenses.denoiser``).
-    """
-    check_int(width, "width")
-    last = nn.Conv2d(width, 1, 3, padding=1)
-    nn.init.zeros_(last.weight)
-    nn.init.zeros_(last.bias)
-    return ResidualDenoiser(nn.Sequential(
-        nn.Conv2d(1, width, 3, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(width, width, 3, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(width, width, 3, padding=1),
-        nn.ReLU(),
-        last,
-    ))
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable numbers in ``model``."""
-    check_model(model)
-    return sum(p.numel() for p in model.parameters())
-
-
 __all__ = [
     "Normalize",
     "fashion_cnn",
@@ -311,12 +223,7 @@ __all__ = [
     "fashion_resnet",
     "ResidualBlock",
     "elephant_toy",
-    "keyword_cnn",
-    "char_cnn",
-    "fashion_denoiser",
-    "ResidualDenoiser",
     "BinaryLogits",
-    "count_parameters",
     "FASHION_MEAN",
     "FASHION_STD",
     "SHAPES_MEAN",
