@@ -296,7 +296,7 @@ CALLS: dict[str, Call | Skip] = {
             clean_scores=torch.rand(5, generator=g), adversarial_scores=torch.rand(4, generator=g)
         )
     ),
-    "helpers.defenses.filters.gaussian_blur": Call(
+    "helpers.imaging.gaussian_blur": Call(
         lambda m, x, y, g: dict(x=x, sigma=1.0), differentiable=True
     ),
     "helpers.defenses.filters.median_filter": Call(lambda m, x, y, g: dict(x=x, size=3), differentiable=True),

@@ -8,7 +8,7 @@ from torch import nn
 
 from helpers import zoo
 from helpers.data import fashion_mnist, shapes_split
-from helpers.defenses.filters import gaussian_blur
+from helpers.imaging import gaussian_blur
 from helpers.explain import (
     auc,
     deletion_curve,

@@ -89,7 +89,7 @@ EXTRA: list[tuple[str, str, Callable[[nn.Module, torch.Tensor, torch.Tensor, tor
         "attributions",
         lambda m, x, y, g: torch.full_like(x, float("nan")),
     ),
-    ("helpers.defenses.filters.gaussian_blur", "sigma", lambda m, x, y, g: 10.0),
+    ("helpers.imaging.gaussian_blur", "sigma", lambda m, x, y, g: 10.0),
     ("helpers.zoo.load", "name", lambda m, x, y, g: ["fmnist_cnn"]),
     ("helpers.zoo.load", "device", lambda m, x, y, g: "banana"),
     ("helpers.course.grading.check", "exercise_id", lambda m, x, y, g: ["fgsm"]),

@@ -25,6 +25,7 @@ from helpers._checks import (
     own_generator,
 )
 from helpers.explain.metrics._maps import check_maps
+from helpers.imaging import gaussian_blur
 
 
 def _road_imputation(x: torch.Tensor, removed: torch.Tensor, noise: float,
@@ -115,7 +116,6 @@ def _perturbation_curve(
         states_x = _road_imputation(x.repeat_interleave(steps + 1, 0), gone, noise, g).view(n, steps + 1,
                                                                                             *x.shape[1:])
     elif fill == "blur":
-        from helpers.defenses.filters import gaussian_blur  # here: the defences package is large
         reference = gaussian_blur(x.detach(), sigma)
     else:
         reference = torch.full_like(x, float(fill))
