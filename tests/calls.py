@@ -830,6 +830,21 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.course.execute.execute": Skip("runs a notebook in a kernel: make notebooks"),
     "helpers.course.execute.execute_node": Skip("runs a notebook in a kernel: tests/test_release.py"),
     "helpers.course.execute.main": CLI,
+    "helpers.course.mainland.to_mainland": Call(lambda m, x, y, g: dict(text="程式與資料"), awkward=False),
+    "helpers.course.mainland.Overrides": RECORD,
+    "helpers.course.mainland.read_overrides": Skip(
+        "reads i18n/zh_CN_overrides.tsv: tests/test_translation.py checks its rows and its refusals"
+    ),
+    "helpers.course.translation.differences": Call(
+        lambda m, x, y, g: dict(english="## 1 · Step 20", translated="## 1 · 第 20 步"), awkward=False
+    ),
+    **{f"helpers.course.translation.{name}": Skip(
+        "the translation build works on the repository's notebooks and catalogs: tests/test_translation.py "
+        "runs it on tiny ones")
+       for name in ("build", "built", "catalog_path", "check", "code_and_outputs_differ", "edition", "gaps",
+                    "markdown_cells", "read_catalog", "translate_notebook", "translations", "update_catalog",
+                    "update_catalogs")},
+    "helpers.course.translation.main": CLI,
     "helpers.models.denoisers.ResidualDenoiser": Call(
         lambda m, x, y, g: dict(body=nn.Conv2d(1, 1, 3, padding=1)), awkward=False
     ),

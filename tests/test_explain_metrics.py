@@ -8,7 +8,6 @@ from torch import nn
 
 from helpers import zoo
 from helpers.data import fashion_mnist, shapes_split
-from helpers.imaging import gaussian_blur
 from helpers.explain import (
     auc,
     deletion_curve,
@@ -26,6 +25,7 @@ from helpers.explain import (
 )
 from helpers.explain.metrics import spearman, ssim_map
 from helpers.explain.metrics.faithfulness import _road_imputation
+from helpers.imaging import gaussian_blur
 
 
 def masks_and_maps():

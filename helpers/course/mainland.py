@@ -81,6 +81,11 @@ def to_mainland(text: str, overrides: Overrides | None = None) -> str:
     converts the prose; an override phrase (``i18n/zh_CN_overrides.tsv``, longest first) takes precedence
     over it where it occurs. Code, LaTeX, URLs and HTML (``PROTECTED``) are copied untouched.
     """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str; got {type(text).__name__}")
+    if overrides is not None and not isinstance(overrides, Overrides):
+        raise TypeError("overrides must be an Overrides (read_overrides()) or None; got "
+                        f"{type(overrides).__name__}")
     overrides = _default_overrides() if overrides is None else overrides
     return _outside(PROTECTED, text, lambda prose: _outside(overrides.pattern, prose, _opencc().convert,
                                                             lambda phrase: overrides.table[phrase]))

@@ -223,6 +223,9 @@ MARKER = re.compile(r"^\s*(### (?:BEGIN|END) (?:SOLUTION|HIDDEN TESTS)|YOUR ANSW
 def differences(english: str, translated: str) -> list[str]:
     """What ``translated`` lost or gained against ``english``: numbers (outside code and maths), inline
     code, maths, link targets, heading levels and nbgrader's marker lines, each compared as a multiset."""
+    for name, text in (("english", english), ("translated", translated)):
+        if not isinstance(text, str):
+            raise TypeError(f"{name} must be a str (a Markdown cell); got {type(text).__name__}")
     prose = (lambda text: INLINE_CODE.sub("", MATHS.sub("", text)))
     found = []
     for label, pattern, strip in (("numbers", NUMBER, prose), ("inline code", INLINE_CODE, None),
