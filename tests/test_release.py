@@ -210,8 +210,9 @@ CJK = re.compile("[\u4e00-\u9fff]")
 
 @pytest.fixture(scope="module")
 def released_zh(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("release-zh-TW")
+    out = tmp_path_factory.mktemp("release")
     assert rel.main(["--out", str(out), "--lang", "zh-TW", "--no-html"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["solution", "student"]
     return out
 
 
@@ -229,7 +230,7 @@ def test_a_chinese_release_translates_the_prose_and_keeps_what_nbgrader_reads(re
     out, _ = released
     for source in SOURCES:
         english = nbformat.read(out / kind / source.name, as_version=4)
-        chinese = nbformat.read(released_zh / kind / source.name, as_version=4)
+        chinese = nbformat.read(released_zh / kind / "zh-TW" / source.name, as_version=4)
         assert chinese.metadata == english.metadata and len(chinese.cells) == len(english.cells)
         for index, (en, zh) in enumerate(zip(english.cells, chinese.cells)):
             where = f"{kind}/{source.name}, cell {index}"
@@ -243,16 +244,21 @@ def test_a_chinese_release_translates_the_prose_and_keeps_what_nbgrader_reads(re
                 assert zh.source == en.source, where
             if "checksum" in zh.metadata.get("nbgrader", {}):  # what nbgrader checks a submission against
                 assert zh.metadata.nbgrader.checksum == compute_checksum(zh), where
-    assert "YOUR ANSWER HERE" in (released_zh / "student" / "hw5_explain.ipynb").read_text(encoding="utf-8")
+    assert "YOUR ANSWER HERE" in (released_zh / "student" / "zh-TW" / "hw5_explain.ipynb").read_text("utf-8")
 
 
 def test_a_simplified_chinese_release(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     (src / "hw5_explain.ipynb").write_bytes((rel.NOTEBOOKS_DIR / "hw5_explain.ipynb").read_bytes())
-    rel.release(tmp_path / "out", notebooks=src, html=False, lang="zh-CN")
-    text = "".join(c.source for c in nbformat.read(tmp_path / "out" / "student" / "hw5_explain.ipynb",
-                                                   as_version=4).cells if c.cell_type == "markdown")
+    out = tmp_path / "out"
+    rel.release(out, notebooks=src, html=False)  # English and Chinese, side by side
+    rel.release(out, notebooks=src, html=False, lang="zh-CN")
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.ipynb")) == [
+        "solution/hw5_explain.ipynb", "solution/zh-CN/hw5_explain.ipynb",
+        "student/hw5_explain.ipynb", "student/zh-CN/hw5_explain.ipynb"]
+    student = nbformat.read(out / "student" / "zh-CN" / "hw5_explain.ipynb", as_version=4)
+    text = "".join(c.source for c in student.cells if c.cell_type == "markdown")
     assert "作业" in text and "作業" not in text
 
 

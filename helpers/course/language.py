@@ -73,7 +73,7 @@ def catalog(lang: str) -> gettext.NullTranslations:
 def _(template: str, **values: Any) -> str:
     """``template`` in the current language, its ``{named}`` placeholders filled with ``values`` (a template
     given no values is returned as translated, braces and all)."""
-    text = catalog(current()).gettext(template)
+    text = catalog(current()).gettext(template) if template else template  # gettext("") is the header
     return text.format(**values) if values else text
 
 

@@ -3,8 +3,8 @@
     python -m helpers.course.release --out DIR [--execute] [--lang en|zh-TW|zh-CN]
 
 The instructor keeps one set of notebooks, with solutions, in ``notebooks/``. For each of them the
-release writes to ``DIR``, in one language (``--lang``, English by default; one folder per language, e.g.
-``--out release/zh-TW --lang zh-TW``):
+release writes to ``DIR`` (in English; ``--lang zh-TW`` writes ``DIR/student/zh-TW/`` and
+``DIR/solution/zh-TW/`` instead, ``zh-CN`` alike, beside the English):
 
 - ``student/NAME.ipynb`` — code between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` replaced by
   ``# YOUR CODE HERE`` / ``raise NotImplementedError()``, a Markdown answer between the same markers by
@@ -28,8 +28,9 @@ then its Markdown is replaced by the catalog's translation (``translation.transl
 Markdown cell without a current translation is an error naming the notebook and the cell, never left in
 English), then stubbed and locked as above. Code, stubs, outputs and nbgrader metadata are the English
 release's (the checksums of read-only Markdown cells are those of their translated text), so nbgrader
-grades it alike; copied outputs stay English, and ``--execute`` runs it with ``HELPERS_LANG`` set, so that
-its checks speak the language. It needs polib and opencc (the ``[instructor]`` extra).
+grades it alike; copied outputs stay English (``--execute`` runs it with ``HELPERS_LANG`` set). A student's
+notebook path then names its language (``zh-TW/``), which the checks follow (``language``). It needs polib
+and opencc (the ``[instructor]`` extra).
 """
 
 from __future__ import annotations
@@ -226,17 +227,15 @@ def _check_out(out: Path, notebooks: Path) -> Path:
     return out
 
 
-def _prepare_folders(out: Path, notebooks: Path, expected: set[str]) -> None:
-    """Make ``out/student`` and ``out/solution``, after checking that neither resolves into ``notebooks``,
-    and remove from them any notebook or HTML file not in ``expected``: a notebook removed from the course
-    leaves nothing behind."""
-    for kind in ("student", "solution"):
-        folder = out / kind
+def _prepare_folders(folders: list[Path], notebooks: Path, expected: set[str]) -> None:
+    """Make ``folders`` (``out/student`` and ``out/solution``, or their ``zh-TW/``), after checking that none
+    resolves into ``notebooks``, and remove from them any notebook or HTML file not in ``expected``: a
+    notebook removed from the course leaves nothing behind."""
+    for folder in folders:
         if _inside(folder.resolve(), notebooks.resolve()):
             raise ReleaseError(f"{folder} resolves to {folder.resolve()}, inside {notebooks.resolve()}: "
                                "the release never writes into the source notebooks (is it a symlink?)")
-    for kind in ("student", "solution"):
-        folder = out / kind
+    for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.iterdir():
             if stale.suffix in (".ipynb", ".html") and stale.name not in expected:
@@ -247,8 +246,7 @@ def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: 
             html: bool = True, points: Mapping[str, int] = marking.POINTS,
             lang: str = "en") -> dict[str, list[int]]:
     """Write the student and solution versions (and their HTML) of every notebook in ``notebooks`` to
-    ``out``, in language ``lang`` (one of ``LANGS``); return, per notebook, the indices of the cells changed
-    for students.
+    ``out`` in language ``lang`` (``LANGS``); return, per notebook, the indices of the cells stubbed.
 
     Every notebook is checked (and translated) before anything is written, so a malformed marker or a
     missing translation leaves ``out`` as it was.
@@ -274,13 +272,14 @@ def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: 
         made[path.name] = (solution, student, _stub(student, path.name))
 
     expected = {p.name for p in sources} | ({p.with_suffix(".html").name for p in sources} if html else set())
-    _prepare_folders(out, notebooks, expected)
+    sub = "" if lang == "en" else lang  # a Chinese release: student/zh-TW/, as notebooks/zh-TW/
+    _prepare_folders([out / kind / sub for kind in ("student", "solution")], notebooks, expected)
     for path in sources:
         solution, student, _ = made[path.name]
         if execute:
             execute_node(solution, path.parent, env=None if lang == "en" else {"HELPERS_LANG": lang})
         for kind, nb in (("student", student), ("solution", solution)):
-            target = out / kind / path.name
+            target = out / kind / sub / path.name
             _write_if_changed(target, nbformat.writes(nb) + "\n", notebooks)
             if html:
                 _write_if_changed(target.with_suffix(".html"), _html(nb), notebooks)
@@ -308,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, cells in changed.items():
         what = f"{len(cells)} exercise cell(s) stubbed" if cells else "no exercises"
         print(f"{name}: {what}")
-    print(f"release ({args.lang}) written to {Path(args.out).resolve()}/student and /solution")
+    sub = "" if args.lang == "en" else f"/{args.lang}"
+    print(f"release written to {Path(args.out).resolve()}/student{sub} and /solution{sub}")
     return 0
 
 
