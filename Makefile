@@ -66,7 +66,9 @@ LAB_LANG := $(filter zh_TW zh_CN,$(COURSE_LANG))
 # JupyterLab's interface language (its translation setting) to that of the language pack of the [zh] extra.
 LAB_DIR := notebooks$(if $(LAB_LANG),/$(subst _,-,$(LAB_LANG)))
 LAB_CONFIG := $(if $(LAB_LANG),$(CURDIR)/etc/jupyter-course-$(LAB_LANG):)$(CURDIR)/etc/jupyter-course
-LAB_ENV := JUPYTER_CONFIG_PATH="$(LAB_CONFIG)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}"
+# HELPERS_LANG: the language of grading.check's and grading.judge's messages (helpers/course/language.py).
+LAB_ENV := JUPYTER_CONFIG_PATH="$(LAB_CONFIG)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}"$(if \
+	$(LAB_LANG), HELPERS_LANG=$(LAB_LANG))
 
 .PHONY: setup setup-course lab formgrader test quick notebooks zoo bench release wheel lint clean
 

@@ -55,6 +55,16 @@ SMOKE = textwrap.dedent('''
     assert saliency.shape == (8, 1, 28, 28) and torch.isfinite(saliency).all() and saliency.abs().sum() > 0
     assert "fmnist_cnn" in model_card() and defenses.median_filter(x[:2], size=3).shape == (2, 1, 28, 28)
 
+    # The checks speak Chinese from the package's compiled messages, with no polib installed.
+    import os
+    from helpers.course import grading
+    os.environ["HELPERS_LANG"] = "zh-TW"
+    try:
+        grading.check("saliency", 3)
+    except grading.ExerciseFailed as failure:
+        assert str(failure) == "saliency：請傳入函式本身，而不是 int", str(failure)
+    else:
+        raise AssertionError("a number passed as the answer was not refused")
     # A file missing from an installed package: the message says to reinstall, not to run git.
     (zoo.MODELS_DIR / "shapes_cnn.pt").unlink()
     try:
@@ -105,7 +115,8 @@ def test_sdist_and_wheel_hold_every_module_data_file_and_checkpoint(built):
             "helpers/defenses/smoothing.py", "helpers/zoo/__init__.py", "helpers/zoo/recipes.py",
             "helpers/zoo/__main__.py",
             "helpers/assets/data/fashion-mnist/COPYRIGHT", "helpers/assets/models/MODELS.md",
-            "helpers/assets/models/zoo.json"} <= expected
+            "helpers/assets/models/zoo.json", "helpers/course/locale/zh_TW/LC_MESSAGES/grading.mo",
+            "helpers/course/locale/zh_CN/LC_MESSAGES/grading.mo"} <= expected
     with zipfile.ZipFile(wheel) as archive:
         assert _package_files(archive.namelist()) == expected
     with tarfile.open(sdist) as archive:

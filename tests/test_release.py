@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -222,3 +224,91 @@ def test_a_notebook_removed_from_the_course_leaves_nothing_behind(tmp_path):
     rel.release(tmp_path / "out", notebooks=src)
     written = sorted(p.name for p in (tmp_path / "out" / "student").iterdir())
     assert written == ["a.html", "a.ipynb", "notes.txt"]
+
+
+# ---- the Chinese releases ------------------------------------------------------------------------
+CJK = re.compile("[\u4e00-\u9fff]")
+
+
+@pytest.fixture(scope="module")
+def released_zh(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("release")
+    assert rel.main(["--out", str(out), "--lang", "zh-TW", "--no-html"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["solution", "student"]
+    return out
+
+
+def _without_markdown_checksum(cell: nbformat.NotebookNode) -> dict:
+    meta = copy.deepcopy(dict(cell.metadata))
+    if cell.cell_type == "markdown" and "nbgrader" in meta:
+        meta["nbgrader"] = {k: v for k, v in meta["nbgrader"].items() if k != "checksum"}
+    return meta
+
+
+@pytest.mark.parametrize("kind", ["student", "solution"])
+def test_a_chinese_release_translates_the_prose_and_keeps_what_nbgrader_reads(released, released_zh, kind):
+    from nbgrader.utils import compute_checksum
+
+    out, _ = released
+    for source in SOURCES:
+        english = nbformat.read(out / kind / source.name, as_version=4)
+        chinese = nbformat.read(released_zh / kind / "zh-TW" / source.name, as_version=4)
+        assert chinese.metadata == english.metadata and len(chinese.cells) == len(english.cells)
+        for index, (en, zh) in enumerate(zip(english.cells, chinese.cells)):
+            where = f"{kind}/{source.name}, cell {index}"
+            assert zh.cell_type == en.cell_type, where
+            assert _without_markdown_checksum(zh) == _without_markdown_checksum(en), where
+            if en.cell_type == "code":  # code, stubs, outputs: the English release's
+                assert (zh.source, zh.outputs) == (en.source, en.outputs), where
+            elif en.source.strip() and en.source != "YOUR ANSWER HERE":
+                assert CJK.search(zh.source) and not CJK.search(en.source), where
+            else:
+                assert zh.source == en.source, where
+            if "checksum" in zh.metadata.get("nbgrader", {}):  # what nbgrader checks a submission against
+                assert zh.metadata.nbgrader.checksum == compute_checksum(zh), where
+    assert "YOUR ANSWER HERE" in (released_zh / "student" / "zh-TW" / "hw5_explain.ipynb").read_text("utf-8")
+
+
+def test_a_simplified_chinese_release(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "hw5_explain.ipynb").write_bytes((rel.NOTEBOOKS_DIR / "hw5_explain.ipynb").read_bytes())
+    out = tmp_path / "out"
+    rel.release(out, notebooks=src, html=False)  # English and Chinese, side by side
+    rel.release(out, notebooks=src, html=False, lang="zh-CN")
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.ipynb")) == [
+        "solution/hw5_explain.ipynb", "solution/zh-CN/hw5_explain.ipynb",
+        "student/hw5_explain.ipynb", "student/zh-CN/hw5_explain.ipynb"]
+    student = nbformat.read(out / "student" / "zh-CN" / "hw5_explain.ipynb", as_version=4)
+    text = "".join(c.source for c in student.cells if c.cell_type == "markdown")
+    assert "作业" in text and "作業" not in text
+
+
+def test_a_cell_without_a_current_translation_is_an_error_naming_it(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    nb = nbformat.read(rel.NOTEBOOKS_DIR / "hw5_explain.ipynb", as_version=4)
+    index = next(k for k, c in enumerate(nb.cells) if k > 0 and c.cell_type == "markdown")
+    nb.cells[index].source += "\n\nA sentence added since the translation."
+    nbformat.write(nb, src / "hw5_explain.ipynb")
+    with pytest.raises(rel.ReleaseError, match=rf"zh-TW: hw5_explain\.ipynb: no current translation of the "
+                                               rf"Markdown cell\(s\) {index}$"):
+        rel.release(tmp_path / "out", notebooks=src, lang="zh-TW")
+    assert not (tmp_path / "out").exists(), "nothing is written when a translation is missing"
+    new = tmp_path / "new"
+    _write(new, "no_catalog.ipynb", nbformat.v4.new_markdown_cell("A notebook nobody translated"))
+    assert rel.main(["--out", str(tmp_path / "out"), "--notebooks", str(new), "--lang", "zh-CN"]) == 1
+    assert "zh-CN: cannot read the catalog" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="lang must be one of en, zh-TW, zh-CN; got 'fr'"):
+        rel.release(tmp_path / "out", notebooks=src, lang="fr")
+
+
+def test_without_polib_a_chinese_release_says_what_to_install(tmp_path, monkeypatch):
+    import helpers.course
+
+    monkeypatch.setitem(sys.modules, "polib", None)  # as if polib were not installed: translation imports it
+    monkeypatch.delitem(sys.modules, "helpers.course.translation", raising=False)
+    monkeypatch.delattr(helpers.course, "translation", raising=False)
+    with pytest.raises(rel.ReleaseError, match=r"--lang zh-TW needs polib and opencc .*\[instructor\]"):
+        rel.release(tmp_path / "out", lang="zh-TW")
+    assert not (tmp_path / "out").exists()

@@ -23,6 +23,10 @@ Modules (each one's ``__all__`` is what the others may use of it; none reaches f
 - ``execute``: run a notebook in a fresh kernel and save its outputs (``make notebooks``).
 - ``release``: solution notebooks → student notebooks (``make release``).
 - ``mainland``: 繁體 → 简体, OpenCC's ``tw2sp`` with the reviewed overrides of ``i18n/zh_CN_overrides.tsv``.
+- ``language``: the language of the checks' messages (``HELPERS_LANG``, else the notebook's folder ``zh-TW/``
+  or ``zh-CN/``, else English) and ``_``, which translates a message with the stdlib's ``gettext``.
+- ``messages``: the catalog of those messages, ``i18n/zh_TW/grading.po``, kept in step with the code and
+  compiled to ``locale/LANG/LC_MESSAGES/grading.mo`` (by ``translation``'s ``update``, ``build``, ``check``).
 - ``translation``: the Chinese editions — catalogs kept in step with the notebooks, the editions built from
   them (``make notebooks``; ``python -m helpers.course.translation {update,build,check}``).
 
@@ -30,5 +34,5 @@ This file imports none of them: ``python -m helpers.course.release`` must find i
 imported, and a notebook that checks an exercise need not load the release's nbconvert.
 """
 
-__all__ = ["exercises", "execute", "grading", "homework", "hw6_client", "hw6_server", "mainland", "marking",
-           "release", "translation"]
+__all__ = ["exercises", "execute", "grading", "homework", "hw6_client", "hw6_server", "language", "mainland",
+           "marking", "messages", "release", "translation"]

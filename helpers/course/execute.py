@@ -9,20 +9,24 @@ code printed or drew. The wall time of each notebook is reported (the course's b
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
 
-def execute_node(nb: nbformat.NotebookNode, folder: Path, *, timeout: int = 600) -> float:
-    """Execute ``nb`` in place in a fresh kernel started in ``folder``; return the wall time in seconds."""
+def execute_node(nb: nbformat.NotebookNode, folder: Path, *, timeout: int = 600,
+                 env: Mapping[str, str] | None = None) -> float:
+    """Execute ``nb`` in place in a fresh kernel started in ``folder``, with the environment variables
+    ``env`` added to this process's (``HELPERS_LANG``: its checks' language); return the wall time in s."""
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(folder)}})
     start = time.perf_counter()
-    client.execute()
+    client.execute(**({"env": {**os.environ, **env}} if env else {}))
     seconds = time.perf_counter() - start
     for cell in nb.cells:
         cell.metadata.pop("execution", None)

@@ -6,7 +6,8 @@ targets, ε and shapes, run only at grading with ``check(..., hidden=True)``, so
 visible ones fails), its tolerance, a known mistake to recognise and its points. A homework question's entry
 carries its title, its allowed answers, its tolerance and its points; its answer is the key
 ``homework.hw5_reference()[name]``. Adding an exercise is one entry here (with the functions that build its
-inputs, beside it); ``grading.check`` and ``marking.POINTS`` read everything else off it.
+inputs, beside it); ``grading.check`` and ``marking.POINTS`` read everything else off it. Titles and hints
+are English, marked ``N_`` for the grading catalog (``language``); ``grading`` shows them translated.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from torch import nn
 from helpers import attacks, explain
 from helpers.audio import relative_db
 from helpers.course import homework
+from helpers.course.language import N_, _
 from helpers.explain.cam import cam_from_gradients
 from helpers.models import Normalize
 
@@ -234,14 +236,14 @@ def _hidden_rrr_cases() -> Cases:
     return [((_small_cnn(7), _images(2, 11), mask), {})]
 
 
-def _value_and_parameter_gradient(penalty: Any, model: nn.Module, *_: Any) -> torch.Tensor:
+def _value_and_parameter_gradient(penalty: Any, model: nn.Module, *_inputs: Any) -> torch.Tensor:
     """The penalty's value and its gradient with respect to the model's parameters, one vector: a training
     loss must be differentiable in the weights, through the input gradient."""
     if not isinstance(penalty, torch.Tensor) or penalty.numel() != 1:
-        raise TypeError(f"expected a scalar tensor, got {type(penalty).__name__}")
+        raise TypeError(_("expected a scalar tensor, got {type}", type=type(penalty).__name__))
     if not penalty.requires_grad:
-        raise ValueError("the penalty cannot be differentiated with respect to the model's weights — "
-                         "take the input gradient with torch.autograd.grad(..., create_graph=True)")
+        raise ValueError(_("the penalty cannot be differentiated with respect to the model's weights — "
+                           "take the input gradient with torch.autograd.grad(..., create_graph=True)"))
     grads = torch.autograd.grad(penalty.reshape(()), list(model.parameters()), allow_unused=True)
     flat = [g.flatten() if g is not None else torch.zeros(p.numel())
             for g, p in zip(grads, model.parameters())]
@@ -249,44 +251,45 @@ def _value_and_parameter_gradient(penalty: Any, model: nn.Module, *_: Any) -> to
 
 
 EXERCISES: dict[str, Exercise] = {
-    "saliency": Exercise("gradient saliency |∂f_c/∂x|", lambda m, x, t: explain.saliency(m, x, t, abs=True),
+    "saliency": Exercise(N_("gradient saliency |∂f_c/∂x|"),
+                         lambda m, x, t: explain.saliency(m, x, t, abs=True),
                          _model_cases, _hidden_model_cases),
     "smoothgrad": Exercise(
-        "SmoothGrad of the signed gradient", _reference_smoothgrad,
+        N_("SmoothGrad of the signed gradient"), _reference_smoothgrad,
         _smoothgrad_cases, _hidden_smoothgrad_cases, mistake=_clipped_smoothgrad,
-        hint="your noisy copies look clipped to [0, 1]: keep them as drawn, do not clamp "
-             "(the noise probes the gradient around x; it does not make new images)"),
-    "lrp_epsilon_step": Exercise("one LRP-ε step through a dense layer", explain.epsilon_step,
+        hint=N_("your noisy copies look clipped to [0, 1]: keep them as drawn, do not clamp "
+                "(the noise probes the gradient around x; it does not make new images)")),
+    "lrp_epsilon_step": Exercise(N_("one LRP-ε step through a dense layer"), explain.epsilon_step,
                                  _lrp_step_cases, _hidden_lrp_step_cases),
-    "grad_cam": Exercise("Grad-CAM from a feature map and its gradient", cam_from_gradients,
+    "grad_cam": Exercise(N_("Grad-CAM from a feature map and its gradient"), cam_from_gradients,
                          _cam_cases(0, ((2, 5, 4, 4), (1, 3, 6, 2))),
                          _cam_cases(7, ((3, 2, 5, 7), (1, 8, 3, 3)))),
-    "pointing_game": Exercise("the pointing game", explain.pointing_game,
+    "pointing_game": Exercise(N_("the pointing game"), explain.pointing_game,
                               _pointing_cases, _hidden_pointing_cases),
-    "fgsm": Exercise("FGSM, one sign step of size ε", attacks.fgsm,
+    "fgsm": Exercise(N_("FGSM, one sign step of size ε"), attacks.fgsm,
                      _attack_cases(), _hidden_attack_cases(0.2), rtol=0.0, atol=1e-6),
-    "ifgsm": Exercise("I-FGSM with projection onto the ε-ball and [0, 1]", attacks.ifgsm,
+    "ifgsm": Exercise(N_("I-FGSM with projection onto the ε-ball and [0, 1]"), attacks.ifgsm,
                       _attack_cases(alpha=0.01, steps=5), _hidden_attack_cases(0.05, alpha=0.02, steps=3),
                       rtol=0.0, atol=1e-6),
-    "relative_db": Exercise("a perturbation's loudness relative to its clip, dB_x(δ) = dB(δ) − dB(x)",
+    "relative_db": Exercise(N_("a perturbation's loudness relative to its clip, dB_x(δ) = dB(δ) − dB(x)"),
                             relative_db, _waveform_cases, _hidden_waveform_cases, rtol=0.0, atol=1e-4),
-    "flip_gain": Exercise("HotFlip's first-order gain ∂L/∂X_{i,b} − ∂L/∂X_{i,x_i} of every flip",
+    "flip_gain": Exercise(N_("HotFlip's first-order gain ∂L/∂X_{i,b} − ∂L/∂X_{i,x_i} of every flip"),
                           attacks.flip_gain, _flip_cases, _hidden_flip_cases, rtol=0.0, atol=1e-6),
-    "tag_mass": Exercise("relevance mass on the tag", explain.relevance_mass,
+    "tag_mass": Exercise(N_("relevance mass on the tag"), explain.relevance_mass,
                          _tag_mass_cases, _hidden_tag_mass_cases),
-    "rrr_penalty": Exercise("the right-for-the-right-reasons penalty", explain.rrr_penalty,
+    "rrr_penalty": Exercise(N_("the right-for-the-right-reasons penalty"), explain.rrr_penalty,
                             _rrr_cases, _hidden_rrr_cases, measure=_value_and_parameter_gradient),
 }
 
 QUESTIONS: dict[str, Question] = {
-    "hw5_explanations": Question("the five explanations with the prescribed settings", rtol=1e-3, atol=1e-5,
-                                 points=2),
-    "hw5_deletion": Question("mean deletion AUC of each method, deleting to black", rtol=1e-3, atol=1e-4),
-    "hw5_most_faithful": Question("the most faithful method by deletion to black",
+    "hw5_explanations": Question(N_("the five explanations with the prescribed settings"), rtol=1e-3,
+                                 atol=1e-5, points=2),
+    "hw5_deletion": Question(N_("mean deletion AUC of each method, deleting to black"), rtol=1e-3, atol=1e-4),
+    "hw5_most_faithful": Question(N_("the most faithful method by deletion to black"),
                                   choices=homework.HW5_METHODS),
-    "hw5_pointing": Question("pointing-game score of each method on shapes, no tolerance",
+    "hw5_pointing": Question(N_("pointing-game score of each method on shapes, no tolerance"),
                              rtol=0.0, atol=1e-6),
-    "hw5_worst_pointer": Question("the method that misses the object most often",
+    "hw5_worst_pointer": Question(N_("the method that misses the object most often"),
                                   choices=homework.HW5_METHODS),
 }
 

@@ -1,9 +1,10 @@
 """Make a teaching release: student notebooks generated from the solutions (``make release``).
 
-    python -m helpers.course.release --out DIR [--execute]
+    python -m helpers.course.release --out DIR [--execute] [--lang en|zh-TW|zh-CN]
 
 The instructor keeps one set of notebooks, with solutions, in ``notebooks/``. For each of them the
-release writes to ``DIR``:
+release writes to ``DIR`` (in English; ``--lang zh-TW`` writes ``DIR/student/zh-TW/`` and
+``DIR/solution/zh-TW/`` instead, ``zh-CN`` alike, beside the English):
 
 - ``student/NAME.ipynb`` — code between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` replaced by
   ``# YOUR CODE HERE`` / ``raise NotImplementedError()``, a Markdown answer between the same markers by
@@ -21,14 +22,24 @@ checksums), so that it is the notebook nbgrader would hand out — except for th
 which nbgrader clears — and a student's copy can be autograded with nbgrader. The release never writes
 into ``notebooks/``; a marker without its partner, or one inside another block, is an error naming the
 notebook and the cell; running it twice gives byte-identical files.
+
+A Chinese release (``--lang zh-TW`` or ``zh-CN``) is made from the same English solutions: each is marked,
+then its Markdown is replaced by the catalog's translation (``translation.translate_notebook``, strictly: a
+Markdown cell without a current translation is an error naming the notebook and the cell, never left in
+English), then stubbed and locked as above. Code, stubs, outputs and nbgrader metadata are the English
+release's (the checksums of read-only Markdown cells are those of their translated text), so nbgrader
+grades it alike; copied outputs stay English (``--execute`` runs it with ``HELPERS_LANG`` set). A student's
+notebook path then names its language (``zh-TW/``), which the checks follow (``language``). It needs polib
+and opencc (the ``[instructor]`` extra).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +55,7 @@ BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 ANSWER_STUB = "YOUR ANSWER HERE"
 GRADING_CALL = re.compile(r"\bgrading\.(check|judge)\(")
+LANGS = ("en", "zh-TW", "zh-CN")
 
 
 class ReleaseError(ValueError):
@@ -125,6 +137,11 @@ def student_version(nb: nbformat.NotebookNode, name: str,
     if not isinstance(name, str):
         raise TypeError(f"name must be the notebook's file name, a str; got {type(name).__name__}")
     student = marking.annotate(nb, name, points)
+    return student, _stub(student, name)
+
+
+def _stub(student: nbformat.NotebookNode, name: str) -> list[int]:
+    """Stub and lock the marked notebook ``student`` in place; return the indices of the changed cells."""
     changed: list[int] = []
     for index, cell in enumerate(student.cells):
         source, blocks = split_cell(cell.source, cell.cell_type, f"{name}, cell {index}")
@@ -134,7 +151,32 @@ def student_version(nb: nbformat.NotebookNode, name: str,
         if cell.cell_type == "code" and (blocks or GRADING_CALL.search(cell.source)):
             cell.outputs, cell.execution_count = [], None
     marking.lock_for_students(student)
-    return student, changed
+    return changed
+
+
+def _translator(lang: str) -> Callable[[nbformat.NotebookNode, str], nbformat.NotebookNode]:
+    """Notebook, name → its ``lang`` edition, strictly (a Markdown cell without a current translation raises
+    ``ReleaseError`` naming the notebook and the cell); the identity for English."""
+    if lang == "en":
+        return lambda nb, name: nb
+    try:
+        from helpers.course import translation
+        if lang == "zh-CN":
+            import opencc  # noqa: F401 — mainland.to_mainland's converter
+    except ImportError as missing:
+        raise ReleaseError(f"--lang {lang} needs polib and opencc ({missing}): "
+                           "pip install -e '.[instructor]'") from None
+
+    code = lang.replace("-", "_")  # the catalogs' name of the language
+
+    def translate(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
+        try:
+            edition = translation.edition(translation.read_catalog(translation.catalog_path(name)), code)
+            return translation.translate_notebook(nb, edition, name=name)
+        except translation.TranslationError as error:
+            raise ReleaseError(f"{lang}: {error}") from None
+
+    return translate
 
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -185,17 +227,15 @@ def _check_out(out: Path, notebooks: Path) -> Path:
     return out
 
 
-def _prepare_folders(out: Path, notebooks: Path, expected: set[str]) -> None:
-    """Make ``out/student`` and ``out/solution``, after checking that neither resolves into ``notebooks``,
-    and remove from them any notebook or HTML file not in ``expected``: a notebook removed from the course
-    leaves nothing behind."""
-    for kind in ("student", "solution"):
-        folder = out / kind
+def _prepare_folders(folders: list[Path], notebooks: Path, expected: set[str]) -> None:
+    """Make ``folders`` (``out/student`` and ``out/solution``, or their ``zh-TW/``), after checking that none
+    resolves into ``notebooks``, and remove from them any notebook or HTML file not in ``expected``: a
+    notebook removed from the course leaves nothing behind."""
+    for folder in folders:
         if _inside(folder.resolve(), notebooks.resolve()):
             raise ReleaseError(f"{folder} resolves to {folder.resolve()}, inside {notebooks.resolve()}: "
                                "the release never writes into the source notebooks (is it a symlink?)")
-    for kind in ("student", "solution"):
-        folder = out / kind
+    for folder in folders:
         folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.iterdir():
             if stale.suffix in (".ipynb", ".html") and stale.name not in expected:
@@ -203,12 +243,16 @@ def _prepare_folders(out: Path, notebooks: Path, expected: set[str]) -> None:
 
 
 def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: bool = False,
-            html: bool = True, points: Mapping[str, int] = marking.POINTS) -> dict[str, list[int]]:
+            html: bool = True, points: Mapping[str, int] = marking.POINTS,
+            lang: str = "en") -> dict[str, list[int]]:
     """Write the student and solution versions (and their HTML) of every notebook in ``notebooks`` to
-    ``out``; return, per notebook, the indices of the cells changed for students.
+    ``out`` in language ``lang`` (``LANGS``); return, per notebook, the indices of the cells stubbed.
 
-    Every notebook is checked before anything is written, so a malformed marker leaves ``out`` as it was.
+    Every notebook is checked (and translated) before anything is written, so a malformed marker or a
+    missing translation leaves ``out`` as it was.
     """
+    if lang not in LANGS:
+        raise ValueError(f"lang must be one of {', '.join(LANGS)}; got {lang!r}")
     for name, flag in (("execute", execute), ("html", html)):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be True or False; got {flag!r}")
@@ -220,19 +264,22 @@ def release(out: str | Path, *, notebooks: str | Path = NOTEBOOKS_DIR, execute: 
     sources = sorted(notebooks.glob("*.ipynb"))
     if not sources:
         raise ReleaseError(f"no notebooks found in {notebooks}")
-    made = {}
+    made, translate = {}, _translator(lang)
     for path in sources:
-        solution = marking.annotate(nbformat.read(path, as_version=4), path.name, points)
-        made[path.name] = (solution, *student_version(solution, path.name, points))
+        english = marking.annotate(nbformat.read(path, as_version=4), path.name, points)
+        solution = translate(english, path.name)
+        student = copy.deepcopy(solution)
+        made[path.name] = (solution, student, _stub(student, path.name))
 
     expected = {p.name for p in sources} | ({p.with_suffix(".html").name for p in sources} if html else set())
-    _prepare_folders(out, notebooks, expected)
+    sub = "" if lang == "en" else lang  # a Chinese release: student/zh-TW/, as notebooks/zh-TW/
+    _prepare_folders([out / kind / sub for kind in ("student", "solution")], notebooks, expected)
     for path in sources:
         solution, student, _ = made[path.name]
         if execute:
-            execute_node(solution, path.parent)
+            execute_node(solution, path.parent, env=None if lang == "en" else {"HELPERS_LANG": lang})
         for kind, nb in (("student", student), ("solution", solution)):
-            target = out / kind / path.name
+            target = out / kind / sub / path.name
             _write_if_changed(target, nbformat.writes(nb) + "\n", notebooks)
             if html:
                 _write_if_changed(target.with_suffix(".html"), _html(nb), notebooks)
@@ -248,20 +295,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--execute", action="store_true",
                         help="re-execute the solutions instead of copying their outputs")
     parser.add_argument("--no-html", dest="html", action="store_false", help="skip the HTML renderings")
+    parser.add_argument("--lang", choices=LANGS, default="en",
+                        help="the release's language: the Chinese editions' catalogs (default: %(default)s)")
     args = parser.parse_args(argv)
     try:
-        changed = release(args.out, notebooks=args.notebooks, execute=args.execute, html=args.html)
+        changed = release(args.out, notebooks=args.notebooks, execute=args.execute, html=args.html,
+                          lang=args.lang)
     except (ReleaseError, marking.MarkingError) as error:
         print(f"release: {error}", file=sys.stderr)
         return 1
     for name, cells in changed.items():
         what = f"{len(cells)} exercise cell(s) stubbed" if cells else "no exercises"
         print(f"{name}: {what}")
-    print(f"release written to {Path(args.out).resolve()}/student and /solution")
+    sub = "" if args.lang == "en" else f"/{args.lang}"
+    print(f"release written to {Path(args.out).resolve()}/student{sub} and /solution{sub}")
     return 0
 
 
-__all__ = ["NOTEBOOKS_DIR", "Block", "ReleaseError", "main", "release", "split_cell", "student_version"]
+__all__ = ["LANGS", "NOTEBOOKS_DIR", "Block", "ReleaseError", "main", "release", "split_cell",
+           "student_version"]
 
 
 if __name__ == "__main__":

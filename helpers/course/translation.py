@@ -29,18 +29,12 @@ from pathlib import Path
 import nbformat
 import polib
 
-from helpers.course.mainland import (
-    I18N,
-    INLINE_CODE,
-    MATHS,
-    TranslationError,
-    to_mainland,
-)
+from helpers.course import messages
+from helpers.course.mainland import I18N, INLINE_CODE, MATHS, TranslationError, to_mainland
 
 __all__ = ["NOTEBOOKS", "FOLDERS", "SOURCE_LANG", "TranslationError", "build", "built", "catalog_path",
-           "check",
-           "code_and_outputs_differ", "differences", "edition", "gaps", "markdown_cells", "read_catalog",
-           "translate_notebook", "translations", "update_catalog", "update_catalogs"]
+           "check", "code_and_outputs_differ", "differences", "edition", "gaps", "markdown_cells",
+           "read_catalog", "translate_notebook", "translations", "update_catalog", "update_catalogs"]
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -131,8 +125,9 @@ def read_catalog(path: Path) -> polib.POFile:
 
 
 def update_catalogs(notebooks: Path = NOTEBOOKS, i18n: Path = I18N) -> list[str]:
-    """Run :func:`update_catalog` over every ``notebooks/*.ipynb``; return one line per catalog changed."""
-    changed = []
+    """Run :func:`update_catalog` over every ``notebooks/*.ipynb``, and bring the grading messages' catalog in
+    step with the code (``messages``); return one line per catalog changed."""
+    changed = messages.update_file(i18n)
     for path in sorted(notebooks.glob("*.ipynb")):
         target = catalog_path(path.name, i18n=i18n)
         before = read_catalog(target) if target.exists() else None
@@ -261,9 +256,14 @@ def built(notebooks: Path = NOTEBOOKS, i18n: Path = I18N) -> tuple[dict[Path, st
 
 
 def build(notebooks: Path = NOTEBOOKS, i18n: Path = I18N) -> list[str]:
-    """Write ``notebooks/zh-TW/``, ``notebooks/zh-CN/`` and ``README.zh-CN.md``; return the cells kept in
-    English (no current translation), which ``check`` and the tests fail on."""
+    """Write ``notebooks/zh-TW/``, ``notebooks/zh-CN/``, ``README.zh-CN.md`` and the grading messages' ``.mo``
+    files (``messages.built``); return the cells kept in English (no current translation), which ``check``
+    and the tests fail on."""
     files, kept = built(notebooks, i18n)
+    for mo, data in messages.built(i18n).items():
+        if not mo.exists() or mo.read_bytes() != data:
+            mo.parent.mkdir(parents=True, exist_ok=True)
+            mo.write_bytes(data)
     for folder in FOLDERS.values():  # a notebook removed from English goes from the editions too
         for stale in set((notebooks / folder).glob("*.ipynb")) - set(files):
             stale.unlink()
@@ -275,8 +275,9 @@ def build(notebooks: Path = NOTEBOOKS, i18n: Path = I18N) -> list[str]:
 
 
 def check(notebooks: Path = NOTEBOOKS, i18n: Path = I18N) -> list[str]:
-    """Everything out of step, one line each naming the file and cell; empty when the editions are current."""
-    problems = []
+    """Everything out of step, one line each naming the file and cell (or message: ``messages.check``); empty
+    when the editions are current."""
+    problems = messages.check(i18n)
     for path in sorted(notebooks.glob("*.ipynb")):
         target = catalog_path(path.name, i18n=i18n)
         nb = nbformat.read(path, as_version=4)
@@ -305,7 +306,7 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[0] == "build":
         kept = build()
-        print(f"wrote notebooks/{'/, notebooks/'.join(FOLDERS.values())}/ and {README_CN.name}")
+        print(f"wrote notebooks/{'/, notebooks/'.join(FOLDERS.values())}/, {README_CN.name} and the messages")
         if kept:
             print(f"{len(kept)} Markdown cells kept in English, with a note (no current translation):",
                   *kept, sep="\n  ", file=sys.stderr)
