@@ -845,6 +845,16 @@ CALLS: dict[str, Call | Skip] = {
                     "markdown_cells", "read_catalog", "translate_notebook", "translations", "update_catalog",
                     "update_catalogs")},
     "helpers.course.translation.main": CLI,
+    "helpers.course.language.current": NO_ARGS,
+    "helpers.course.language.catalog": Call(lambda m, x, y, g: dict(lang="zh_TW"), awkward=False),
+    "helpers.course.language.width": Call(lambda m, x, y, g: dict(text="配分 2"), awkward=False),
+    "helpers.course.language.N_": Skip("gettext's marker: returns its argument for the catalog's extractor"),
+    "helpers.course.messages.placeholders": Call(lambda m, x, y, g: dict(text="{a} of {b}"), awkward=False),
+    **{f"helpers.course.messages.{name}": Skip(
+        "the grading catalog's tooling works on the repository's sources and catalogs: "
+        "tests/test_messages.py")
+       for name in ("built", "catalog_path", "check", "compiled", "mo_path", "problems", "templates",
+                    "update", "update_file")},
     "helpers.models.denoisers.ResidualDenoiser": Call(
         lambda m, x, y, g: dict(body=nn.Conv2d(1, 1, 3, padding=1)), awkward=False
     ),

@@ -54,11 +54,15 @@ def current() -> str:
         return "en"
 
 
-@functools.cache
 def catalog(lang: str) -> gettext.NullTranslations:
     """The compiled messages of ``lang`` (English: the templates themselves)."""
-    if lang not in LANGUAGES.values():
+    if not isinstance(lang, str) or lang not in LANGUAGES.values():
         raise ValueError(f"lang must be one of {sorted(set(LANGUAGES.values()))}; got {lang!r}")
+    return _compiled(lang)
+
+
+@functools.cache
+def _compiled(lang: str) -> gettext.NullTranslations:
     if lang == "en":
         return gettext.NullTranslations()
     path = LOCALE / lang / "LC_MESSAGES" / f"{DOMAIN}.mo"
@@ -84,6 +88,8 @@ def N_(text: str) -> str:  # noqa: N802 — gettext's name for "translate later"
 
 def width(text: str) -> int:
     """The columns ``text`` takes in a monospaced font, where a CJK character takes two (for tables)."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str; got {type(text).__name__}")
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 

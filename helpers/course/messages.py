@@ -47,6 +47,8 @@ def templates(package: Path = PACKAGE) -> dict[str, list[str]]:
 
 def placeholders(text: str) -> list[str]:
     """The ``{named}`` fields of a template, with their conversion and format (``{got:.6g}``), sorted."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str (a message template); got {type(text).__name__}")
     return sorted(f"{{{name}{'!' + conv if conv else ''}{':' + spec if spec else ''}}}"
                   for _, name, spec, conv in string.Formatter().parse(text) if name is not None)
 

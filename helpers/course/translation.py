@@ -50,7 +50,6 @@ UNTRANSLATED_NOTE = "> **尚未翻譯**：這一段還沒有與英文原文同�
 FUZZY_SIMILARITY = 0.6
 
 
-# ------------------------------------------------------------------------------------------ catalogs
 def markdown_cells(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
     """(index, text) of every Markdown cell with text: what the catalogs translate."""
     return [(k, cell.source) for k, cell in enumerate(nb.cells)
@@ -218,9 +217,9 @@ MARKER = re.compile(r"^\s*(### (?:BEGIN|END) (?:SOLUTION|HIDDEN TESTS)|YOUR ANSW
 def differences(english: str, translated: str) -> list[str]:
     """What ``translated`` lost or gained against ``english``: numbers (outside code and maths), inline
     code, maths, link targets, heading levels and nbgrader's marker lines, each compared as a multiset."""
-    for name, text in (("english", english), ("translated", translated)):
-        if not isinstance(text, str):
-            raise TypeError(f"{name} must be a str (a Markdown cell); got {type(text).__name__}")
+    if not (isinstance(english, str) and isinstance(translated, str)):
+        raise TypeError(f"english and translated must be str; got {type(english).__name__}, "
+                        f"{type(translated).__name__}")
     prose = (lambda text: INLINE_CODE.sub("", MATHS.sub("", text)))
     found = []
     for label, pattern, strip in (("numbers", NUMBER, prose), ("inline code", INLINE_CODE, None),
