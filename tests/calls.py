@@ -225,6 +225,9 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.attacks.whitebox.fgsm": Call(
         lambda m, x, y, g: dict(model=m, x=x, y=y, eps=0.1, targeted=False)
     ),
+    "helpers.attacks.whitebox.rfgsm": Call(
+        lambda m, x, y, g: dict(model=m, x=x, y=y, eps=0.1, alpha=0.05, targeted=False, generator=g)
+    ),
     "helpers.attacks.whitebox.ifgsm": Call(
         lambda m, x, y, g: dict(model=m, x=x, y=y, eps=0.1, alpha=0.02, steps=2)
     ),
@@ -355,6 +358,10 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.explain.gradients.smoothgrad": Call(
         lambda m, x, y, g: dict(model=m, x=x, target=y, n=2, noise_level=0.1, kind="vargrad", generator=g,
                                 batch_size=5)
+    ),
+    "helpers.explain.gradients.gradient_shap": Call(
+        lambda m, x, y, g: dict(model=m, x=x, target=y, n=2, sigma=0.1, generator=g,
+                                baselines=torch.rand(3, *x.shape[1:], device=x.device))
     ),
     "helpers.explain.relevance.propagation.lrp": Call(
         lambda m, x, y, g: dict(

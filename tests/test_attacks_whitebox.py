@@ -20,6 +20,7 @@ from helpers.attacks import (
     pgd,
     project_l2,
     project_linf,
+    rfgsm,
     success_rate,
 )
 from helpers.data import fashion_mnist
@@ -77,6 +78,31 @@ def test_iterative_attacks_match_torchattacks(model, data, targeted):
         assert identical(ours, reference(x, y)) >= 0.999, type(reference).__name__
 
 
+@pytest.mark.parametrize("targeted", [False, True])
+def test_rfgsm_is_torchattacks_rfgsm_with_one_step(model, data, targeted):
+    """torchattacks' RFGSM takes ``steps`` steps of α after the random one: with one step and ε = 2α it is
+    Tramèr et al.'s R+FGSM, and both draw the noise from the global RNG."""
+    x, y = data
+    labels = (y + 1) % 5 if targeted else y
+    reference = torchattacks.RFGSM(model, eps=0.1, alpha=0.05, steps=1)
+    if targeted:
+        reference.set_mode_targeted_by_function(targeted_by(labels))
+    torch.manual_seed(3)
+    ours = rfgsm(model, x, labels, eps=0.1, alpha=0.05, targeted=targeted)
+    torch.manual_seed(3)
+    assert identical(ours, reference(x, y)) >= 0.999
+
+
+def test_rfgsm_is_its_equation(model, data):
+    x, y = data
+    noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(7), dtype=x.dtype)
+    start = (x + 0.03 * noise.sign()).clamp(0, 1).requires_grad_(True)
+    (grad,) = torch.autograd.grad(torch.nn.functional.cross_entropy(model(start), y, reduction="sum"), start)
+    expected = (start.detach() + 0.07 * grad.sign()).clamp(0, 1)
+    ours = rfgsm(model, x, y, eps=0.1, alpha=0.03, generator=torch.Generator().manual_seed(7))
+    torch.testing.assert_close(ours, expected, rtol=0, atol=1e-12)
+
+
 def test_pgd_l2_matches_torchattacks(model, data):
     """PGDL2 divides by ‖g‖₂ + 1e-10 where we divide by ‖g‖₂: equal up to ~1e-9, not bit for
     bit."""
@@ -101,6 +127,7 @@ ATTACKS = {
                                                generator=g), "inf"),
     "pgd_l2": lambda m, x, y, e, a, s, g: (pgd(m, x, y, eps=4 * e, alpha=a, steps=s, norm="2", loss="margin",
                                               generator=g), "2"),
+    "rfgsm": lambda m, x, y, e, a, s, g: (rfgsm(m, x, y, eps=e, alpha=min(a, e), generator=g), "inf"),
     "mifgsm": lambda m, x, y, e, a, s, g: (mifgsm(m, x, y, eps=e, alpha=a, steps=s, diversity_prob=0.5,
                                                   generator=g), "inf"),
 }
@@ -204,6 +231,7 @@ def test_deepfool_needs_less_than_fgsm(fashion):
         (lambda m, x, y: fgsm(m, x, y[:2], eps=0.1), ValueError, r"y must have shape \(6,\)"),
         (lambda m, x, y: mifgsm(m, x, y, eps=0.1, alpha=0.01, steps=2, diversity_prob=2), ValueError,
          "diversity_prob"),
+        (lambda m, x, y: rfgsm(m, x, y, eps=0.1, alpha=0.2), ValueError, "alpha must be ≤ eps = 0.1"),
         (lambda m, x, y: cw_l2(m, x, y, c=0), ValueError, "c must be > 0"),
         (lambda m, x, y: deepfool(m, x, y, overshoot=-1), ValueError, "overshoot must be ≥ 0"),
         (lambda m, x, y: success_rate(m, x, y[:1]), ValueError, r"y must have shape"),

@@ -278,12 +278,13 @@ def test_bad_input(call, message):
 def test_noise_based_methods_accept_their_own_noise_on_a_defended_model():
     """The noisy copies leave [0, 1]; the median filter in front of the model must not refuse what the library
     made (the user's x is valid), and a user's own out-of-range x is still refused."""
-    from helpers.explain import smoothgrad
+    from helpers.explain import gradient_shap, smoothgrad
 
     model = Defended(tiny_cnn(), median_filter)
     x, y = tiny_batch(3)
     g = torch.Generator().manual_seed(0)
     assert torch.isfinite(smoothgrad(model, x, y, n=4, noise_level=0.5, generator=g)).all()
+    assert torch.isfinite(gradient_shap(model, x, y, baselines=x, n=4, sigma=0.5, generator=g)).all()
     predictions, radii = certify(model, x, sigma=0.5, n0=8, n=16, generator=g)
     assert predictions.shape == (3,) and radii.shape == (3,)
     noise_training(model, x, y, sigma=0.5, epochs=1, progress=False, generator=g)

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
-from captum.attr import InputXGradient, IntegratedGradients, NoiseTunnel, Saliency
+from captum.attr import GradientShap, InputXGradient, IntegratedGradients, NoiseTunnel, Saliency
 
-from helpers.explain import completeness_gap, input_x_gradient, integrated_gradients, saliency, smoothgrad
+from helpers.explain import (
+    completeness_gap,
+    gradient_shap,
+    input_x_gradient,
+    integrated_gradients,
+    saliency,
+    smoothgrad,
+)
 from helpers.explain.gradients import QUADRATURES, quadrature_nodes
 from tests.oracle_models import relative_error
 
@@ -96,6 +104,34 @@ def test_smoothgrad_agrees_with_captum_statistically(model, x, kind, nt_type):
                             method_kwargs={"abs": False}, generator=torch.Generator().manual_seed(1))
         stderr = (2 * spread / n).sqrt() + 1e-12
         assert float(((ours - reference).abs() <= 5 * stderr).double().mean()) > 0.99
+
+
+def test_gradient_shap_agrees_with_captum_statistically(model, x):
+    """Both are Monte-Carlo estimates of one expectation (Captum draws from numpy's RNG, we from torch's)."""
+    n = 4000
+    baselines = torch.rand(3, *x.shape[1:], generator=torch.Generator().manual_seed(2), dtype=x.dtype)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    reference = GradientShap(model).attribute(x.clone(), baselines=baselines, n_samples=n, stdevs=0.1,
+                                              target=TARGET)
+    ours = gradient_shap(model, x, TARGET, baselines=baselines, n=n, sigma=0.1,
+                         generator=torch.Generator().manual_seed(1))
+    assert relative_error(ours, reference) < 0.1
+
+
+def test_gradient_shap_is_its_equation(model, x):
+    baselines, g = torch.rand(2, *x.shape[1:], dtype=x.dtype), torch.Generator().manual_seed(5)
+    expected = torch.zeros_like(x)
+    for _ in range(3):
+        b = baselines[torch.randint(2, (len(x),), generator=g)]
+        alpha = torch.rand(len(x), generator=g, dtype=x.dtype).view(-1, 1, 1, 1)
+        step = x + 0.2 * torch.randn(x.shape, generator=g, dtype=x.dtype) - b
+        point = (b + alpha * step).requires_grad_(True)
+        (grad,) = torch.autograd.grad(model(point).gather(1, TARGET[:, None]).sum(), point)
+        expected += step * grad / 3
+    ours = gradient_shap(model, x, TARGET, baselines=baselines, n=3, sigma=0.2,
+                         generator=torch.Generator().manual_seed(5))
+    assert relative_error(ours, expected) <= 1e-10
 
 
 def test_smoothgrad_is_reproducible_and_batched(model, x):

@@ -518,6 +518,42 @@ def test_a_users_rule_works_in_lrp_and_in_composites(model, x):
         Composite([(nn.Conv2d, WSquare())])
 
 
+@dataclass(frozen=True)
+class BiasFreeEpsilon(Rule):
+    """LRP-ε with the bias left out of the redistribution, R_j = Σ_k a_j w_jk / (z'_k + ε·sign(z'_k)) · R_k
+    with z'_k = Σ_j a_j w_jk, so that a layer passes on all the relevance it receives — Zennit's
+    ``Epsilon(zero_params="bias")``, not a rule of the library: written here as a user would."""
+
+    epsilon: float = 1e-6
+    name = "epsilon-nobias"
+
+    def __post_init__(self):
+        if not self.epsilon >= 0:
+            raise ValueError(f"epsilon must be ≥ 0; got {self.epsilon}")
+
+    def __call__(self, layer, a, pixels=None):
+        z = layer(a, layer.weight, layer.bias)  # the value: the layer's true output
+        return redistribute(z, [(layer(a, layer.weight), None)], self.epsilon)  # the gradient: without bias
+
+
+def test_a_users_bias_free_rule_matches_zennit_in_lrp_and_in_a_composite(model, x):
+    ours = lrp(model, x, TARGET, rule=BiasFreeEpsilon(0.1))
+    reference = zennit_relevance(model, x, one_rule(zr.Epsilon(0.1, zero_params="bias")))
+    assert relative_error(ours, reference) <= 1e-4
+    mine = Composite([(nn.Conv2d, Gamma(0.25)), (nn.Linear, BiasFreeEpsilon(0.1))], first=ZBox())
+    low, high = model[0](torch.zeros_like(x[:1])), model[0](torch.ones_like(x[:1]))
+    theirs = SpecialFirstLayerMapComposite(
+        layer_map=[(Activation, zr.Pass()), (AvgPool, zr.Norm()), (Convolution, zr.Gamma(0.25)),
+                   (nn.Linear, zr.Epsilon(0.1, zero_params="bias"))],
+        first_map=[(Convolution, zr.ZBox(low, high))], canonizers=[SequentialMergeBatchNorm()])
+    assert relative_error(lrp(model, x, TARGET, composite=mine), zennit_relevance(model, x, theirs)) <= 1e-4
+    every_layer = Composite([((nn.Conv2d, nn.Linear), BiasFreeEpsilon(0.0))])
+    sums = conservation(model, x, TARGET, composite=every_layer)
+    assert "LRP-epsilon-nobias" in list(sums)[1]
+    with pytest.raises(ValueError, match="epsilon must be ≥ 0"):
+        BiasFreeEpsilon(-1.0)
+
+
 @pytest.mark.parametrize(
     "options, message",
     [({"rule": "zero", "composite": "epsilon_plus"}, r"rule would be ignored with composite='epsilon_plus'"),

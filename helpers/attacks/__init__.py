@@ -22,10 +22,11 @@ from helpers.attacks.norms import clip_box, l2, linf, project_l2, project_linf
 from helpers.attacks.physical import adversarial_patch, apply_patch, random_transforms, universal_perturbation
 from helpers.attacks.text import flip_gain, flip_scores, hotflip
 from helpers.attacks.transfer import ensemble, substitute_training
-from helpers.attacks.whitebox import fgsm, ifgsm, mifgsm, pgd, success_rate
+from helpers.attacks.whitebox import fgsm, ifgsm, mifgsm, pgd, rfgsm, success_rate
 
 __all__ = [
     "fgsm",
+    "rfgsm",
     "ifgsm",
     "pgd",
     "apgd",

@@ -62,6 +62,31 @@ def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float,
     return clip_box(x + eps * grad.sign())
 
 
+@attack
+def rfgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, eps: float, alpha: float,
+          targeted: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
+    """R+FGSM (Tramèr et al. 2018, "Ensemble adversarial training"): a random sign step of size α, then
+    FGSM with the rest of the budget, ε − α, from there (0 ≤ α ≤ ε; the paper takes α = ε/2):
+
+        x′ = clip_[0,1](x + α · sign(N(0, I))),      x_adv = clip_[0,1](x′ + (ε − α) · sign(∇ₓ′ CE(f(x′), y)))
+
+    The random step leaves the sharp curvature of the loss right at the data point, which fools a model
+    trained on FGSM alone. torchattacks' ``RFGSM(eps, alpha, steps)`` takes ``steps`` steps of α each;
+    with ``steps=1`` and ε = 2α it is this attack. With ``generator=None`` the randomness comes from
+    torch's global RNG.
+    """
+    check_positive(eps, "eps", allow_zero=True)
+    if check_positive(alpha, "alpha", allow_zero=True) > eps:
+        raise ValueError(f"alpha must be ≤ eps = {eps}: the random step spends α of the budget ε; "
+                         f"got {alpha}")
+    check_generator(generator)
+    where = generator.device if generator is not None else x.device
+    noise = torch.randn(x.shape, generator=generator, device=where, dtype=x.dtype).to(x.device)
+    start = clip_box(x + alpha * noise.sign())
+    grad, _ = loss_gradient(model, start, y, "ce", targeted)
+    return clip_box(x + project_linf(start + (eps - alpha) * grad.sign() - x, eps))
+
+
 def _check_iterative(eps: float, alpha: float, steps: int) -> None:
     check_positive(eps, "eps", allow_zero=True)
     check_positive(alpha, "alpha")
@@ -221,4 +246,4 @@ def success_rate(model: nn.Module, x_adv: torch.Tensor, y: int | torch.Tensor, *
     return hits.float().mean().item()
 
 
-__all__ = ["fgsm", "ifgsm", "pgd", "mifgsm", "success_rate", "input_diversity", "NORMS"]
+__all__ = ["fgsm", "rfgsm", "ifgsm", "pgd", "mifgsm", "success_rate", "input_diversity", "NORMS"]

@@ -2,7 +2,7 @@
 
 Attributions share the signature ``f(model, x, target, **options) -> Tensor`` shaped like ``x``
 (Grad-CAM: ``N×1×H×W``): gradients (``saliency``, ``input_x_gradient``, ``integrated_gradients``,
-``smoothgrad``), relevance propagation (``lrp``), class activation maps (``grad_cam``) and
+``smoothgrad``, ``gradient_shap``), relevance propagation (``lrp``), class activation maps (``grad_cam``) and
 perturbations (``occlusion``, ``lime``). ``features`` visualises filters; ``metrics`` measures
 whether an explanation is faithful and points at the right pixels; ``spray`` clusters many explanations
 to find a model's strategies, and ``guided`` trains a model to be right for the right reasons.
@@ -12,6 +12,7 @@ from helpers.explain.cam import grad_cam
 from helpers.explain.features import activation_maximization, filter_activations
 from helpers.explain.gradients import (
     completeness_gap,
+    gradient_shap,
     input_x_gradient,
     integrated_gradients,
     saliency,
@@ -37,6 +38,7 @@ __all__ = [
     "integrated_gradients",
     "completeness_gap",
     "smoothgrad",
+    "gradient_shap",
     "lrp",
     "conservation",
     "epsilon_step",

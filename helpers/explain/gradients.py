@@ -1,4 +1,4 @@
-"""Gradient attribution: saliency, gradient × input, integrated gradients and the SmoothGrad family.
+"""Gradient attribution: saliency, gradient × input, integrated gradients, SmoothGrad and GradientSHAP.
 
 Every function takes ``(model, x, target)`` — images ``N×C×H×W`` in [0, 1], a target class (an int
 or an int64 tensor of shape N) — and returns a detached map shaped like ``x``. The explained score
@@ -195,12 +195,48 @@ def smoothgrad(
     return samples.var(0, unbiased=False)
 
 
+@attribution
+def gradient_shap(
+    model: nn.Module, x: torch.Tensor, target: torch.Tensor, *, baselines: torch.Tensor, n: int = 5,
+    sigma: float = 0.0, generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """GradientSHAP, or expected gradients (Lundberg & Lee 2017; Erion et al. 2021; Captum's
+    ``GradientShap``): integrated gradients averaged over a distribution of baselines instead of one,
+
+        A(x) = E_{b, α, ε} [ (x̃ − b) ⊙ ∂f_c/∂x (b + α (x̃ − b)) ],    x̃ = x + ε,  ε ~ N(0, σ²I),
+
+    with b drawn from the rows of ``baselines`` (B×C×H×W, pixel values), α ~ U(0, 1), estimated by ``n``
+    draws per image (Captum's ``n_samples`` and ``stdevs``). Its expectation over α is IG's path integral,
+    so on average the map sums to f_c(x) − E_b f_c(b).
+    With ``generator=None`` the randomness comes from torch's global RNG.
+    """
+    check_int(n, "n")
+    check_positive(sigma, "sigma", allow_zero=True)
+    check_tensor(baselines, "baselines", what="of baseline images B×C×H×W", dims=4, low=0.0, high=1.0)
+    if baselines.shape[1:] != x.shape[1:]:
+        raise ValueError(f"baselines must be images shaped like x's, B×{'×'.join(map(str, x.shape[1:]))}; "
+                         f"got {'×'.join(map(str, baselines.shape))}")
+    check_generator(generator)
+    where = generator.device if generator is not None else x.device
+    baselines = baselines.detach().to(x)
+    total = torch.zeros_like(x)
+    for _ in range(n):
+        pick = torch.randint(len(baselines), (len(x),), generator=generator, device=where).to(x.device)
+        alpha = torch.rand(len(x), generator=generator, device=where, dtype=x.dtype).to(x.device)
+        noise = torch.randn(x.shape, generator=generator, device=where, dtype=x.dtype).to(x.device)
+        step = x + sigma * noise - baselines[pick]
+        with noisy_inputs():  # the path's points are ours: a filter before the model must not refuse them
+            total += step * target_gradient(model, baselines[pick] + alpha.view(-1, 1, 1, 1) * step, target)
+    return total / n
+
+
 __all__ = [
     "saliency",
     "input_x_gradient",
     "integrated_gradients",
     "completeness_gap",
     "smoothgrad",
+    "gradient_shap",
     "quadrature_nodes",
     "QUADRATURES",
     "SMOOTHGRAD_KINDS",
