@@ -66,3 +66,28 @@ def test_the_check_catches_a_lazy_import_upwards(tmp_path):
     source = tmp_path / "m.py"
     source.write_text("def f():\n    from helpers.defenses.filters import jpeg\n    return jpeg\n")
     assert _imports(source) == [(2, "helpers.defenses.filters")]
+
+
+def _body_lines(function: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """The lines of a function's body after its docstring."""
+    body = function.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    return body[-1].end_lineno - body[0].lineno + 1 if body else 0
+
+
+def test_modules_and_functions_stay_short():
+    """DESIGN's size rule: no module of ``helpers`` over 320 lines, at most 3 functions whose body (after the
+    docstring) runs over 40 lines — split by concern before a file or a function outgrows one reading."""
+    long_modules, long_functions = [], []
+    for path in sorted(ROOT.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if len(text.splitlines()) > 320:
+            long_modules.append(f"{path.relative_to(ROOT.parent)}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _body_lines(node) > 40:
+                long_functions.append(f"{path.relative_to(ROOT.parent)}:{node.lineno} {node.name} "
+                                      f"({_body_lines(node)} lines)")
+    assert not long_modules, "split these by concern: " + "; ".join(long_modules)
+    assert len(long_functions) <= 3, "more than 3 functions over 40 body lines: " + "; ".join(long_functions)
