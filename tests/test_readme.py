@@ -103,29 +103,60 @@ def _instructor_block() -> str:
     return found[0]
 
 
-def test_the_instructors_nbgrader_block_runs_as_written(tmp_path):
+def _run_block(tmp_path: Path, *, source: str, extra_env: dict[str, str] | None = None) -> tuple[Path, dict]:
+    """The README's nbgrader block in a fresh shell with HOME in ``tmp_path``, its one instructor's step (hand
+    out, get back) replaced by returning the solution as ada's; ``source`` replaces the block's copy of
+    ``notebooks/hw5_explain.ipynb`` into the course. Returns the course folder and ada's row of grades.csv."""
     block = _instructor_block()
     hand_out = next(line for line in block.splitlines() if line.startswith("# hand out"))
-    # The one step the block leaves to the instructor: a student returns the notebook. Here the solution.
+    copy = "cp notebooks/hw5_explain.ipynb $COURSE/source/hw5/"
+    assert copy in block
     submit = "mkdir -p submitted/ada/hw5 && cp source/hw5/hw5_explain.ipynb submitted/ada/hw5/"
-    script = "set -euo pipefail\n" + block.replace(hand_out, submit)
+    script = "set -euo pipefail\n" + block.replace(hand_out, submit).replace(copy, source)
     home = tmp_path / "home"
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in {"VIRTUAL_ENV", "COURSE"}}
-    env.update(HOME=str(home), PATH=os.defpath, HELPERS_DEVICE="cpu")  # a fresh shell: .venv not on PATH
+    env.update(HOME=str(home), PATH=os.defpath, HELPERS_DEVICE="cpu", **(extra_env or {}))  # a fresh shell
     done = subprocess.run(["bash", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     course = home / "xai-course"
     assert (course / "release" / "hw5" / "hw5_explain.ipynb").is_file()
     with (course / "grades.csv").open() as f:
-        rows = list(csv.DictReader(f))
-    (row,) = rows
+        (row,) = list(csv.DictReader(f))
+    assert not (ROOT / "course").exists()  # nothing written into the repository
+    return course, row
+
+
+def _hw5_points() -> tuple[int, int]:
     from helpers.course.marking import POINTS
 
     automatic = sum(v for k, v in POINTS.items() if k.startswith("hw5_") and "/" not in k)
     written = sum(v for k, v in POINTS.items() if k.startswith("hw5_explain/answer"))
+    return automatic, written
+
+
+def test_the_instructors_nbgrader_block_runs_as_written(tmp_path):
+    _, row = _run_block(tmp_path, source="cp notebooks/hw5_explain.ipynb $COURSE/source/hw5/")
+    automatic, written = _hw5_points()
     # the solution earns every automatic point; the written answer waits for the formgrader
     assert row["student_id"] == "ada" and float(row["score"]) == automatic, row
     assert float(row["max_score"]) == automatic + written, row
-    assert not (ROOT / "course").exists()  # nothing written into the repository
+
+
+def test_nbgrader_grades_the_chinese_release_like_the_english(tmp_path):
+    """The same block on `release --lang zh-TW`'s hw5 solution: real nbgrader hands out a Chinese student
+    notebook, and autograde gives the Chinese solution every automatic point, with the checks' messages in
+    Chinese when the instructor sets HELPERS_LANG."""
+    out = tmp_path / "release"
+    source = (f"python -m helpers.course.release --out {out} --lang zh-TW --no-html > /dev/null && "
+              f"cp {out}/solution/zh-TW/hw5_explain.ipynb $COURSE/source/hw5/")
+    course, row = _run_block(tmp_path, source=source, extra_env={"HELPERS_LANG": "zh-TW"})
+    automatic, written = _hw5_points()
+    assert row["student_id"] == "ada" and float(row["score"]) == automatic, row
+    assert float(row["max_score"]) == automatic + written, row
+    handed_out = nbformat.read(course / "release" / "hw5" / "hw5_explain.ipynb", as_version=4)
+    assert "作業" in handed_out.cells[0].source, handed_out.cells[0].source[:200]
+    graded = nbformat.read(course / "autograded" / "ada" / "hw5" / "hw5_explain.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in graded.cells if c.cell_type == "code" for o in c.outputs)
+    assert "——正確" in printed and "— correct" not in printed, printed[-2000:]
