@@ -688,10 +688,15 @@ CALLS: dict[str, Call | Skip] = {
     "helpers.explain.relevance.rules.ZBox": Call(lambda m, x, y, g: dict(low=0.0, high=1.0), awkward=False),
     **{
         f"helpers.explain.relevance.rules.{rule}.__call__": Skip(
-            "lrp calls a rule on its private traced view of a layer (_Affine): lrp's entry runs every rule"
+            "lrp calls a rule on its traced view of a layer (Affine): lrp's entry runs every rule"
         )
         for rule in ("Rule", "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "ZBox", "Flat")
     },
+    "helpers.explain.relevance.rules.Affine": Skip(
+        "lrp's view of a traced Conv2d or Linear, BatchNorm folded: test_explain_lrp.py checks the folding"
+    ),
+    "helpers.explain.relevance.rules.Affine.__call__": Skip("runs the layer for a rule: see Affine"),
+    "helpers.explain.relevance.rules.Pixels": RECORD,
     "helpers.explain.relevance.rules.redistribute": Call(
         lambda m, x, y, g: dict(
             z=torch.randn(2, 3, generator=g), terms=[(torch.randn(2, 3, generator=g), None)], stabilizer=1e-6

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from helpers.explain.relevance.composites import Composite
-from helpers.explain.relevance.rules import Rule, _Affine, _Pixels, redistribute
+from helpers.explain.relevance.rules import Affine, Pixels, Rule, redistribute
 
 if TYPE_CHECKING:
     from helpers.explain.relevance.graph import _Step
@@ -43,7 +43,7 @@ class _Pass:
     a0: torch.Tensor  # the pixels the relevance ends on (normalised, if the model normalises)
     normalized: bool
     env: dict[torch.fx.Node, object] = field(default_factory=dict)
-    pixels: dict[torch.fx.Node, _Pixels] = field(default_factory=dict)  # bounds of pixel-like nodes
+    pixels: dict[torch.fx.Node, Pixels] = field(default_factory=dict)  # bounds of pixel-like nodes
 
 
 def _run(node: torch.fx.Node, env: dict, model: nn.Module) -> object:
@@ -69,7 +69,7 @@ def _normalize(step: _Step, p: _Pass) -> object:
 
 def _affine(step: _Step, p: _Pass) -> object:
     source = step.node.args[0]
-    return p.rules[step.node](_Affine(step.module, step.batchnorm), p.env[source], p.pixels.get(source))
+    return p.rules[step.node](Affine(step.module, step.batchnorm), p.env[source], p.pixels.get(source))
 
 
 def _alias(step: _Step, p: _Pass) -> object:  # a folded BatchNorm, the logits at the output

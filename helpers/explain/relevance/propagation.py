@@ -12,7 +12,7 @@ from helpers.explain._core import attribution
 from helpers.explain.relevance.composites import Composite, composite_for
 from helpers.explain.relevance.forward import _Pass, _run
 from helpers.explain.relevance.graph import KINDS, _cached_plan, _Plan
-from helpers.explain.relevance.rules import Rule, _Pixels, _stabilize
+from helpers.explain.relevance.rules import Pixels, Rule, _stabilize
 
 
 def _pixel_leaves(plan: _Plan, p: _Pass) -> list[torch.Tensor]:
@@ -36,10 +36,10 @@ def _forward(plan: _Plan, p: _Pass, leaves: list[torch.Tensor]) -> torch.Tensor:
         p.env[node] = KINDS[step.kind].forward(step, p)
         if step.pixel_like and len(leaves) > 1:
             if step.kind in ("input", "normalize"):
-                p.pixels[node] = _Pixels(*leaves[1:])
+                p.pixels[node] = Pixels(*leaves[1:])
             else:
                 source = p.pixels[node.args[0]]
-                p.pixels[node] = _Pixels(*(_run(node, {**p.env, node.args[0]: t}, p.model)
+                p.pixels[node] = Pixels(*(_run(node, {**p.env, node.args[0]: t}, p.model)
                                            for t in (source.low, source.high, source.ones)))
     return p.env[plan.steps[-1].node]
 

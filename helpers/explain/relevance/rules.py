@@ -45,8 +45,10 @@ def redistribute(z: torch.Tensor, terms: Terms, stabilizer: float) -> torch.Tens
     return out
 
 
-class _Affine:
-    """A Conv2d or Linear layer with the BatchNorm after it folded in: z = op(a, weight) + bias."""
+class Affine:
+    """A Conv2d or Linear layer with the BatchNorm after it folded in: z = op(a, weight) + bias. What a
+    rule receives as ``layer``: its ``weight`` and ``bias`` (folded), and ``layer(a, weight, bias=None)``
+    to run the layer with other parameters (without a bias unless given one)."""
 
     def __init__(self, layer: nn.Conv2d | nn.Linear, batchnorm: nn.Module | None) -> None:
         self.layer = layer
@@ -70,8 +72,9 @@ class _Affine:
 
 
 @dataclass(frozen=True)
-class _Pixels:
-    """The input of a layer that reads the pixels, and of the pixels' bounds and a tensor of ones alike."""
+class Pixels:
+    """What a rule with ``reads_pixels = True`` receives as ``pixels``: the pixels' bounds ``low`` and
+    ``high`` and a tensor of ``ones``, each shaped like the layer's input."""
 
     low: torch.Tensor
     high: torch.Tensor
@@ -95,7 +98,7 @@ class Rule:
     name: ClassVar[str] = ""
     reads_pixels: ClassVar[bool] = False
 
-    def __call__(self, layer: _Affine, a: torch.Tensor, pixels: _Pixels | None = None) -> torch.Tensor:
+    def __call__(self, layer: Affine, a: torch.Tensor, pixels: Pixels | None = None) -> torch.Tensor:
         raise NotImplementedError(f"{type(self).__name__} must define __call__(layer, a, pixels=None), "
                                   "returning the layer's output with the rule's gradient")
 
@@ -106,7 +109,7 @@ class Zero(Rule):
 
     name = "zero"
 
-    def __call__(self, layer: _Affine, a: torch.Tensor, pixels: _Pixels | None = None) -> torch.Tensor:
+    def __call__(self, layer: Affine, a: torch.Tensor, pixels: Pixels | None = None) -> torch.Tensor:
         return layer(a, layer.weight, layer.bias)
 
 
@@ -121,7 +124,7 @@ class Epsilon(Rule):
     def __post_init__(self) -> None:
         check_positive(self.epsilon, "epsilon", allow_zero=True)
 
-    def __call__(self, layer: _Affine, a: torch.Tensor, pixels: _Pixels | None = None) -> torch.Tensor:
+    def __call__(self, layer: Affine, a: torch.Tensor, pixels: Pixels | None = None) -> torch.Tensor:
         z = layer(a, layer.weight, layer.bias)
         return redistribute(z, [(z, None)], self.epsilon)
 
@@ -136,7 +139,7 @@ class Gamma(Rule):
     def __post_init__(self) -> None:
         check_positive(self.gamma, "gamma", allow_zero=True)
 
-    def __call__(self, layer: _Affine, a: torch.Tensor, pixels: _Pixels | None = None) -> torch.Tensor:
+    def __call__(self, layer: Affine, a: torch.Tensor, pixels: Pixels | None = None) -> torch.Tensor:
         w, b, g = layer.weight, layer.bias, self.gamma
         up_w, up_b = w + g * w.clamp(min=0), b + g * b.clamp(min=0)
         down_w, down_b = w + g * w.clamp(max=0), b + g * b.clamp(max=0)
@@ -147,13 +150,13 @@ class Gamma(Rule):
         return redistribute(z, [(z_up, (z > 0).to(z)), (z_down, (z < 0).to(z))], STABILIZER)
 
 
-def _positive_part(layer: _Affine, a: torch.Tensor) -> torch.Tensor:
+def _positive_part(layer: Affine, a: torch.Tensor) -> torch.Tensor:
     """z⁺ = Σ_j (a_j w_jk)⁺ + b⁺: the contributions that push the output up."""
     w, b = layer.weight, layer.bias
     return layer(a.clamp(min=0), w.clamp(min=0), b.clamp(min=0)) + layer(a.clamp(max=0), w.clamp(max=0))
 
 
-def _negative_part(layer: _Affine, a: torch.Tensor) -> torch.Tensor:
+def _negative_part(layer: Affine, a: torch.Tensor) -> torch.Tensor:
     """z⁻ = Σ_j (a_j w_jk)⁻ + b⁻: the contributions that push the output down."""
     w, b = layer.weight, layer.bias
     return layer(a.clamp(min=0), w.clamp(max=0), b.clamp(max=0)) + layer(a.clamp(max=0), w.clamp(min=0))
@@ -165,7 +168,7 @@ class ZPlus(Rule):
 
     name = "zplus"
 
-    def __call__(self, layer: _Affine, a: torch.Tensor, pixels: _Pixels | None = None) -> torch.Tensor:
+    def __call__(self, layer: Affine, a: torch.Tensor, pixels: Pixels | None = None) -> torch.Tensor:
         z = layer(a, layer.weight, layer.bias)
         return redistribute(z, [(_positive_part(layer, a), None)], STABILIZER)
 
@@ -192,7 +195,7 @@ class AlphaBeta(Rule):
             raise ValueError(f"alpha − beta must be 1 (relevance is conserved only then); "
                              f"got alpha={alpha}, beta={beta}")
 
-    def __call__(self, layer: _Affine, a: torch.Tensor, pixels: _Pixels | None = None) -> torch.Tensor:
+    def __call__(self, layer: Affine, a: torch.Tensor, pixels: Pixels | None = None) -> torch.Tensor:
         terms = [(_positive_part(layer, a), self.alpha), (_negative_part(layer, a), -self.beta)]
         return redistribute(layer(a, layer.weight, layer.bias), terms, STABILIZER)
 
@@ -213,7 +216,7 @@ class ZBox(Rule):
             raise ValueError(f"low must be below high (the pixel range [low, high]); "
                              f"got low={low}, high={high}")
 
-    def __call__(self, layer: _Affine, a: torch.Tensor, pixels: _Pixels | None = None) -> torch.Tensor:
+    def __call__(self, layer: Affine, a: torch.Tensor, pixels: Pixels | None = None) -> torch.Tensor:
         w, b = layer.weight, layer.bias
         z_box = layer(a, w, b) - layer(pixels.low, w.clamp(min=0), b.clamp(min=0)) - layer(
             pixels.high, w.clamp(max=0), b.clamp(max=0))
@@ -228,10 +231,10 @@ class Flat(Rule):
     name = "flat"
     reads_pixels = True
 
-    def __call__(self, layer: _Affine, a: torch.Tensor, pixels: _Pixels | None = None) -> torch.Tensor:
+    def __call__(self, layer: Affine, a: torch.Tensor, pixels: Pixels | None = None) -> torch.Tensor:
         z_flat = layer(pixels.ones, torch.ones_like(layer.weight))
         return redistribute(layer(a, layer.weight, layer.bias), [(z_flat, None)], STABILIZER)
 
 
-__all__ = ["Rule", "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "ZBox", "Flat", "redistribute",
-           "STABILIZER"]
+__all__ = ["Rule", "Affine", "Pixels", "Zero", "Epsilon", "Gamma", "ZPlus", "AlphaBeta", "ZBox", "Flat",
+           "redistribute", "STABILIZER"]
