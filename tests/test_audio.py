@@ -191,3 +191,13 @@ def test_db_names_bad_arguments():
         db(torch.zeros(2, 3, 4))
     with pytest.raises(ValueError, match="delta and x must have the same shape"):
         relative_db(torch.ones(2, 5), torch.ones(2, 4))
+
+
+def test_a_clip_shorter_than_the_models_window_is_named_not_a_torch_error():
+    """The spectrogram's 256-sample window cannot frame a 100-sample clip: torch's unfold error comes back
+    as a ValueError naming x and the model, torch's message kept and chained."""
+    model = keyword_cnn(10).eval()
+    x, y = torch.rand(2, 100) * 0.1, torch.tensor([1, 2])
+    with pytest.raises(ValueError, match=r"x does not fit model.*a clip's length.*maximum size") as caught:
+        pgd_db(model, x, y, db=-30, steps=2)
+    assert isinstance(caught.value.__cause__, RuntimeError)

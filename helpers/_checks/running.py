@@ -113,11 +113,13 @@ def num_classes(model: nn.Module, x: torch.Tensor) -> int:
         return int(model(x[:1].to(model_device(model))).shape[1])
 
 
-# What torch says when a model cannot take the images it was given (channels, H×W or rank that its layers
-# were not built for): the start of the message of conv, linear, pooling and broadcasting errors.
+# What torch says when a model cannot take the inputs it was given (channels, H×W, rank or a clip's length
+# that its layers were not built for): the start of the message of conv, linear, pooling, broadcasting and
+# framing (a spectrogram's windows, unfold) errors.
 _MISFIT = re.compile(r"Given groups=|mat1 and mat2 shapes cannot be multiplied|The size of tensor a .* must "
                      r"match the size of tensor b|Expected \d+D .*input|Calculated padded input size|"
-                     r"Kernel size can't be greater|Output size is too small|size mismatch")
+                     r"Kernel size can't be greater|Output size is too small|size mismatch|"
+                     r"maximum size for tensor at dimension")
 
 
 @contextlib.contextmanager
@@ -129,8 +131,9 @@ def misfit_named() -> Iterator[None]:
     except RuntimeError as error:
         if not _MISFIT.search(str(error)):
             raise
-        raise ValueError(f"x does not fit model: its channels, height or width are not those the model's "
-                         f"layers take (torch: {str(error).splitlines()[0]})") from error
+        raise ValueError(f"x does not fit model: its shape (an image's channels, height or width, a clip's "
+                         f"length) is not one the model's layers take (torch: {str(error).splitlines()[0]})"
+                         ) from error
 
 
 @contextlib.contextmanager
