@@ -29,8 +29,8 @@ from typing import Any
 
 DOMAIN = "grading"
 LOCALE = Path(__file__).resolve().parent / "locale"
-LANGUAGES = {"en": "en", "zh-TW": "zh_TW", "zh_TW": "zh_TW", "zh-CN": "zh_CN", "zh_CN": "zh_CN"}
-FOLDERS = {"zh-TW": "zh_TW", "zh-CN": "zh_CN"}  # a notebook folder → its language
+FOLDERS = {"zh-TW": "zh_TW", "zh-CN": "zh_CN"}  # the course's one table: a notebook folder → its language
+LANGUAGES = {"en": "en", **FOLDERS, **{lang: lang for lang in FOLDERS.values()}}  # what HELPERS_LANG takes
 
 
 def _from_path(path: str) -> str:
@@ -93,4 +93,4 @@ def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-__all__ = ["DOMAIN", "LANGUAGES", "LOCALE", "N_", "_", "catalog", "current", "width"]
+__all__ = ["DOMAIN", "FOLDERS", "LANGUAGES", "LOCALE", "N_", "_", "catalog", "current", "width"]

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import polib
 
-from helpers.course.language import DOMAIN, LOCALE
+from helpers.course.language import DOMAIN, FOLDERS, LOCALE
 from helpers.course.mainland import I18N, to_mainland
 
 PACKAGE = Path(__file__).resolve().parent
-LANGS = ("zh_TW", "zh_CN")  # the catalog's language, then the one derived from it
+LANGS = tuple(FOLDERS.values())  # the catalog's language, then the one derived from it
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 

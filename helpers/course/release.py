@@ -45,7 +45,7 @@ from pathlib import Path
 
 import nbformat
 
-from helpers.course import marking
+from helpers.course import language, marking
 from helpers.course.execute import execute_node
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
@@ -55,7 +55,7 @@ BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 ANSWER_STUB = "YOUR ANSWER HERE"
 GRADING_CALL = re.compile(r"\bgrading\.(check|judge)\(")
-LANGS = ("en", "zh-TW", "zh-CN")
+LANGS = ("en", *language.FOLDERS)
 
 
 class ReleaseError(ValueError):
@@ -167,11 +167,10 @@ def _translator(lang: str) -> Callable[[nbformat.NotebookNode, str], nbformat.No
         raise ReleaseError(f"--lang {lang} needs polib and opencc ({missing}): "
                            "pip install -e '.[instructor]'") from None
 
-    code = lang.replace("-", "_")  # the catalogs' name of the language
-
     def translate(nb: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
         try:
-            edition = translation.edition(translation.read_catalog(translation.catalog_path(name)), code)
+            edition = translation.edition(translation.read_catalog(translation.catalog_path(name)),
+                                          language.FOLDERS[lang])
             return translation.translate_notebook(nb, edition, name=name)
         except translation.TranslationError as error:
             raise ReleaseError(f"{lang}: {error}") from None

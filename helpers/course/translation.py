@@ -29,7 +29,7 @@ from pathlib import Path
 import nbformat
 import polib
 
-from helpers.course import messages
+from helpers.course import language, messages
 from helpers.course.mainland import I18N, INLINE_CODE, MATHS, TranslationError, to_mainland
 
 __all__ = ["NOTEBOOKS", "FOLDERS", "SOURCE_LANG", "TranslationError", "build", "built", "catalog_path",
@@ -39,7 +39,7 @@ __all__ = ["NOTEBOOKS", "FOLDERS", "SOURCE_LANG", "TranslationError", "build", "
 ROOT = Path(__file__).resolve().parent.parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 SOURCE_LANG = "zh_TW"  # the translated catalogs; zh_CN is derived from them
-FOLDERS = {"zh_TW": "zh-TW", "zh_CN": "zh-CN"}  # catalog language → notebooks/<folder>/
+FOLDERS = {lang: folder for folder, lang in language.FOLDERS.items()}  # catalog language → notebooks/<it>/
 README_TW, README_CN = ROOT / "README.zh-TW.md", ROOT / "README.zh-CN.md"
 README_CN_HEADER = ("<!-- Written by `python -m helpers.course.translation build` from README.zh-TW.md"
                     " (OpenCC tw2sp + i18n/zh_CN_overrides.tsv): edit that file, not this one. -->\n")
