@@ -22,6 +22,7 @@ Modules (each one's ``__all__`` is what the others may use of it; none reaches f
 - ``marking``: ``POINTS`` and the nbgrader cell metadata read off the cells.
 - ``execute``: run a notebook in a fresh kernel and save its outputs (``make notebooks``).
 - ``release``: solution notebooks → student notebooks (``make release``).
+- ``catalogs``: the gettext catalogs' msgmerge, shared by ``translation`` and ``messages``.
 - ``mainland``: 繁體 → 简体, OpenCC's ``tw2sp`` with the reviewed overrides of ``i18n/zh_CN_overrides.tsv``.
 - ``language``: the language of the checks' messages (``HELPERS_LANG``, else the notebook's folder ``zh-TW/``
   or ``zh-CN/``, else English) and ``_``, which translates a message with the stdlib's ``gettext``.
@@ -34,5 +35,5 @@ This file imports none of them: ``python -m helpers.course.release`` must find i
 imported, and a notebook that checks an exercise need not load the release's nbconvert.
 """
 
-__all__ = ["exercises", "execute", "grading", "homework", "hw6_client", "hw6_server", "language", "mainland",
-           "marking", "messages", "release", "translation"]
+__all__ = ["catalogs", "exercises", "execute", "grading", "homework", "hw6_client", "hw6_server", "language",
+           "mainland", "marking", "messages", "release", "translation"]

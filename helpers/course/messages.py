@@ -21,6 +21,7 @@ from pathlib import Path
 
 import polib
 
+from helpers.course import catalogs
 from helpers.course.language import DOMAIN, FOLDERS, LOCALE
 from helpers.course.mainland import I18N, to_mainland
 
@@ -62,24 +63,12 @@ def mo_path(lang: str, locale: Path = LOCALE) -> Path:
 
 
 def update(po: polib.POFile | None, found: dict[str, list[str]]) -> polib.POFile:
-    """The catalog ``po`` (``None``: none yet; not modified) in step with the templates ``found``: one
-    entry per template in their order, its translation kept; a new one empty; a vanished one obsolete last."""
-    old = {e.msgid: e for e in (copy.deepcopy(list(po)) if po is not None else [])}
-    out = polib.POFile(wrapwidth=0)
-    out.header = po.header if po is not None else ""
-    out.metadata = dict(po.metadata) if po is not None else {
-        "Project-Id-Version": "xai-course grading", "Language": LANGS[0], "MIME-Version": "1.0",
-        "Content-Type": "text/plain; charset=UTF-8", "Content-Transfer-Encoding": "8bit"}
-    for text, where in found.items():  # the files only: a line moved by an unrelated edit changes nothing
-        entry = old.pop(text, None) or polib.POEntry(msgid=text, msgstr="")
-        files = sorted({w.split(":")[0] for w in where})
-        entry.obsolete, entry.occurrences = False, [(name, "") for name in files]
-        out.append(entry)
-    for entry in old.values():
-        if entry.msgstr:
-            entry.obsolete, entry.occurrences = True, []
-            out.append(entry)
-    return out
+    """The catalog ``po`` (``None``: none yet; not modified) in step with the templates ``found``
+    (``catalogs.merge``), each entry's occurrences the files only: a line moved by an unrelated edit
+    changes nothing."""
+    texts = {text: [(name, "") for name in sorted({w.split(":")[0] for w in where})]
+             for text, where in found.items()}
+    return catalogs.merge(po, texts, catalogs.new_catalog("grading", LANGS[0]))
 
 
 def problems(po: polib.POFile, found: dict[str, list[str]]) -> list[str]:

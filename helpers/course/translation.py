@@ -20,7 +20,6 @@ the English (``helpers.course.release`` can translate a notebook strictly).
 from __future__ import annotations
 
 import copy
-import difflib
 import re
 import sys
 from collections.abc import Mapping
@@ -29,7 +28,7 @@ from pathlib import Path
 import nbformat
 import polib
 
-from helpers.course import language, messages
+from helpers.course import catalogs, language, messages
 from helpers.course.mainland import I18N, INLINE_CODE, MATHS, TranslationError, to_mainland
 
 __all__ = ["NOTEBOOKS", "FOLDERS", "SOURCE_LANG", "TranslationError", "build", "built", "catalog_path",
@@ -45,9 +44,6 @@ README_CN_HEADER = ("<!-- Written by `python -m helpers.course.translation build
                     " (OpenCC tw2sp + i18n/zh_CN_overrides.tsv): edit that file, not this one. -->\n")
 # Shown above a cell whose English is kept because it has no current translation (then converted for zh_CN).
 UNTRANSLATED_NOTE = "> **尚未翻譯**：這一段還沒有與英文原文同步的翻譯，以下保留英文原文。\n\n"
-# msgmerge's fuzzy matching: a vanished English cell at least this similar to a new one (difflib's ratio,
-# 2·matching characters / both lengths) lends it its translation, marked fuzzy, the old English beside it.
-FUZZY_SIMILARITY = 0.6
 
 
 def markdown_cells(nb: nbformat.NotebookNode) -> list[tuple[int, str]]:
@@ -61,58 +57,15 @@ def catalog_path(name: str, lang: str = SOURCE_LANG, i18n: Path = I18N) -> Path:
     return i18n / lang / f"{Path(name).stem}.po"
 
 
-def _new_catalog(name: str, lang: str) -> polib.POFile:
-    po = polib.POFile(wrapwidth=0)
-    po.metadata = {"Project-Id-Version": f"xai-course {Path(name).stem}", "Language": lang,
-                   "MIME-Version": "1.0", "Content-Type": "text/plain; charset=UTF-8",
-                   "Content-Transfer-Encoding": "8bit"}
-    return po
-
-
 def update_catalog(nb: nbformat.NotebookNode, po: polib.POFile | None, name: str,
                    lang: str = SOURCE_LANG) -> polib.POFile:
-    """The catalog of notebook ``name`` brought in step with its English, as ``msgmerge`` would.
-
-    One entry per distinct Markdown text, in cell order, its occurrences ``name:K``. An entry whose msgid is
-    still a cell keeps its translation. A new cell gets an empty entry, unless a vanished entry is at least
-    ``FUZZY_SIMILARITY`` alike (the same cell edited): then it starts from that translation, flagged
-    ``fuzzy``, the old English kept as its previous msgid (``#| msgid``) so that a translator sees what
-    changed. Vanished entries with a translation nobody inherited stay at the end, obsolete (``#~``).
-    ``po`` (``None`` for a new notebook) is not modified.
-    """
-    old = [copy.deepcopy(e) for e in po] if po is not None else []
-    current = {e.msgid: e for e in old if not e.obsolete}
-    obsolete = {e.msgid: e for e in old if e.obsolete}
+    """The catalog of notebook ``name`` brought in step with its English (``catalogs.merge``: msgmerge's
+    rules): one entry per distinct Markdown text, in cell order, its occurrences ``name:K``; an edited cell
+    keeps its old translation, flagged fuzzy. ``po`` (``None`` for a new notebook) is not modified."""
     texts: dict[str, list[tuple[str, str]]] = {}
     for k, text in markdown_cells(nb):
         texts.setdefault(text, []).append((name, str(k)))
-    vanished = [e for e in old if e.msgid not in texts and e.msgstr]
-    out = _new_catalog(name, lang)
-    if po is not None:
-        out.metadata = dict(po.metadata)
-        out.header = po.header
-    for text, occurrences in texts.items():
-        entry = current.get(text) or obsolete.get(text)
-        if entry is None:
-            entry = polib.POEntry(msgid=text, msgstr="")
-            similar = _most_similar(text, vanished)
-            if similar is not None:
-                vanished.remove(similar)
-                entry.msgstr, entry.flags = similar.msgstr, ["fuzzy"]
-                entry.previous_msgid = similar.previous_msgid or similar.msgid
-        entry.obsolete, entry.occurrences = False, occurrences
-        out.append(entry)
-    for entry in vanished:
-        entry.obsolete, entry.occurrences = True, []
-        out.append(entry)
-    return out
-
-
-def _most_similar(text: str, candidates: list[polib.POEntry]) -> polib.POEntry | None:
-    scored = [(difflib.SequenceMatcher(None, text, e.msgid, autojunk=False).ratio(), i)
-              for i, e in enumerate(candidates)]
-    best = max(scored, default=None)
-    return candidates[best[1]] if best and best[0] >= FUZZY_SIMILARITY else None
+    return catalogs.merge(po, texts, catalogs.new_catalog(Path(name).stem, lang))
 
 
 def read_catalog(path: Path) -> polib.POFile:
@@ -241,7 +194,7 @@ def built(notebooks: Path = NOTEBOOKS, i18n: Path = I18N) -> tuple[dict[Path, st
     for path in sorted(notebooks.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         target = catalog_path(path.name, i18n=i18n)
-        po = read_catalog(target) if target.exists() else _new_catalog(path.name, SOURCE_LANG)
+        po = read_catalog(target) if target.exists() else catalogs.new_catalog(path.stem, SOURCE_LANG)
         kept += [f"{path.name}, cell {k}: {why}" for k, why in gaps(nb, po)]
         for lang, folder in FOLDERS.items():
             note = UNTRANSLATED_NOTE if lang == SOURCE_LANG else to_mainland(UNTRANSLATED_NOTE)
@@ -283,7 +236,7 @@ def check(notebooks: Path = NOTEBOOKS, i18n: Path = I18N) -> list[str]:
         po = read_catalog(target) if target.exists() else None
         if po is None or str(update_catalog(nb, po, path.name)) != str(po):
             problems.append(f"{target}: not in step with {path.name} (run `update`)")
-        po = po if po is not None else _new_catalog(path.name, SOURCE_LANG)
+        po = po if po is not None else catalogs.new_catalog(path.stem, SOURCE_LANG)
         problems += [f"{path.name}, cell {k}: {why}" for k, why in gaps(nb, po)]
         for e in po:
             if e.msgstr and not e.obsolete and "fuzzy" not in e.flags:
